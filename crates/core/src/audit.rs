@@ -1,0 +1,77 @@
+//! The audit trail: one record for every request, accepted or rejected.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    /// The operation ran and answered successfully.
+    Success,
+    /// The request was rejected (authentication, authorization, validation) or the operation failed.
+    Failure,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(AuditOutcome::Success),
+            "failure" => Some(AuditOutcome::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// One durable audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the trail, assigned by the store (0 until stored).
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub request_id: String,
+    /// The authenticated principal's ARN, if authentication got that far.
+    pub principal_arn: Option<String>,
+    /// The access key id the request claimed (even when it turned out unknown).
+    pub access_key_id: Option<String>,
+    pub source_ip: String,
+    pub tls: bool,
+    pub user_agent: Option<String>,
+    /// The signing name of the service (`sts`, `iam`, …) or `-` when it could not be told.
+    pub service: String,
+    /// The operation name (`GetCallerIdentity`) or `-` when it could not be told.
+    pub operation: String,
+    pub outcome: AuditOutcome,
+    /// The AWS error code the caller received, on failure.
+    pub error_code: Option<String>,
+    pub http_status: u16,
+    /// The authorization decision (`allowed`, `explicitDeny`, `implicitDeny`) when one was made.
+    pub decision: Option<String>,
+    /// The policy statements that decided it.
+    pub matched_statements: Vec<String>,
+}
+
+/// A filter over the audit trail; every set field must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    /// Matches the principal ARN or the access key id exactly.
+    pub principal: Option<String>,
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    pub outcome: Option<AuditOutcome>,
+    pub decision: Option<String>,
+    /// Only records with `seq` greater than this.
+    pub after_seq: Option<i64>,
+    /// At most this many records, oldest first (None: all).
+    pub limit: Option<usize>,
+}
