@@ -1,0 +1,408 @@
+//! The request context a decision is made against ("Processing the request context" in
+//! "Policy evaluation logic"): who asks, for which action on which resource, and the
+//! condition keys with their values.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use base64::Engine;
+
+use crate::conditions::date::{format_instant, instant_from_epoch_seconds, parse_instant};
+use crate::principal::RequestPrincipal;
+use crate::variables::VariableSource;
+
+/// One value of a condition key, with the type it was given as (the simulator's
+/// `ContextKeyType`). Operators read a value as the type they need: a string `"10"` is a
+/// number to `NumericEquals`, a date is text to `StringLike`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContextValue {
+    String(String),
+    Number(f64),
+    Boolean(bool),
+    /// Nanoseconds since the epoch.
+    Date(i128),
+    Ip(IpAddr),
+    Binary(Vec<u8>),
+}
+
+impl ContextValue {
+    /// A date value from epoch seconds.
+    pub fn date_from_epoch_seconds(seconds: i64) -> ContextValue {
+        ContextValue::Date(seconds as i128 * 1_000_000_000)
+    }
+
+    /// The value as text, as the String and ARN operators and policy variables see it.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            ContextValue::String(s) => Cow::Borrowed(s),
+            ContextValue::Number(n) => Cow::Owned(format_number(*n)),
+            ContextValue::Boolean(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            ContextValue::Date(nanos) => Cow::Owned(format_instant(*nanos)),
+            ContextValue::Ip(ip) => Cow::Owned(ip.to_string()),
+            ContextValue::Binary(bytes) => {
+                Cow::Owned(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+        }
+    }
+
+    pub(crate) fn as_number(&self) -> Option<f64> {
+        match self {
+            ContextValue::Number(n) => Some(*n),
+            ContextValue::String(s) => parse_number(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_instant(&self) -> Option<i128> {
+        match self {
+            ContextValue::Date(nanos) => Some(*nanos),
+            // aws:EpochTime is a number of seconds.
+            ContextValue::Number(n) => instant_from_epoch_seconds(*n),
+            ContextValue::String(s) => parse_instant(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_ip(&self) -> Option<IpAddr> {
+        match self {
+            ContextValue::Ip(ip) => Some(*ip),
+            ContextValue::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            ContextValue::Boolean(b) => Some(*b),
+            ContextValue::String(s) => parse_bool(s),
+            _ => None,
+        }
+    }
+
+    /// Bytes for `BinaryEquals`: binary values as they are, strings read as base64.
+    pub(crate) fn as_bytes(&self) -> Option<Cow<'_, [u8]>> {
+        match self {
+            ContextValue::Binary(bytes) => Some(Cow::Borrowed(bytes)),
+            ContextValue::String(s) => base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .ok()
+                .map(Cow::Owned),
+            _ => None,
+        }
+    }
+}
+
+/// A number as IAM reads one: decimal digits with an optional sign and fraction. (Rust's
+/// own float parser would also take `inf` and `1e3`, which are not numbers in a policy.)
+pub(crate) fn parse_number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let ok = !body.is_empty()
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.bytes().filter(|b| *b == b'.').count() <= 1
+        && body != ".";
+    if ok {
+        t.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// `true` or `false`, in any case.
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if t.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+impl From<&str> for ContextValue {
+    fn from(s: &str) -> Self {
+        ContextValue::String(s.to_owned())
+    }
+}
+
+impl From<String> for ContextValue {
+    fn from(s: String) -> Self {
+        ContextValue::String(s)
+    }
+}
+
+impl From<bool> for ContextValue {
+    fn from(b: bool) -> Self {
+        ContextValue::Boolean(b)
+    }
+}
+
+impl From<f64> for ContextValue {
+    fn from(n: f64) -> Self {
+        ContextValue::Number(n)
+    }
+}
+
+impl From<i64> for ContextValue {
+    fn from(n: i64) -> Self {
+        ContextValue::Number(n as f64)
+    }
+}
+
+impl From<IpAddr> for ContextValue {
+    fn from(ip: IpAddr) -> Self {
+        ContextValue::Ip(ip)
+    }
+}
+
+/// Everything one decision is made against.
+///
+/// Condition keys are case-insensitive ("Key names are case-insensitive", Variables page):
+/// they are stored lower-cased. A key with one value is single-valued; set several with
+/// [`EvaluationContext::set_values`]. A key set to no values at all is an empty set, which
+/// is what `ForAllValues`/`ForAnyValue` treat as "no keys in the request".
+#[derive(Debug, Clone)]
+pub struct EvaluationContext {
+    principal: RequestPrincipal,
+    action: String,
+    action_lower: String,
+    resource: String,
+    resource_account: Option<String>,
+    keys: HashMap<Box<str>, Vec<ContextValue>>,
+}
+
+impl EvaluationContext {
+    /// A context for `principal` calling `action` (`service:Name`) on `resource` (an ARN,
+    /// or `*` for actions without a resource). The principal's global keys
+    /// (`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`,
+    /// `aws:username`, `aws:PrincipalTag/*`, …) are filled in from it.
+    pub fn new(principal: RequestPrincipal, action: &str, resource: &str) -> Self {
+        let mut ctx = EvaluationContext {
+            action: action.to_owned(),
+            action_lower: action.to_lowercase(),
+            resource: resource.to_owned(),
+            resource_account: None,
+            keys: HashMap::new(),
+            principal: RequestPrincipal::anonymous(),
+        };
+        for (key, value) in principal.global_keys() {
+            ctx.set(&key, value);
+        }
+        ctx.principal = principal;
+        ctx
+    }
+
+    /// The caller.
+    pub fn principal(&self) -> &RequestPrincipal {
+        &self.principal
+    }
+
+    /// The action as given.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    pub(crate) fn action_lower(&self) -> &str {
+        &self.action_lower
+    }
+
+    /// The resource ARN as given.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The account that owns the resource: set explicitly, or else the account segment of
+    /// the resource ARN when it has one. `None` means "the caller's own account" (S3-style
+    /// ARNs carry no account).
+    pub fn resource_account(&self) -> Option<&str> {
+        if let Some(account) = &self.resource_account {
+            return Some(account);
+        }
+        crate::arn::split_arn(&self.resource)
+            .map(|parts| parts[4])
+            .filter(|account| !account.is_empty())
+    }
+
+    /// Names the account that owns the resource, for resources whose ARN does not say.
+    pub fn with_resource_account(mut self, account: &str) -> Self {
+        self.resource_account = Some(account.to_owned());
+        self
+    }
+
+    /// Sets a single-valued key.
+    pub fn set(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
+        self.keys.insert(key.to_lowercase().into(), vec![value.into()]);
+        self
+    }
+
+    /// Sets a multivalued key (possibly to the empty set).
+    pub fn set_values<V: Into<ContextValue>>(
+        &mut self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.keys.insert(key.to_lowercase().into(), values);
+        self
+    }
+
+    /// Removes a key, so that it is absent from the request.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.keys.remove(key.to_lowercase().as_str());
+        self
+    }
+
+    /// Builder form of [`EvaluationContext::set`].
+    pub fn with(mut self, key: &str, value: impl Into<ContextValue>) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    /// Builder form of [`EvaluationContext::set_values`].
+    pub fn with_values<V: Into<ContextValue>>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.set_values(key, values);
+        self
+    }
+
+    /// The values of a key, looked up case-insensitively.
+    pub fn values(&self, key: &str) -> Option<&[ContextValue]> {
+        self.values_lower(&key.to_lowercase())
+    }
+
+    pub(crate) fn values_lower(&self, key_lower: &str) -> Option<&[ContextValue]> {
+        self.keys.get(key_lower).map(Vec::as_slice)
+    }
+
+    /// `aws:SourceIp`.
+    pub fn with_source_ip(self, ip: IpAddr) -> Self {
+        self.with("aws:SourceIp", ip)
+    }
+
+    /// `aws:CurrentTime` and `aws:EpochTime` for the given epoch second.
+    pub fn with_current_time(self, epoch_seconds: i64) -> Self {
+        self.with(
+            "aws:CurrentTime",
+            ContextValue::date_from_epoch_seconds(epoch_seconds),
+        )
+        .with("aws:EpochTime", epoch_seconds)
+    }
+
+    /// `aws:SecureTransport`: whether the request came over TLS.
+    pub fn with_secure_transport(self, secure: bool) -> Self {
+        self.with("aws:SecureTransport", secure)
+    }
+
+    /// `aws:MultiFactorAuthPresent` (and, when present, `aws:MultiFactorAuthAge`).
+    pub fn with_mfa(self, present: bool, age_seconds: Option<i64>) -> Self {
+        let ctx = self.with("aws:MultiFactorAuthPresent", present);
+        match age_seconds {
+            Some(age) => ctx.with("aws:MultiFactorAuthAge", age),
+            None => ctx,
+        }
+    }
+
+    /// `aws:TokenIssueTime`: when the temporary credentials were issued.
+    pub fn with_token_issue_time(self, epoch_seconds: i64) -> Self {
+        self.with(
+            "aws:TokenIssueTime",
+            ContextValue::date_from_epoch_seconds(epoch_seconds),
+        )
+    }
+
+    /// `aws:RequestedRegion`.
+    pub fn with_requested_region(self, region: &str) -> Self {
+        self.with("aws:RequestedRegion", region)
+    }
+
+    /// `aws:RequestTag/<key>` for each tag sent in the request, and `aws:TagKeys`.
+    pub fn with_request_tags<'a>(mut self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut keys = Vec::new();
+        for (key, value) in tags {
+            self.set(&format!("aws:RequestTag/{key}"), value);
+            keys.push(key.to_owned());
+        }
+        self.with_values("aws:TagKeys", keys)
+    }
+
+    /// `aws:ResourceTag/<key>` for each tag on the resource.
+    pub fn with_resource_tags<'a>(mut self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        for (key, value) in tags {
+            self.set(&format!("aws:ResourceTag/{key}"), value);
+        }
+        self
+    }
+
+    /// `aws:CalledVia` (multivalued, in call order), with `aws:CalledViaFirst` and
+    /// `aws:CalledViaLast`.
+    pub fn with_called_via<'a>(self, services: impl IntoIterator<Item = &'a str>) -> Self {
+        let services: Vec<&str> = services.into_iter().collect();
+        let mut ctx = self.with_values("aws:CalledVia", services.iter().copied());
+        if let (Some(first), Some(last)) = (services.first(), services.last()) {
+            ctx = ctx.with("aws:CalledViaFirst", *first).with("aws:CalledViaLast", *last);
+        }
+        ctx
+    }
+}
+
+impl VariableSource for EvaluationContext {
+    fn variable(&self, key: &str) -> Option<Cow<'_, str>> {
+        match self.values_lower(key)? {
+            [one] => Some(one.text()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive() {
+        let ctx = EvaluationContext::new(RequestPrincipal::anonymous(), "s3:GetObject", "*")
+            .with("AWS:SourceIp", "10.0.0.1");
+        assert_eq!(ctx.values("aws:sourceip").unwrap()[0].text(), "10.0.0.1");
+        assert_eq!(ctx.values("aws:SOURCEIP").unwrap()[0].as_ip(), "10.0.0.1".parse().ok());
+    }
+
+    #[test]
+    fn typed_views() {
+        assert_eq!(ContextValue::from("10").as_number(), Some(10.0));
+        assert_eq!(ContextValue::from("1e3").as_number(), None);
+        assert_eq!(ContextValue::from(12i64).text(), "12");
+        assert_eq!(ContextValue::from("TRUE").as_bool(), Some(true));
+        assert_eq!(
+            ContextValue::date_from_epoch_seconds(0).text(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(ContextValue::from(1.0f64).as_instant(), Some(1_000_000_000));
+        assert_eq!(
+            ContextValue::from("aGk=").as_bytes().as_deref(),
+            Some(&b"hi"[..])
+        );
+    }
+
+    #[test]
+    fn resource_account_from_arn() {
+        let p = RequestPrincipal::anonymous();
+        let ctx = EvaluationContext::new(p.clone(), "sqs:SendMessage", "arn:aws:sqs:us-east-1:444455556666:q");
+        assert_eq!(ctx.resource_account(), Some("444455556666"));
+        let ctx = EvaluationContext::new(p, "s3:GetObject", "arn:aws:s3:::b/k");
+        assert_eq!(ctx.resource_account(), None);
+        assert_eq!(ctx.with_resource_account("1").resource_account(), Some("1"));
+    }
+}
