@@ -1,0 +1,251 @@
+//! The AWS query protocol: `application/x-www-form-urlencoded` parameters in, XML out.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+
+use super::EncodedResponse;
+use crate::error::{CommonError, Fault, ServiceError};
+
+/// Namespace for errors raised before any service is known.
+pub const GENERIC_XML_NAMESPACE: &str = "https://rampart.dev/doc/2026-11-01/";
+
+/// Most parameters a single request may carry; a body beyond that is abuse, not a request.
+const MAX_PARAMS: usize = 10_000;
+
+/// Decoded request parameters in the order received. Later duplicates are ignored, as AWS does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryParams {
+    params: Vec<(String, String)>,
+}
+
+impl QueryParams {
+    /// Decodes a form body and/or URL query string (`a=1&b=x+y`). Both may be given; body
+    /// parameters come first.
+    pub fn parse(sources: &[&[u8]]) -> Result<Self, CommonError> {
+        let mut params = Vec::new();
+        for source in sources {
+            for pair in source.split(|&b| b == b'&') {
+                if pair.is_empty() {
+                    continue;
+                }
+                if params.len() >= MAX_PARAMS {
+                    return Err(CommonError::Serialization(format!(
+                        "Too many parameters: at most {MAX_PARAMS} are accepted."
+                    )));
+                }
+                let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                    Some(i) => (&pair[..i], &pair[i + 1..]),
+                    None => (pair, &b""[..]),
+                };
+                params.push((form_decode(name)?, form_decode(value)?));
+            }
+        }
+        Ok(QueryParams { params })
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a required parameter, or AWS's `MissingParameter`.
+    pub fn required(&self, name: &str) -> Result<&str, CommonError> {
+        self.get(name)
+            .ok_or_else(|| CommonError::MissingParameter(name.to_owned()))
+    }
+
+    /// An optional integer parameter within `min..=max`.
+    pub fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, CommonError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        let value: i64 = raw.parse().map_err(|_| {
+            CommonError::InvalidParameterValue(format!(
+                "Value '{raw}' at '{name}' failed to satisfy constraint: Member must be a number"
+            ))
+        })?;
+        if value < min || value > max {
+            return Err(CommonError::InvalidParameterValue(format!(
+                "Value '{value}' at '{name}' failed to satisfy constraint: Member must have value between {min} and {max}"
+            )));
+        }
+        Ok(Some(value))
+    }
+
+    /// Members of a list parameter: `Name.member.1`, `Name.member.2`, … in index order.
+    pub fn list(&self, name: &str) -> Vec<&str> {
+        let prefix = format!("{name}.member.");
+        let mut members: Vec<(u32, &str)> = self
+            .params
+            .iter()
+            .filter_map(|(k, v)| {
+                let index = k.strip_prefix(&prefix)?.parse().ok()?;
+                Some((index, v.as_str()))
+            })
+            .collect();
+        members.sort_by_key(|(i, _)| *i);
+        members.into_iter().map(|(_, v)| v).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent-decoding; the
+/// result must be UTF-8.
+fn form_decode(raw: &[u8]) -> Result<String, CommonError> {
+    let plus_free: Cow<[u8]> = if raw.contains(&b'+') {
+        Cow::Owned(raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect())
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let decoded: Cow<[u8]> = percent_decode(&plus_free).into();
+    String::from_utf8(decoded.into_owned()).map_err(|_| {
+        CommonError::Serialization("The query string or form body is not valid UTF-8.".into())
+    })
+}
+
+/// A small XML builder for query-protocol responses; text is always escaped.
+#[derive(Debug, Default)]
+pub struct XmlWriter {
+    out: String,
+}
+
+impl XmlWriter {
+    pub fn new() -> Self {
+        XmlWriter { out: String::with_capacity(256) }
+    }
+
+    pub fn start(&mut self, tag: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    pub fn end(&mut self, tag: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    /// `<tag>text</tag>` with `text` escaped.
+    pub fn element(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.start(tag);
+        self.out.push_str(&quick_xml::escape::escape(text));
+        self.end(tag)
+    }
+
+    /// An element only when the value is present.
+    pub fn optional(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
+        if let Some(text) = text {
+            self.element(tag, text);
+        }
+        self
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// The success envelope: `<OpResponse xmlns><OpResult>…</OpResult><ResponseMetadata>…`.
+/// `result` is the inner XML of the `OpResult` element, or None for operations without one.
+pub fn encode_result(
+    xml_namespace: &str,
+    operation: &str,
+    result: Option<&str>,
+    request_id: &str,
+) -> EncodedResponse {
+    let mut body = String::with_capacity(200 + result.map_or(0, str::len));
+    body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    body.push_str(&format!("<{operation}Response xmlns=\"{xml_namespace}\">"));
+    if let Some(result) = result {
+        body.push_str(&format!("<{operation}Result>{result}</{operation}Result>"));
+    }
+    body.push_str("<ResponseMetadata><RequestId>");
+    body.push_str(&quick_xml::escape::escape(request_id));
+    body.push_str("</RequestId></ResponseMetadata>");
+    body.push_str(&format!("</{operation}Response>"));
+    EncodedResponse {
+        status: 200,
+        content_type: "text/xml",
+        headers: Vec::new(),
+        body: body.into_bytes(),
+    }
+}
+
+/// `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
+pub fn encode_error(xml_namespace: &str, error: &ServiceError, request_id: &str) -> EncodedResponse {
+    let mut xml = XmlWriter::new();
+    xml.start("Error")
+        .element(
+            "Type",
+            match error.fault {
+                Fault::Sender => "Sender",
+                Fault::Receiver => "Receiver",
+            },
+        )
+        .element("Code", &error.code)
+        .element("Message", &error.message)
+        .end("Error")
+        .element("RequestId", request_id);
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse xmlns=\"{xml_namespace}\">{}</ErrorResponse>",
+        xml.finish()
+    );
+    EncodedResponse {
+        status: error.status,
+        content_type: "text/xml",
+        headers: Vec::new(),
+        body: body.into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_forms() {
+        let p = QueryParams::parse(&[b"Action=GetCallerIdentity&Version=2011-06-15&X=a+b%2Bc&E&E2="])
+            .unwrap();
+        assert_eq!(p.get("Action"), Some("GetCallerIdentity"));
+        assert_eq!(p.get("X"), Some("a b+c"));
+        assert_eq!(p.get("E"), Some(""));
+        assert_eq!(p.get("E2"), Some(""));
+        assert_eq!(p.required("Nope"), Err(CommonError::MissingParameter("Nope".into())));
+        assert!(QueryParams::parse(&[b"A=%FF"]).is_err());
+    }
+
+    #[test]
+    fn lists_in_index_order() {
+        let p = QueryParams::parse(&[b"L.member.2=b&L.member.10=c&L.member.1=a&L.member.x=z"]).unwrap();
+        assert_eq!(p.list("L"), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn integers_are_bounded() {
+        let p = QueryParams::parse(&[b"D=900&E=12&F=x"]).unwrap();
+        assert_eq!(p.integer("D", 900, 3600).unwrap(), Some(900));
+        assert!(p.integer("E", 900, 3600).is_err());
+        assert!(p.integer("F", 0, 1).is_err());
+        assert_eq!(p.integer("G", 0, 1).unwrap(), None);
+    }
+
+    #[test]
+    fn escapes_xml() {
+        let e = ServiceError::new("Bad", 400, "a <b> & \"c\"");
+        let r = encode_error("ns", &e, "rid");
+        let body = String::from_utf8(r.body).unwrap();
+        assert!(body.contains("<Message>a &lt;b&gt; &amp; &quot;c&quot;</Message>"));
+        assert!(body.contains("<Type>Sender</Type><Code>Bad</Code>"));
+        assert!(body.contains("<RequestId>rid</RequestId>"));
+    }
+}

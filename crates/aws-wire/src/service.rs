@@ -1,0 +1,105 @@
+//! What a service plugs into the request path: its signing name, its protocol and its
+//! operations. The server routes a request to a service by the SigV4 credential scope's service
+//! name, then to an operation by `Action` (query), `X-Amz-Target` (JSON) or method and path
+//! (rest-json); it authenticates and authorizes the caller, decodes the input, calls
+//! [`Service::call`], audits and encodes the answer. A service never sees an unauthenticated
+//! request unless its operation says so.
+
+use bytes::Bytes;
+use rampart_core::CallerIdentity;
+
+use crate::error::ServiceError;
+use crate::protocol::query::QueryParams;
+use crate::protocol::rest_json::RestRoute;
+use crate::protocol::Protocol;
+
+/// How an operation's caller proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// A SigV4 signature from a known, active access key (the default for everything).
+    SigV4,
+    /// No credentials by design (e.g. Cognito `InitiateAuth`): the operation authenticates the
+    /// caller itself.
+    None,
+}
+
+/// One operation a service offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationSpec {
+    /// The AWS operation name (`GetCallerIdentity`).
+    pub name: &'static str,
+    pub authentication: Authentication,
+    /// For rest-json services: the method and path template that select this operation.
+    pub route: Option<RestRoute>,
+}
+
+impl OperationSpec {
+    /// An operation authenticated by SigV4 (query or JSON protocol).
+    pub const fn signed(name: &'static str) -> Self {
+        OperationSpec {
+            name,
+            authentication: Authentication::SigV4,
+            route: None,
+        }
+    }
+
+    /// A rest-json operation authenticated by SigV4.
+    pub const fn signed_route(name: &'static str, method: &'static str, template: &'static str) -> Self {
+        OperationSpec {
+            name,
+            authentication: Authentication::SigV4,
+            route: Some(RestRoute { method, template }),
+        }
+    }
+}
+
+/// A rest-json request's members, as the HTTP request carried them.
+#[derive(Debug, Clone, Default)]
+pub struct RestInput {
+    pub path_params: Vec<(&'static str, String)>,
+    pub query: QueryParams,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// An operation's decoded input.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Query(QueryParams),
+    /// The JSON body, decoded by the operation with [`crate::protocol::json::decode`].
+    Json(Bytes),
+    Rest(RestInput),
+}
+
+/// An operation's result, before the protocol envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// The inner XML of `<OpResult>`, or None for operations that answer only metadata.
+    Query(Option<String>),
+    /// A JSON document.
+    Json(Vec<u8>),
+    /// A rest-json answer: status and JSON body.
+    Rest { status: u16, body: Vec<u8> },
+}
+
+/// What an operation knows about the request it serves.
+#[derive(Debug, Clone, Copy)]
+pub struct OperationContext<'a> {
+    pub request_id: &'a str,
+    /// The authenticated caller; None only for [`Authentication::None`] operations.
+    pub caller: Option<&'a CallerIdentity>,
+    /// The region the request was signed for.
+    pub region: &'a str,
+    pub operation: &'a OperationSpec,
+}
+
+/// A service surface (IAM, STS, KMS, …).
+#[async_trait::async_trait]
+pub trait Service: Send + Sync + 'static {
+    /// The SigV4 signing name (`sts`, `iam`, `lambda`) requests are routed by.
+    fn signing_name(&self) -> &'static str;
+    fn protocol(&self) -> Protocol;
+    fn operations(&self) -> &'static [OperationSpec];
+    /// Runs one operation. The caller has been authenticated (and authorized) already.
+    async fn call(&self, ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError>;
+}
