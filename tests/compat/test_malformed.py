@@ -20,11 +20,11 @@ def raw_exchange(server, data: bytes, timeout=15.0):
     """Sends raw bytes, returns (status, headers dict, body) or (None, {}, b"") if closed."""
     u = urlparse(server.endpoint)
     with socket.create_connection((u.hostname, u.port), timeout=timeout) as s:
-        s.sendall(data)
+        # No half-close: hyper treats it as the client going away. `Connection: close` ends it.
         try:
-            s.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early (e.g. 413) and closed; read what it said
         chunks = []
         while True:
             try:

@@ -136,7 +136,7 @@ def test_unknown_rest_json_service_answers_in_rest_json(server):
 def test_unknown_query_action_is_invalid_action(server):
     # AssumeRole is a real STS action that this endpoint does not offer yet.
     with pytest.raises(ClientError) as e:
-        server.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/x", RoleSessionName="s")
+        server.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/x", RoleSessionName="session")
     assert error_code(e) in ("InvalidAction", "AccessDenied")
 
 

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""End-to-end load benchmark: signed sts:GetCallerIdentity against `rampart serve` and, in the
+same run, against `moto_server` doing the same call.
+
+Every request Rampart receives is fully checked: SigV4 verified (HMAC over the canonical
+request), access key resolved, authorized, and an audit record durably committed before the
+answer. The signed request is replayed by wrk within its 15-minute validity window, as SigV4
+allows; moto checks no signature at all.
+
+Usage: bench/load.py [--duration 10] [--connections 16] [--threads 2]
+Needs: wrk (apt-get install wrk), a release build (cargo build --release), and a venv with
+boto3 and moto[server] (this script creates bench/.venv if missing).
+"""
+
+import argparse
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = REPO / "bench" / ".venv"
+
+
+def ensure_tools():
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
+    if not (VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "boto3", "moto[server]"], check=True)
+
+
+def signed_request(endpoint, akid, secret, region):
+    """Headers and body of a SigV4-signed POST GetCallerIdentity, via botocore's signer."""
+    code = f"""
+import json
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+body = "Action=GetCallerIdentity&Version=2011-06-15"
+req = AWSRequest(method="POST", url={endpoint!r} + "/", data=body,
+                 headers={{"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}})
+SigV4Auth(Credentials({akid!r}, {secret!r}), "sts", {region!r}).add_auth(req)
+print(json.dumps({{"headers": dict(req.headers), "body": body}}))
+"""
+    import json
+
+    out = subprocess.run([str(VENV / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def wrk(endpoint, req, duration, connections, threads):
+    lua = "wrk.method = 'POST'\n"
+    lua += f"wrk.body = {req['body']!r}\n".replace("'", '"')
+    for k, v in req["headers"].items():
+        if k.lower() in ("host", "content-length"):
+            continue
+        lua += f'wrk.headers["{k}"] = "{v}"\n'
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+        script = f.name
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", script, endpoint + "/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "errors": int(non2xx.group(1)) if non2xx else 0, "raw": out}
+
+
+def wait_for(pattern, path, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = re.search(pattern, Path(path).read_text())
+        if m:
+            return m
+        if proc.poll() is not None:
+            raise SystemExit(f"process exited: {Path(path).read_text()}")
+        time.sleep(0.05)
+    raise SystemExit("timed out waiting for the server")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--store", default=None, help="store URL for rampart (default: embedded SQLite)")
+    args = ap.parse_args()
+    ensure_tools()
+    binary = REPO / "target" / "release" / "rampart"
+    if os.environ.get("CARGO_TARGET_DIR"):
+        binary = Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "rampart"
+    tmp = Path(tempfile.mkdtemp(prefix="rampart-bench-"))
+    results = {}
+
+    # Rampart
+    out = tmp / "rampart.out"
+    cmd = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp / "data"), "--log", "warn"]
+    if args.store:
+        cmd += ["--store", args.store]
+    proc = subprocess.Popen(cmd, stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    try:
+        endpoint = wait_for(r"Rampart listening on (\S+)", out, proc).group(1)
+        profile = configparser.ConfigParser()
+        profile.read(tmp / "data" / "admin-credentials")
+        p = profile["profile rampart"]
+        req = signed_request(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
+        wrk(endpoint, req, 2, args.connections, args.threads)  # warm-up
+        results["rampart"] = wrk(endpoint, req, args.duration, args.connections, args.threads)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    # moto_server, same call
+    out = tmp / "moto.out"
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(VENV / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    try:
+        m = wait_for(r"Running on (http://127\.0\.0\.1:\d+)", out, proc)
+        endpoint = m.group(1)
+        req = signed_request(endpoint, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1")
+        wrk(endpoint, req, 2, args.connections, args.threads)
+        results["moto"] = wrk(endpoint, req, args.duration, args.connections, args.threads)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    print(f"signed sts:GetCallerIdentity, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {time.strftime('%Y-%m-%d')}")
+    print("| server | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    print(f"\nratio rampart/moto: {results['rampart']['rps'] / results['moto']['rps']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+//! Access keys and the resolver that turns an access key id into a verified identity.
+//!
+//! Secrets are sealed with the installation's master key before they reach the store. The
+//! resolver caches what it read for a short time: a key disabled or deleted on another node
+//! stops working within [`CACHE_TTL`]; on this node, invalidation is immediate.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_store::{Store, StoreError};
+use rampart_wire::sigv4::SigningKey;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::account::User;
+use crate::ns;
+
+/// How long a resolved (or unknown) access key is trusted without re-reading the store.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// How many derived signing keys one credential keeps (one per date/region/service in use).
+const SIGNING_KEYS_PER_CREDENTIAL: usize = 8;
+
+/// Whether an access key may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessKeyStatus {
+    Active,
+    Inactive,
+}
+
+/// An access key as stored: the secret only in sealed form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub user_name: String,
+    pub status: AccessKeyStatus,
+    /// The secret access key sealed with the master key, bound to the access key id.
+    pub sealed_secret: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a request's credentials were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("unknown access key")]
+    UnknownAccessKey,
+    #[error("inactive access key")]
+    InactiveAccessKey,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("stored credential cannot be opened: {0}")]
+    Unsealable(String),
+}
+
+/// A known, active credential: the secret to verify signatures with and the identity it proves.
+pub struct ResolvedCredential {
+    pub access_key_id: String,
+    secret: String,
+    /// The identity, less the per-request facts (source IP, transport) the server fills in.
+    pub identity: CallerIdentity,
+    /// Managed policies attached to the principal (until the IAM policy engine evaluates them).
+    pub attached_policies: Vec<String>,
+    signing_keys: RwLock<Vec<(String, SigningKey)>>,
+    fetched_at: Instant,
+}
+
+impl std::fmt::Debug for ResolvedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedCredential")
+            .field("access_key_id", &self.access_key_id)
+            .field("identity", &self.identity.arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvedCredential {
+    /// The SigV4 signing key for a credential scope, derived once and then reused.
+    pub fn signing_key(&self, date: &str, region: &str, service: &str) -> SigningKey {
+        let scope_matches = |s: &str| {
+            let mut parts = s.split('/');
+            parts.next() == Some(date)
+                && parts.next() == Some(region)
+                && parts.next() == Some(service)
+        };
+        if let Ok(keys) = self.signing_keys.read() {
+            if let Some((_, key)) = keys.iter().find(|(s, _)| scope_matches(s)) {
+                return key.clone();
+            }
+        }
+        let key = SigningKey::derive(&self.secret, date, region, service);
+        if let Ok(mut keys) = self.signing_keys.write() {
+            if keys.len() >= SIGNING_KEYS_PER_CREDENTIAL {
+                keys.remove(0);
+            }
+            keys.push((format!("{date}/{region}/{service}"), key.clone()));
+        }
+        key
+    }
+}
+
+/// Looks up access keys, with a short-lived cache in front of the store.
+pub struct CredentialResolver {
+    store: Arc<dyn Store>,
+    master_key: Arc<MasterKey>,
+    cache: quick_cache::sync::Cache<String, CacheEntry>,
+}
+
+#[derive(Clone)]
+enum CacheEntry {
+    Known(Arc<ResolvedCredential>),
+    Unknown(Instant),
+}
+
+impl CredentialResolver {
+    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>) -> Self {
+        CredentialResolver {
+            store,
+            master_key,
+            cache: quick_cache::sync::Cache::new(10_000),
+        }
+    }
+
+    /// The credential for `access_key_id`, if it exists and is active.
+    pub async fn resolve(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Arc<ResolvedCredential>, CredentialError> {
+        match self.cache.get(access_key_id) {
+            Some(CacheEntry::Known(cred)) if cred.fetched_at.elapsed() < CACHE_TTL => {
+                return Ok(cred)
+            }
+            Some(CacheEntry::Unknown(at)) if at.elapsed() < CACHE_TTL => {
+                return Err(CredentialError::UnknownAccessKey)
+            }
+            _ => {}
+        }
+        match self.load(access_key_id).await {
+            Ok(cred) => {
+                let cred = Arc::new(cred);
+                self.cache
+                    .insert(access_key_id.to_owned(), CacheEntry::Known(cred.clone()));
+                Ok(cred)
+            }
+            Err(CredentialError::UnknownAccessKey) => {
+                self.cache.insert(
+                    access_key_id.to_owned(),
+                    CacheEntry::Unknown(Instant::now()),
+                );
+                Err(CredentialError::UnknownAccessKey)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets a cached key (after it was changed on this node).
+    pub fn invalidate(&self, access_key_id: &str) {
+        self.cache.remove(access_key_id);
+    }
+
+    async fn load(&self, access_key_id: &str) -> Result<ResolvedCredential, CredentialError> {
+        // Key ids are upper-case base32; anything else cannot exist, so spare the store.
+        if access_key_id.len() > 128 || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(CredentialError::UnknownAccessKey);
+        }
+        let Some(item) = self.store.get(ns::ACCESS_KEYS, access_key_id).await? else {
+            return Err(CredentialError::UnknownAccessKey);
+        };
+        let record: AccessKeyRecord = serde_json::from_slice(&item.value)
+            .map_err(|e| StoreError::Corrupt(format!("access key record: {e}")))?;
+        if record.status != AccessKeyStatus::Active {
+            return Err(CredentialError::InactiveAccessKey);
+        }
+        let user = User::load(self.store.as_ref(), &record.user_name)
+            .await?
+            .ok_or(CredentialError::UnknownAccessKey)?;
+        let secret = self
+            .master_key
+            .open(&record.sealed_secret, access_key_id)
+            .map_err(|e| CredentialError::Unsealable(e.to_string()))?;
+        let secret = String::from_utf8(secret)
+            .map_err(|_| CredentialError::Unsealable("secret is not UTF-8".into()))?;
+        let account_id = rampart_core::Arn::parse(&user.arn)
+            .map(|arn| arn.account_id)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(ResolvedCredential {
+            access_key_id: access_key_id.to_owned(),
+            secret,
+            identity: CallerIdentity {
+                account_id,
+                arn: user.arn.clone(),
+                user_id: user.user_id.clone(),
+                principal_type: PrincipalType::User,
+                name: user.name.clone(),
+                access_key_id: access_key_id.to_owned(),
+                temporary: false,
+                session_name: None,
+                token_issue_time: None,
+                source_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+                secure_transport: false,
+                mfa_present: false,
+            },
+            attached_policies: user.attached_policies,
+            signing_keys: RwLock::new(Vec::with_capacity(2)),
+            fetched_at: Instant::now(),
+        })
+    }
+}

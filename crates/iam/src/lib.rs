@@ -1,0 +1,24 @@
+//! IAM and STS: the identities of an account, their access keys, the [`CredentialResolver`]
+//! every signed request is authenticated through, the [`Authorizer`] it is authorized by, and
+//! the STS operations.
+//!
+//! State lives in the store ([`rampart_store::Store`]); the resolver only caches it.
+
+pub mod account;
+pub mod authorizer;
+pub mod bootstrap;
+pub mod credentials;
+pub mod sts;
+
+pub use account::{Account, User};
+pub use authorizer::{AuthorizationRequest, Authorizer, Decision};
+pub use bootstrap::{bootstrap, BootstrapOutcome};
+pub use credentials::{CredentialError, CredentialResolver, ResolvedCredential};
+pub use sts::StsService;
+
+/// Storage namespaces owned by this crate.
+pub(crate) mod ns {
+    pub const ACCOUNT: &str = "account";
+    pub const USERS: &str = "iam/users";
+    pub const ACCESS_KEYS: &str = "iam/access-keys";
+}

@@ -1,0 +1,12 @@
+//! The `rampart` server: CLI, configuration, the listener and the request pipeline that wires
+//! every service together. `main.rs` is a thin entry point over this library so integration
+//! tests can assemble a pipeline with their own services.
+
+pub mod audit;
+pub mod audit_cmd;
+pub mod cli;
+pub mod metrics;
+pub mod pipeline;
+pub mod registry;
+pub mod serve;
+pub mod telemetry;

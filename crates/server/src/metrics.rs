@@ -1,0 +1,45 @@
+//! Prometheus metrics: requests by service, operation and outcome, and latency histograms.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds, from 50 µs (cached, signed reads) to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 10.0,
+];
+
+/// Installs the process-wide recorder and returns the handle `/metrics` renders.
+pub fn install() -> Result<PrometheusHandle, String> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("rampart_request_duration_seconds".into()),
+            LATENCY_BUCKETS,
+        )
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())
+}
+
+/// Counts one finished request and its latency.
+pub fn record_request(
+    service: &str,
+    operation: &str,
+    outcome: &'static str,
+    code: &str,
+    seconds: f64,
+) {
+    metrics::counter!(
+        "rampart_requests_total",
+        "service" => service.to_owned(),
+        "operation" => operation.to_owned(),
+        "outcome" => outcome,
+        "code" => code.to_owned(),
+    )
+    .increment(1);
+    metrics::histogram!(
+        "rampart_request_duration_seconds",
+        "service" => service.to_owned(),
+        "operation" => operation.to_owned(),
+    )
+    .record(seconds);
+}

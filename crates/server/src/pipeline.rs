@@ -1,0 +1,533 @@
+//! The request path every AWS API call walks:
+//! decode → route → authenticate (SigV4) → authorize → operation → audit → encode.
+//!
+//! Every request, accepted or rejected, leaves exactly one audit record, written durably before
+//! the answer goes out. If the audit trail cannot be written, the caller gets
+//! `ServiceUnavailable` rather than an unaudited answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderValue, StatusCode};
+use rampart_core::{ids, AuditOutcome, AuditRecord, CallerIdentity};
+use rampart_iam::{
+    AuthorizationRequest, Authorizer, CredentialError, CredentialResolver, Decision,
+    ResolvedCredential,
+};
+use rampart_wire::protocol::query::QueryParams;
+use rampart_wire::protocol::{self, json, query, rest_json, EncodedResponse, ProtocolKind};
+use rampart_wire::service::RestInput;
+use rampart_wire::sigv4::{self, RequestView, Settings};
+use rampart_wire::{
+    Authentication, CommonError, Input, OperationContext, OperationSpec, Output, Protocol,
+    ServiceError,
+};
+use time::OffsetDateTime;
+
+use crate::audit::AuditWriter;
+use crate::metrics;
+use crate::registry::{RegisteredService, Registry};
+
+/// Everything the request path needs, shared by all connections.
+pub struct Pipeline {
+    pub registry: Registry,
+    pub resolver: CredentialResolver,
+    pub authorizer: Authorizer,
+    pub audit: AuditWriter,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Whether the listener terminates TLS (`aws:SecureTransport`).
+    pub tls: bool,
+}
+
+/// What is known about a request so far, for its audit record and metrics.
+struct Trail {
+    request_id: String,
+    started: Instant,
+    source_ip: std::net::IpAddr,
+    user_agent: Option<String>,
+    service: String,
+    operation: String,
+    access_key_id: Option<String>,
+    principal_arn: Option<String>,
+    decision: Option<Decision>,
+    /// The protocol answers are given in: guessed from the request's shape until the service
+    /// is known.
+    protocol: Protocol,
+}
+
+/// A rejection: the error and the protocol to say it in.
+struct Rejection {
+    protocol: Protocol,
+    error: ServiceError,
+}
+
+impl Rejection {
+    fn new(kind: ProtocolKind, error: CommonError) -> Self {
+        Rejection {
+            protocol: Protocol::generic(kind),
+            error: error.for_protocol(kind),
+        }
+    }
+
+    fn in_service(service: &RegisteredService, error: CommonError) -> Self {
+        Rejection {
+            protocol: service.protocol,
+            error: error.for_protocol(service.protocol.kind()),
+        }
+    }
+}
+
+/// The axum handler for every AWS API request.
+pub async fn handle(
+    State(pipeline): State<Arc<Pipeline>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let mut trail = Trail {
+        request_id: ids::request_id(),
+        started: Instant::now(),
+        source_ip: peer.ip(),
+        user_agent: request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+        service: "-".into(),
+        operation: "-".into(),
+        access_key_id: None,
+        principal_arn: None,
+        decision: None,
+        protocol: Protocol::RestJson,
+    };
+    let result = pipeline.process(&mut trail, request).await;
+    pipeline.finish(trail, result).await
+}
+
+impl Pipeline {
+    async fn process(
+        &self,
+        trail: &mut Trail,
+        request: Request,
+    ) -> Result<EncodedResponse, Rejection> {
+        let (parts, body) = request.into_parts();
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok());
+        let raw_query = parts.uri.query().unwrap_or("");
+        let guessed = protocol::guess_protocol(content_type, target.is_some(), raw_query);
+        trail.protocol = Protocol::generic(guessed);
+
+        let body = self
+            .read_body(&parts.headers, body)
+            .await
+            .map_err(|e| Rejection::new(guessed, e))?;
+
+        let mut header_list: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        // HTTP/2 carries the host in `:authority`; signers sign it as `host`.
+        if !parts.headers.contains_key(http::header::HOST) {
+            if let Some(authority) = parts.uri.authority() {
+                header_list.push(("host", authority.as_str().as_bytes()));
+            }
+        }
+        let view = RequestView {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: raw_query,
+            headers: &header_list,
+            body: &body,
+        };
+
+        let auth = match sigv4::parse_authorization(&view) {
+            Ok(auth) => Some(auth),
+            Err(sigv4::SigV4Error::MissingAuthentication) => None,
+            Err(e) => return Err(Rejection::new(guessed, CommonError::Signature(e))),
+        };
+
+        // Route: by the credential scope's service, or — for unsigned requests — by the
+        // request's shape, so operations that are unauthenticated by design can be reached.
+        let service = match &auth {
+            Some(auth) => self
+                .registry
+                .by_signing_name(auth.scope.service)
+                .ok_or_else(|| {
+                    Rejection::new(
+                        guessed,
+                        CommonError::UnknownService(auth.scope.service.to_owned()),
+                    )
+                })?,
+            None => match target
+                .and_then(json::split_target)
+                .and_then(|(p, _)| self.registry.by_target_prefix(p))
+            {
+                Some(service) => service,
+                None => {
+                    return Err(Rejection::new(
+                        guessed,
+                        CommonError::MissingAuthenticationToken,
+                    ))
+                }
+            },
+        };
+        trail.service = service.signing_name.to_owned();
+        trail.protocol = service.protocol;
+        // Authenticate before looking at the operation: an unauthenticated caller learns
+        // nothing about what the service offers.
+        let credential = match &auth {
+            Some(auth) => Some(self.authenticate(trail, service, auth, &view).await?),
+            None => None,
+        };
+        let (operation, input) = decode(
+            service,
+            &parts,
+            target,
+            raw_query,
+            content_type,
+            body.clone(),
+        )?;
+        trail.operation = operation.name.to_owned();
+
+        let caller = match (credential, operation.authentication) {
+            (None, Authentication::SigV4) => {
+                return Err(Rejection::in_service(
+                    service,
+                    CommonError::MissingAuthenticationToken,
+                ))
+            }
+            (None, Authentication::None) => None,
+            (Some(credential), _) => {
+                let action = format!("{}:{}", service.signing_name, operation.name);
+                let resources = ["*".to_owned()];
+                let decision = self.authorizer.authorize(
+                    &credential,
+                    &AuthorizationRequest {
+                        action: &action,
+                        resources: &resources,
+                    },
+                );
+                let allowed = matches!(decision, Decision::Allowed { .. });
+                let denial = (!allowed)
+                    .then(|| access_denied_message(&credential.identity.arn, &action, &decision));
+                trail.decision = Some(decision);
+                if let Some(message) = denial {
+                    return Err(Rejection::in_service(
+                        service,
+                        CommonError::AccessDenied(message),
+                    ));
+                }
+                let mut identity: CallerIdentity = credential.identity.clone();
+                identity.source_ip = trail.source_ip;
+                identity.secure_transport = self.tls;
+                Some(identity)
+            }
+        };
+        let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
+
+        let ctx = OperationContext {
+            request_id: &trail.request_id,
+            caller: caller.as_ref(),
+            region,
+            operation,
+        };
+        let output = service
+            .service
+            .call(ctx, input)
+            .await
+            .map_err(|error| Rejection {
+                protocol: service.protocol,
+                error,
+            })?;
+        Ok(encode_output(
+            &service.protocol,
+            operation,
+            output,
+            &trail.request_id,
+        ))
+    }
+
+    /// Resolves the access key and verifies the signature.
+    async fn authenticate(
+        &self,
+        trail: &mut Trail,
+        service: &RegisteredService,
+        auth: &sigv4::Authorization<'_>,
+        view: &RequestView<'_>,
+    ) -> Result<Arc<ResolvedCredential>, Rejection> {
+        trail.access_key_id = Some(auth.scope.access_key_id.to_owned());
+        let credential = self
+            .resolver
+            .resolve(auth.scope.access_key_id)
+            .await
+            .map_err(|e| {
+                let error = match e {
+                    CredentialError::UnknownAccessKey => CommonError::InvalidClientTokenId,
+                    CredentialError::InactiveAccessKey => CommonError::InactiveClientToken,
+                    CredentialError::Store(ref err) => {
+                        tracing::error!(error = %err, "credential lookup failed");
+                        CommonError::ServiceUnavailable
+                    }
+                    CredentialError::Unsealable(ref err) => {
+                        tracing::error!(error = %err, "stored credential cannot be opened");
+                        CommonError::InternalFailure
+                    }
+                };
+                Rejection::in_service(service, error)
+            })?;
+        // A session token with long-term credentials is refused, as AWS does.
+        if auth.security_token.is_some() && !credential.identity.temporary {
+            return Err(Rejection::in_service(
+                service,
+                CommonError::InvalidSessionToken,
+            ));
+        }
+        let key = credential.signing_key(auth.scope.date, auth.scope.region, auth.scope.service);
+        sigv4::verify(view, auth, &key, &Settings::AWS, OffsetDateTime::now_utc())
+            .map_err(|e| Rejection::in_service(service, CommonError::Signature(e)))?;
+        trail.principal_arn = Some(credential.identity.arn.clone());
+        Ok(credential)
+    }
+
+    async fn read_body(&self, headers: &http::HeaderMap, body: Body) -> Result<Bytes, CommonError> {
+        let too_large = CommonError::RequestEntityTooLarge {
+            limit: self.max_body_bytes,
+        };
+        if let Some(length) = headers.get(CONTENT_LENGTH) {
+            let length: usize = length
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    CommonError::Serialization("Invalid Content-Length header.".into())
+                })?;
+            if length > self.max_body_bytes {
+                return Err(too_large);
+            }
+        }
+        match tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            axum::body::to_bytes(body, self.max_body_bytes),
+        )
+        .await
+        {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(_)) => Err(too_large),
+            Err(_) => Err(CommonError::Serialization(
+                "Timed out reading the request body.".into(),
+            )),
+        }
+    }
+
+    /// Audits, counts and encodes the outcome.
+    async fn finish(&self, trail: Trail, result: Result<EncodedResponse, Rejection>) -> Response {
+        let (encoded, error_code) = match result {
+            Ok(encoded) => (encoded, None),
+            Err(rejection) => (
+                protocol::encode_error(&rejection.protocol, &rejection.error, &trail.request_id),
+                Some(rejection.error.code.to_string()),
+            ),
+        };
+        let outcome = if error_code.is_none() {
+            AuditOutcome::Success
+        } else {
+            AuditOutcome::Failure
+        };
+        let record = AuditRecord {
+            seq: 0,
+            time: OffsetDateTime::now_utc(),
+            request_id: trail.request_id.clone(),
+            principal_arn: trail.principal_arn,
+            access_key_id: trail.access_key_id,
+            source_ip: trail.source_ip.to_string(),
+            tls: self.tls,
+            user_agent: trail.user_agent,
+            service: trail.service.clone(),
+            operation: trail.operation.clone(),
+            outcome,
+            error_code: error_code.clone(),
+            http_status: encoded.status,
+            decision: trail.decision.as_ref().map(|d| d.as_str().to_owned()),
+            matched_statements: trail
+                .decision
+                .as_ref()
+                .map(|d| d.matched().to_vec())
+                .unwrap_or_default(),
+        };
+        let encoded = match self.audit.record(record).await {
+            Ok(()) => encoded,
+            Err(e) => {
+                tracing::error!(error = %e, request_id = %trail.request_id, "refusing to answer an unaudited request");
+                let error = CommonError::ServiceUnavailable.for_protocol(trail.protocol.kind());
+                protocol::encode_error(&trail.protocol, &error, &trail.request_id)
+            }
+        };
+        let elapsed = trail.started.elapsed().as_secs_f64();
+        metrics::record_request(
+            &trail.service,
+            &trail.operation,
+            outcome.as_str(),
+            error_code.as_deref().unwrap_or(""),
+            elapsed,
+        );
+        tracing::debug!(
+            request_id = %trail.request_id,
+            service = %trail.service,
+            operation = %trail.operation,
+            status = encoded.status,
+            error = error_code.as_deref().unwrap_or(""),
+            micros = (elapsed * 1e6) as u64,
+            "request"
+        );
+        into_response(encoded, &trail.request_id)
+    }
+}
+
+/// How long a client may take to send its body before the request is abandoned.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Finds the operation and decodes its input according to the service's protocol.
+fn decode(
+    service: &RegisteredService,
+    parts: &http::request::Parts,
+    target: Option<&str>,
+    raw_query: &str,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<(&'static OperationSpec, Input), Rejection> {
+    let reject = |e| Rejection::in_service(service, e);
+    let unknown = |operation: &str| {
+        reject(CommonError::UnknownOperation {
+            service: service.signing_name.to_owned(),
+            operation: operation.to_owned(),
+        })
+    };
+    match service.protocol {
+        Protocol::Query { .. } => {
+            let form = content_type
+                .map(|ct| {
+                    ct.to_ascii_lowercase()
+                        .starts_with("application/x-www-form-urlencoded")
+                })
+                .unwrap_or(false);
+            let params =
+                match parts.method {
+                    http::Method::GET => QueryParams::parse(&[raw_query.as_bytes()]),
+                    http::Method::POST if form || body.is_empty() => {
+                        QueryParams::parse(&[raw_query.as_bytes(), &body])
+                    }
+                    http::Method::POST => return Err(reject(CommonError::Serialization(
+                        "Query requests must be form-encoded (application/x-www-form-urlencoded)."
+                            .into(),
+                    ))),
+                    _ => return Err(reject(CommonError::MethodNotAllowed)),
+                }
+                .map_err(reject)?;
+            let action = params
+                .get("Action")
+                .ok_or_else(|| reject(CommonError::MissingAction))?;
+            let operation = service.operation(action).ok_or_else(|| unknown(action))?;
+            Ok((operation, Input::Query(params)))
+        }
+        Protocol::Json { target_prefix, .. } => {
+            if parts.method != http::Method::POST {
+                return Err(reject(CommonError::MethodNotAllowed));
+            }
+            let target = target.ok_or_else(|| unknown("(no X-Amz-Target)"))?;
+            let operation = match json::split_target(target) {
+                Some((prefix, name)) if prefix == target_prefix => service.operation(name),
+                _ => None,
+            }
+            .ok_or_else(|| unknown(target))?;
+            Ok((operation, Input::Json(body)))
+        }
+        Protocol::RestJson => {
+            let (operation, path_params) =
+                service
+                    .route(parts.method.as_str(), parts.uri.path())
+                    .ok_or_else(|| unknown(&format!("{} {}", parts.method, parts.uri.path())))?;
+            let query = QueryParams::parse(&[raw_query.as_bytes()]).map_err(reject)?;
+            Ok((
+                operation,
+                Input::Rest(RestInput {
+                    path_params,
+                    query,
+                    headers: parts.headers.clone(),
+                    body,
+                }),
+            ))
+        }
+    }
+}
+
+fn encode_output(
+    protocol: &Protocol,
+    operation: &OperationSpec,
+    output: Output,
+    request_id: &str,
+) -> EncodedResponse {
+    match (protocol, output) {
+        (Protocol::Query { xml_namespace, .. }, Output::Query(result)) => {
+            query::encode_result(xml_namespace, operation.name, result.as_deref(), request_id)
+        }
+        (Protocol::Json { json_version, .. }, Output::Json(body)) => {
+            json::encode_result(json_version, body)
+        }
+        (Protocol::RestJson, Output::Rest { status, body }) => {
+            rest_json::encode_result(status, body)
+        }
+        (protocol, _) => {
+            // A service returned the wrong output kind: a bug, reported as AWS would.
+            tracing::error!(
+                operation = operation.name,
+                "operation output does not match its protocol"
+            );
+            protocol::encode_error(
+                protocol,
+                &CommonError::InternalFailure.for_protocol(protocol.kind()),
+                request_id,
+            )
+        }
+    }
+}
+
+/// AWS's wording for an authorization failure.
+fn access_denied_message(arn: &str, action: &str, decision: &Decision) -> String {
+    let why = match decision {
+        Decision::ExplicitDeny { .. } => {
+            "with an explicit deny in an identity-based policy".to_owned()
+        }
+        _ => format!("because no identity-based policy allows the {action} action"),
+    };
+    format!("User: {arn} is not authorized to perform: {action} on resource: * {why}")
+}
+
+fn into_response(encoded: EncodedResponse, request_id: &str) -> Response {
+    let mut response = Response::new(Body::from(encoded.body));
+    *response.status_mut() =
+        StatusCode::from_u16(encoded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(encoded.content_type));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    for (name, value) in encoded.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,260 @@
+//! `rampart serve`: open the store, bootstrap the account, listen.
+
+use std::io::{IsTerminal, Write as _};
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use axum::routing::get;
+use axum::Router;
+use rampart_core::MasterKey;
+use rampart_iam::{bootstrap, Authorizer, BootstrapOutcome, CredentialResolver, StsService};
+
+use crate::audit::AuditWriter;
+use crate::cli::ServeArgs;
+use crate::pipeline::{self, Pipeline};
+use crate::registry::Registry;
+use crate::telemetry;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format, &args.log);
+    create_private_dir(&args.store.data_dir)?;
+
+    // Bind first so the banner can name the real port (the listen port may be 0).
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let tls = args.tls_cert.is_some();
+    let endpoint = format!(
+        "{}://{}",
+        if tls { "https" } else { "http" },
+        display_addr(local)
+    );
+
+    let store_url = args.store.store_url();
+    let store = rampart_store::open(&store_url)
+        .await
+        .with_context(|| format!("cannot open the store {}", redact_url(&store_url)))?;
+    let master_key_path = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| args.store.data_dir.join("master.key"));
+    let fresh_store = rampart_iam::Account::load(store.as_ref()).await?.is_none();
+    let master_key = Arc::new(load_or_create_master_key(&master_key_path, fresh_store)?);
+
+    let outcome = bootstrap(store.as_ref(), &master_key)
+        .await
+        .context("bootstrap failed")?;
+    let account_id = outcome.account().account_id.clone();
+    let credentials_path = args.store.data_dir.join("admin-credentials");
+    if let BootstrapOutcome::Created {
+        admin_arn,
+        access_key_id,
+        secret_access_key,
+        ..
+    } = &outcome
+    {
+        write_admin_profile(
+            &credentials_path,
+            access_key_id,
+            secret_access_key,
+            &args.region,
+            &endpoint,
+        )?;
+        tracing::info!(account = %account_id, admin = %admin_arn, access_key_id = %access_key_id, "bootstrapped a new account");
+        // The secret goes to an interactive terminal only, never into logs or a pipe.
+        if std::io::stdout().is_terminal() {
+            println!(
+                "\nNew account {account_id}. Administrator {admin_arn}\n  aws_access_key_id     = {access_key_id}\n  aws_secret_access_key = {secret_access_key}\nThis secret is shown once. It is also in {} (mode 0600).\n",
+                credentials_path.display()
+            );
+        }
+    }
+
+    let metrics_handle = crate::metrics::install().map_err(anyhow::Error::msg)?;
+    let mut registry = Registry::default();
+    registry.register(Arc::new(StsService));
+    let pipeline = Arc::new(Pipeline {
+        registry,
+        resolver: CredentialResolver::new(store.clone(), master_key.clone()),
+        authorizer: Authorizer,
+        audit: AuditWriter::start(store.clone()),
+        max_body_bytes: args.max_body_bytes,
+        tls,
+    });
+
+    let backend = store.backend();
+    let app = Router::new()
+        .route(
+            "/health",
+            get(move || async move {
+                axum::Json(serde_json::json!({"status": "ok", "store": backend}))
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || async move { metrics_handle.render() }),
+        )
+        .fallback(pipeline::handle)
+        .with_state(pipeline);
+
+    print_banner(&endpoint, &account_id, &credentials_path, store.backend());
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("cannot load the TLS certificate/key")?;
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+        _ => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(service)
+                .await?
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(endpoint: &str, account_id: &str, credentials: &Path, backend: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Rampart listening on {endpoint} (account {account_id}, {backend} store)\n\
+         Point the AWS CLI and SDKs at it:\n  \
+         export AWS_ENDPOINT_URL={endpoint}\n  \
+         export AWS_CONFIG_FILE={}  AWS_PROFILE=rampart\n  \
+         aws sts get-caller-identity",
+        credentials.display()
+    );
+    let _ = out.flush();
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+    handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+}
+
+fn display_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+        other => other.to_string(),
+    }
+}
+
+/// Hides a password in a store URL before it is printed.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    Ok(())
+}
+
+/// Loads the master key, creating it only for a store that has no account yet: a store with
+/// sealed secrets and a missing key is an operator error, not something to paper over.
+fn load_or_create_master_key(path: &PathBuf, fresh_store: bool) -> anyhow::Result<MasterKey> {
+    match std::fs::read(path) {
+        Ok(raw) => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                bail!("{} is readable by others (mode {:o}); chmod 600 it", path.display(), mode & 0o777);
+            }
+            MasterKey::from_bytes(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && fresh_store => {
+            let (key, raw) = MasterKey::generate();
+            write_private_file(path, &raw)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "the store holds sealed secrets but the master key {} is missing; pass --master-key-file",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// The administrator's profile, in AWS config-file syntax.
+fn write_admin_profile(
+    path: &Path,
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+    endpoint: &str,
+) -> anyhow::Result<()> {
+    let profile = format!(
+        "# Rampart administrator credentials, created at first start. Keep this file private.\n\
+         # Use: AWS_CONFIG_FILE={} AWS_PROFILE=rampart aws sts get-caller-identity\n\
+         [profile rampart]\n\
+         aws_access_key_id = {access_key_id}\n\
+         aws_secret_access_key = {secret}\n\
+         region = {region}\n\
+         endpoint_url = {endpoint}\n",
+        path.display()
+    );
+    if path.exists() {
+        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
+    write_private_file(path, profile.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite:///x/y.db"), "sqlite:///x/y.db");
+    }
+}
