@@ -27,12 +27,20 @@ pub struct ServiceError {
 }
 
 impl ServiceError {
-    pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: impl Into<Cow<'static, str>>,
+        status: u16,
+        message: impl Into<String>,
+    ) -> Self {
         ServiceError {
             code: code.into(),
             message: message.into(),
             status,
-            fault: if status >= 500 { Fault::Receiver } else { Fault::Sender },
+            fault: if status >= 500 {
+                Fault::Receiver
+            } else {
+                Fault::Sender
+            },
         }
     }
 }
@@ -65,7 +73,10 @@ pub enum CommonError {
     /// The credential scope names a service this endpoint does not offer.
     UnknownService(String),
     /// The operation (Action / X-Amz-Target / path) is not one the service has.
-    UnknownOperation { service: String, operation: String },
+    UnknownOperation {
+        service: String,
+        operation: String,
+    },
     /// Query protocol: no `Action` parameter.
     MissingAction,
     /// A required input member is absent.
@@ -75,7 +86,9 @@ pub enum CommonError {
     /// The body cannot be decoded (not JSON, wrong types, wrong content type).
     Serialization(String),
     /// The body exceeds the size limit.
-    RequestEntityTooLarge { limit: usize },
+    RequestEntityTooLarge {
+        limit: usize,
+    },
     /// The HTTP method is not one the protocol uses.
     MethodNotAllowed,
     /// The caller is authenticated but not authorized.
@@ -95,28 +108,48 @@ impl CommonError {
         let auth_status = if query || rest { 403 } else { 400 };
         let (code, status, message): (&'static str, u16, String) = match self {
             E::MissingAuthenticationToken => (
-                if query { "MissingAuthenticationToken" } else { "MissingAuthenticationTokenException" },
+                if query {
+                    "MissingAuthenticationToken"
+                } else {
+                    "MissingAuthenticationTokenException"
+                },
                 403,
                 "Request is missing Authentication Token".into(),
             ),
             E::InvalidClientTokenId | E::InactiveClientToken | E::InvalidSessionToken => (
-                if query { "InvalidClientTokenId" } else { "UnrecognizedClientException" },
+                if query {
+                    "InvalidClientTokenId"
+                } else {
+                    "UnrecognizedClientException"
+                },
                 auth_status,
                 "The security token included in the request is invalid.".into(),
             ),
             E::ExpiredToken => (
-                if query { "ExpiredToken" } else { "ExpiredTokenException" },
+                if query {
+                    "ExpiredToken"
+                } else {
+                    "ExpiredTokenException"
+                },
                 if query { 403 } else { 400 },
                 "The security token included in the request is expired".into(),
             ),
             E::Signature(err) => return signature_error(err, protocol),
             E::UnknownService(service) => (
-                if query { "InvalidAction" } else { "UnknownOperationException" },
+                if query {
+                    "InvalidAction"
+                } else {
+                    "UnknownOperationException"
+                },
                 if rest { 404 } else { 400 },
                 format!("The service {service:?} is not offered by this endpoint."),
             ),
             E::UnknownOperation { service, operation } => (
-                if query { "InvalidAction" } else { "UnknownOperationException" },
+                if query {
+                    "InvalidAction"
+                } else {
+                    "UnknownOperationException"
+                },
                 if rest { 404 } else { 400 },
                 if query {
                     format!("Could not find operation {operation} for service {service}")
@@ -130,7 +163,11 @@ impl CommonError {
                 "The request is missing an action or a required parameter.".into(),
             ),
             E::MissingParameter(name) => (
-                if query { "MissingParameter" } else { "ValidationException" },
+                if query {
+                    "MissingParameter"
+                } else {
+                    "ValidationException"
+                },
                 400,
                 if query {
                     format!("The request must contain the parameter {name}")
@@ -141,37 +178,65 @@ impl CommonError {
                 },
             ),
             E::InvalidParameterValue(msg) => (
-                if query { "InvalidParameterValue" } else { "ValidationException" },
+                if query {
+                    "InvalidParameterValue"
+                } else {
+                    "ValidationException"
+                },
                 400,
                 msg.clone(),
             ),
             E::Serialization(msg) => (
-                if query { "MalformedQueryString" } else { "SerializationException" },
+                if query {
+                    "MalformedQueryString"
+                } else {
+                    "SerializationException"
+                },
                 400,
                 msg.clone(),
             ),
             E::RequestEntityTooLarge { limit } => (
-                if query { "RequestEntityTooLarge" } else { "RequestEntityTooLargeException" },
+                if query {
+                    "RequestEntityTooLarge"
+                } else {
+                    "RequestEntityTooLargeException"
+                },
                 413,
                 format!("Request must be smaller than {limit} bytes."),
             ),
             E::MethodNotAllowed => (
-                if query { "InvalidHttpRequest" } else { "MethodNotAllowedException" },
+                if query {
+                    "InvalidHttpRequest"
+                } else {
+                    "MethodNotAllowedException"
+                },
                 405,
                 "The HTTP method is not allowed for this request.".into(),
             ),
             E::AccessDenied(msg) => (
-                if query { "AccessDenied" } else { "AccessDeniedException" },
+                if query {
+                    "AccessDenied"
+                } else {
+                    "AccessDeniedException"
+                },
                 403,
                 msg.clone(),
             ),
             E::ServiceUnavailable => (
-                if query { "ServiceUnavailable" } else { "ServiceUnavailableException" },
+                if query {
+                    "ServiceUnavailable"
+                } else {
+                    "ServiceUnavailableException"
+                },
                 503,
                 "The service is unavailable. Please try again later.".into(),
             ),
             E::InternalFailure => (
-                if query { "InternalFailure" } else { "InternalFailureException" },
+                if query {
+                    "InternalFailure"
+                } else {
+                    "InternalFailureException"
+                },
                 500,
                 "The request processing has failed because of an unknown error.".into(),
             ),
@@ -183,7 +248,11 @@ impl CommonError {
 /// SigV4 failures, in the codes each protocol's services answer with.
 fn signature_error(err: &SigV4Error, protocol: ProtocolKind) -> ServiceError {
     let query = protocol == ProtocolKind::Query;
-    let auth_status = if protocol == ProtocolKind::Json { 400 } else { 403 };
+    let auth_status = if protocol == ProtocolKind::Json {
+        400
+    } else {
+        403
+    };
     let message = err.to_string();
     match err {
         SigV4Error::MissingAuthentication => {
@@ -195,18 +264,30 @@ fn signature_error(err: &SigV4Error, protocol: ProtocolKind) -> ServiceError {
         | SigV4Error::MalformedDate(_)
         | SigV4Error::SignedHeadersMissingHost
         | SigV4Error::InvalidExpires(_) => ServiceError::new(
-            if query { "IncompleteSignature" } else { "IncompleteSignatureException" },
+            if query {
+                "IncompleteSignature"
+            } else {
+                "IncompleteSignatureException"
+            },
             400,
             message,
         ),
         SigV4Error::UnsupportedAlgorithm(_) => ServiceError::new(
-            if query { "IncompleteSignature" } else { "IncompleteSignatureException" },
+            if query {
+                "IncompleteSignature"
+            } else {
+                "IncompleteSignatureException"
+            },
             400,
             message,
         ),
         // AWS documents `RequestExpired` for a presigned request used after its expiry.
         SigV4Error::RequestExpired { .. } => ServiceError::new(
-            if query { "RequestExpired" } else { "RequestExpiredException" },
+            if query {
+                "RequestExpired"
+            } else {
+                "RequestExpiredException"
+            },
             400,
             message,
         ),
@@ -218,7 +299,11 @@ fn signature_error(err: &SigV4Error, protocol: ProtocolKind) -> ServiceError {
         | SigV4Error::ContentSha256Mismatch
         | SigV4Error::UnsignedPayloadNotAllowed
         | SigV4Error::SignatureDoesNotMatch => ServiceError::new(
-            if query { "SignatureDoesNotMatch" } else { "InvalidSignatureException" },
+            if query {
+                "SignatureDoesNotMatch"
+            } else {
+                "InvalidSignatureException"
+            },
             auth_status,
             message,
         ),

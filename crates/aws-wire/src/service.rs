@@ -44,7 +44,11 @@ impl OperationSpec {
     }
 
     /// A rest-json operation authenticated by SigV4.
-    pub const fn signed_route(name: &'static str, method: &'static str, template: &'static str) -> Self {
+    pub const fn signed_route(
+        name: &'static str,
+        method: &'static str,
+        template: &'static str,
+    ) -> Self {
         OperationSpec {
             name,
             authentication: Authentication::SigV4,

@@ -28,7 +28,11 @@ pub fn split_target(target: &str) -> Option<(&str, &str)> {
 /// without members. A missing required member becomes `ValidationException` naming it; any
 /// other mismatch `SerializationException`.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CommonError> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| {
         let text = e.to_string();
         if let Some(rest) = text.strip_prefix("missing field `") {
@@ -85,17 +89,26 @@ mod tests {
             decode::<Input>(b"").unwrap_err(),
             CommonError::MissingParameter("KeyId".into())
         );
-        assert!(matches!(decode::<Input>(b"{"), Err(CommonError::Serialization(_))));
+        assert!(matches!(
+            decode::<Input>(b"{"),
+            Err(CommonError::Serialization(_))
+        ));
         assert!(matches!(
             decode::<Input>(br#"{"KeyId":5}"#),
             Err(CommonError::Serialization(_))
         ));
-        assert!(matches!(decode::<Input>(b"[]"), Err(CommonError::Serialization(_))));
+        assert!(matches!(
+            decode::<Input>(b"[]"),
+            Err(CommonError::Serialization(_))
+        ));
     }
 
     #[test]
     fn targets() {
-        assert_eq!(split_target("TrentService.Encrypt"), Some(("TrentService", "Encrypt")));
+        assert_eq!(
+            split_target("TrentService.Encrypt"),
+            Some(("TrentService", "Encrypt"))
+        );
         assert_eq!(split_target("a.b.C"), Some(("a.b", "C")));
         assert_eq!(split_target("Encrypt"), None);
         assert_eq!(split_target(".Encrypt"), None);

@@ -46,6 +46,21 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The protocol of a service not (yet) known, for errors raised before routing.
+    pub fn generic(kind: ProtocolKind) -> Protocol {
+        match kind {
+            ProtocolKind::Query => Protocol::Query {
+                xml_namespace: query::GENERIC_XML_NAMESPACE,
+                api_version: "",
+            },
+            ProtocolKind::Json => Protocol::Json {
+                json_version: "1.1",
+                target_prefix: "",
+            },
+            ProtocolKind::RestJson => Protocol::RestJson,
+        }
+    }
+
     pub fn kind(&self) -> ProtocolKind {
         match self {
             Protocol::Query { .. } => ProtocolKind::Query,
@@ -62,7 +77,10 @@ pub fn guess_protocol(content_type: Option<&str>, has_target: bool, query: &str)
         return ProtocolKind::Json;
     }
     let form = content_type
-        .map(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+        .map(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
         .unwrap_or(false);
     if form || query.split('&').any(|p| p.starts_with("Action=")) {
         ProtocolKind::Query
@@ -82,7 +100,11 @@ pub struct EncodedResponse {
 }
 
 /// Encodes `error` in the shape clients of `protocol` parse.
-pub fn encode_error(protocol: &Protocol, error: &ServiceError, request_id: &str) -> EncodedResponse {
+pub fn encode_error(
+    protocol: &Protocol,
+    error: &ServiceError,
+    request_id: &str,
+) -> EncodedResponse {
     match protocol {
         Protocol::Query { xml_namespace, .. } => {
             query::encode_error(xml_namespace, error, request_id)
@@ -90,20 +112,4 @@ pub fn encode_error(protocol: &Protocol, error: &ServiceError, request_id: &str)
         Protocol::Json { json_version, .. } => json::encode_error(json_version, error),
         Protocol::RestJson => rest_json::encode_error(error),
     }
-}
-
-/// Encodes an error for a request whose service is unknown, in the guessed protocol.
-pub fn encode_error_for_kind(kind: ProtocolKind, error: &ServiceError, request_id: &str) -> EncodedResponse {
-    let protocol = match kind {
-        ProtocolKind::Query => Protocol::Query {
-            xml_namespace: query::GENERIC_XML_NAMESPACE,
-            api_version: "",
-        },
-        ProtocolKind::Json => Protocol::Json {
-            json_version: "1.1",
-            target_prefix: "",
-        },
-        ProtocolKind::RestJson => Protocol::RestJson,
-    };
-    encode_error(&protocol, error, request_id)
 }

@@ -100,7 +100,11 @@ impl QueryParams {
 /// result must be UTF-8.
 fn form_decode(raw: &[u8]) -> Result<String, CommonError> {
     let plus_free: Cow<[u8]> = if raw.contains(&b'+') {
-        Cow::Owned(raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect())
+        Cow::Owned(
+            raw.iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(raw)
     };
@@ -118,7 +122,9 @@ pub struct XmlWriter {
 
 impl XmlWriter {
     pub fn new() -> Self {
-        XmlWriter { out: String::with_capacity(256) }
+        XmlWriter {
+            out: String::with_capacity(256),
+        }
     }
 
     pub fn start(&mut self, tag: &str) -> &mut Self {
@@ -182,7 +188,11 @@ pub fn encode_result(
 }
 
 /// `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
-pub fn encode_error(xml_namespace: &str, error: &ServiceError, request_id: &str) -> EncodedResponse {
+pub fn encode_error(
+    xml_namespace: &str,
+    error: &ServiceError,
+    request_id: &str,
+) -> EncodedResponse {
     let mut xml = XmlWriter::new();
     xml.start("Error")
         .element(
@@ -214,19 +224,24 @@ mod tests {
 
     #[test]
     fn parses_forms() {
-        let p = QueryParams::parse(&[b"Action=GetCallerIdentity&Version=2011-06-15&X=a+b%2Bc&E&E2="])
-            .unwrap();
+        let p =
+            QueryParams::parse(&[b"Action=GetCallerIdentity&Version=2011-06-15&X=a+b%2Bc&E&E2="])
+                .unwrap();
         assert_eq!(p.get("Action"), Some("GetCallerIdentity"));
         assert_eq!(p.get("X"), Some("a b+c"));
         assert_eq!(p.get("E"), Some(""));
         assert_eq!(p.get("E2"), Some(""));
-        assert_eq!(p.required("Nope"), Err(CommonError::MissingParameter("Nope".into())));
+        assert_eq!(
+            p.required("Nope"),
+            Err(CommonError::MissingParameter("Nope".into()))
+        );
         assert!(QueryParams::parse(&[b"A=%FF"]).is_err());
     }
 
     #[test]
     fn lists_in_index_order() {
-        let p = QueryParams::parse(&[b"L.member.2=b&L.member.10=c&L.member.1=a&L.member.x=z"]).unwrap();
+        let p =
+            QueryParams::parse(&[b"L.member.2=b&L.member.10=c&L.member.1=a&L.member.x=z"]).unwrap();
         assert_eq!(p.list("L"), vec!["a", "b", "c"]);
     }
 

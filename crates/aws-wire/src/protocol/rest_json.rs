@@ -30,7 +30,8 @@ impl RestRoute {
                     if let Some(label) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
                         if let Some(greedy) = label.strip_suffix('+') {
                             // A greedy label takes the rest of the path, slashes included.
-                            let rest: Vec<&str> = std::iter::once(s).chain(segments.by_ref()).collect();
+                            let rest: Vec<&str> =
+                                std::iter::once(s).chain(segments.by_ref()).collect();
                             bound.push((greedy, decode_segment(&rest.join("/"))?));
                             return template.next().is_none().then_some(bound);
                         }
@@ -49,13 +50,20 @@ impl RestRoute {
 }
 
 fn decode_segment(raw: &str) -> Option<String> {
-    percent_decode_str(raw).decode_utf8().ok().map(|s| s.into_owned())
+    percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 /// Encodes a rest-json error: status, `x-amzn-ErrorType`, and a JSON body with the code
 /// (`Type` names the fault side, as Lambda does).
 pub fn encode_error(error: &ServiceError) -> EncodedResponse {
-    let side = if error.status >= 500 { "Service" } else { "User" };
+    let side = if error.status >= 500 {
+        "Service"
+    } else {
+        "User"
+    };
     let body = serde_json::json!({ "Type": side, "__type": error.code, "message": error.message });
     EncodedResponse {
         status: error.status,
@@ -83,7 +91,10 @@ mod tests {
         method: "POST",
         template: "/2015-03-31/functions/{FunctionName}/invocations",
     };
-    const OBJECT: RestRoute = RestRoute { method: "GET", template: "/{Bucket}/{Key+}" };
+    const OBJECT: RestRoute = RestRoute {
+        method: "GET",
+        template: "/{Bucket}/{Key+}",
+    };
 
     #[test]
     fn matches_labels() {
@@ -91,16 +102,27 @@ mod tests {
             .matches("POST", "/2015-03-31/functions/my%20fn/invocations")
             .unwrap();
         assert_eq!(bound, vec![("FunctionName", "my fn".to_owned())]);
-        assert!(INVOKE.matches("GET", "/2015-03-31/functions/f/invocations").is_none());
-        assert!(INVOKE.matches("POST", "/2015-03-31/functions//invocations").is_none());
+        assert!(INVOKE
+            .matches("GET", "/2015-03-31/functions/f/invocations")
+            .is_none());
+        assert!(INVOKE
+            .matches("POST", "/2015-03-31/functions//invocations")
+            .is_none());
         assert!(INVOKE.matches("POST", "/2015-03-31/functions/f").is_none());
-        assert!(INVOKE.matches("POST", "/2015-03-31/functions/f/invocations/x").is_none());
-        assert!(INVOKE.matches("POST", "/2015-03-31/functions/%FF/invocations").is_none());
+        assert!(INVOKE
+            .matches("POST", "/2015-03-31/functions/f/invocations/x")
+            .is_none());
+        assert!(INVOKE
+            .matches("POST", "/2015-03-31/functions/%FF/invocations")
+            .is_none());
     }
 
     #[test]
     fn greedy_labels_take_the_rest() {
         let bound = OBJECT.matches("GET", "/b/a/b/c").unwrap();
-        assert_eq!(bound, vec![("Bucket", "b".to_owned()), ("Key", "a/b/c".to_owned())]);
+        assert_eq!(
+            bound,
+            vec![("Bucket", "b".to_owned()), ("Key", "a/b/c".to_owned())]
+        );
     }
 }
