@@ -241,7 +241,8 @@ impl EvaluationContext {
 
     /// Sets a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
-        self.keys.insert(key.to_lowercase().into(), vec![value.into()]);
+        self.keys
+            .insert(key.to_lowercase().into(), vec![value.into()]);
         self
     }
 
@@ -329,7 +330,10 @@ impl EvaluationContext {
     }
 
     /// `aws:RequestTag/<key>` for each tag sent in the request, and `aws:TagKeys`.
-    pub fn with_request_tags<'a>(mut self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub fn with_request_tags<'a>(
+        mut self,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
         let mut keys = Vec::new();
         for (key, value) in tags {
             self.set(&format!("aws:RequestTag/{key}"), value);
@@ -339,7 +343,10 @@ impl EvaluationContext {
     }
 
     /// `aws:ResourceTag/<key>` for each tag on the resource.
-    pub fn with_resource_tags<'a>(mut self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub fn with_resource_tags<'a>(
+        mut self,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
         for (key, value) in tags {
             self.set(&format!("aws:ResourceTag/{key}"), value);
         }
@@ -352,7 +359,9 @@ impl EvaluationContext {
         let services: Vec<&str> = services.into_iter().collect();
         let mut ctx = self.with_values("aws:CalledVia", services.iter().copied());
         if let (Some(first), Some(last)) = (services.first(), services.last()) {
-            ctx = ctx.with("aws:CalledViaFirst", *first).with("aws:CalledViaLast", *last);
+            ctx = ctx
+                .with("aws:CalledViaFirst", *first)
+                .with("aws:CalledViaLast", *last);
         }
         ctx
     }
@@ -376,7 +385,10 @@ mod tests {
         let ctx = EvaluationContext::new(RequestPrincipal::anonymous(), "s3:GetObject", "*")
             .with("AWS:SourceIp", "10.0.0.1");
         assert_eq!(ctx.values("aws:sourceip").unwrap()[0].text(), "10.0.0.1");
-        assert_eq!(ctx.values("aws:SOURCEIP").unwrap()[0].as_ip(), "10.0.0.1".parse().ok());
+        assert_eq!(
+            ctx.values("aws:SOURCEIP").unwrap()[0].as_ip(),
+            "10.0.0.1".parse().ok()
+        );
     }
 
     #[test]
@@ -399,7 +411,11 @@ mod tests {
     #[test]
     fn resource_account_from_arn() {
         let p = RequestPrincipal::anonymous();
-        let ctx = EvaluationContext::new(p.clone(), "sqs:SendMessage", "arn:aws:sqs:us-east-1:444455556666:q");
+        let ctx = EvaluationContext::new(
+            p.clone(),
+            "sqs:SendMessage",
+            "arn:aws:sqs:us-east-1:444455556666:q",
+        );
         assert_eq!(ctx.resource_account(), Some("444455556666"));
         let ctx = EvaluationContext::new(p, "s3:GetObject", "arn:aws:s3:::b/k");
         assert_eq!(ctx.resource_account(), None);

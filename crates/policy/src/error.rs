@@ -102,7 +102,10 @@ impl fmt::Display for Malformed {
                 write!(f, "Invalid Condition type : {operator}")
             }
             Malformed::InvalidConditionValue { operator, value } => {
-                write!(f, "Invalid value {value:?} for condition operator {operator}")
+                write!(
+                    f,
+                    "Invalid value {value:?} for condition operator {operator}"
+                )
             }
         }
     }
@@ -125,7 +128,10 @@ impl Malformed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// The document as a whole (not JSON, no statements…), with the JSON position if known.
-    Document { line: Option<usize>, column: Option<usize> },
+    Document {
+        line: Option<usize>,
+        column: Option<usize>,
+    },
     /// A top-level element such as `Version`.
     Element(String),
     /// A statement, by position (from 0) and `Sid`, and optionally one of its elements.

@@ -136,6 +136,9 @@ mod tests {
     #[test]
     fn refuses_duplicate_keys_at_depth() {
         let err = Json::parse(r#"{"Statement": {"Effect": "Allow", "Effect": "Deny"}}"#);
-        assert!(err.unwrap_err().to_string().contains("duplicate key \"Effect\""));
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate key \"Effect\""));
     }
 }

@@ -46,11 +46,13 @@ pub use conditions::{BaseOperator, ConditionOperator, SetQualifier};
 pub use context::{ContextValue, EvaluationContext};
 pub use decision::{Decision, Evaluation, MatchedStatement};
 pub use document::{
-    ActionElement, Condition, Effect, PolicyDocument, PolicyKind, PolicyVersion,
-    PrincipalElement, PrincipalKind, Principals, ResourceElement, Statement,
+    ActionElement, Condition, Effect, PolicyDocument, PolicyKind, PolicyVersion, PrincipalElement,
+    PrincipalKind, Principals, ResourceElement, Statement,
 };
 pub use error::{Location, Malformed, PolicyError, MALFORMED_POLICY_DOCUMENT};
 pub use evaluate::evaluate;
 pub use parse::parse_policy;
 pub use principal::{PrincipalMatch, PrincipalType, RequestPrincipal};
-pub use size::{check_size, check_total_size, policy_size, LimitExceeded, SizeLimit, LIMIT_EXCEEDED};
+pub use size::{
+    check_size, check_total_size, policy_size, LimitExceeded, SizeLimit, LIMIT_EXCEEDED,
+};

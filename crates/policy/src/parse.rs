@@ -4,8 +4,8 @@
 
 use crate::conditions::ConditionOperator;
 use crate::document::{
-    ActionElement, Condition, Effect, PolicyDocument, PolicyKind, PolicyVersion,
-    PrincipalElement, PrincipalKind, Principals, ResourceElement, Statement,
+    ActionElement, Condition, Effect, PolicyDocument, PolicyKind, PolicyVersion, PrincipalElement,
+    PrincipalKind, Principals, ResourceElement, Statement,
 };
 use crate::error::{Location, Malformed, PolicyError};
 use crate::json::Json;
@@ -13,10 +13,12 @@ use crate::json::Json;
 /// Parses and validates a policy document of the given kind.
 pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<PolicyDocument, PolicyError> {
     let json = Json::parse(text).map_err(|e| {
+        // serde_json ends its message with the position, which the location already gives.
+        let message = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let detail = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
         PolicyError::new(
-            Malformed::Syntax {
-                detail: e.to_string(),
-            },
+            Malformed::Syntax { detail },
             Location::Document {
                 line: Some(e.line()),
                 column: Some(e.column()),
@@ -59,8 +61,13 @@ fn document(json: &Json, kind: PolicyKind) -> Result<PolicyDocument, PolicyError
                     Json::String(s) if s == "2012-10-17" => PolicyVersion::V2012_10_17,
                     Json::String(s) if s == "2008-10-17" => PolicyVersion::V2008_10_17,
                     other => {
-                        let found = other.scalar_text().unwrap_or_else(|| other.type_name().into());
-                        return Err(PolicyError::new(Malformed::InvalidVersion { found }, here()));
+                        let found = other
+                            .scalar_text()
+                            .unwrap_or_else(|| other.type_name().into());
+                        return Err(PolicyError::new(
+                            Malformed::InvalidVersion { found },
+                            here(),
+                        ));
                     }
                 })
             }
@@ -85,7 +92,10 @@ fn document(json: &Json, kind: PolicyKind) -> Result<PolicyDocument, PolicyError
         Json::Array(items) => items.iter().collect(),
         other => {
             return Err(syntax(
-                format!("Statement must be an object or an array, not {}", other.type_name()),
+                format!(
+                    "Statement must be an object or an array, not {}",
+                    other.type_name()
+                ),
                 Location::Element("Statement".into()),
             ))
         }
@@ -136,7 +146,10 @@ fn statement_of(json: &Json, index: usize, kind: PolicyKind) -> Result<Statement
     let Json::Object(entries) = json else {
         let here = Here { index, sid: None };
         return Err(syntax(
-            format!("a statement must be a JSON object, not {}", json.type_name()),
+            format!(
+                "a statement must be a JSON object, not {}",
+                json.type_name()
+            ),
             here.whole(),
         ));
     };
@@ -170,7 +183,9 @@ fn statement_of(json: &Json, index: usize, kind: PolicyKind) -> Result<Statement
                     Json::String(s) if s == "Allow" => Effect::Allow,
                     Json::String(s) if s == "Deny" => Effect::Deny,
                     other => {
-                        let found = other.scalar_text().unwrap_or_else(|| other.type_name().into());
+                        let found = other
+                            .scalar_text()
+                            .unwrap_or_else(|| other.type_name().into());
                         return Err(PolicyError::new(
                             Malformed::InvalidEffect { found },
                             here.at("Effect"),
@@ -223,8 +238,15 @@ fn statement_of(json: &Json, index: usize, kind: PolicyKind) -> Result<Statement
         ));
     }
     if let (false, Some(p)) = (kind.names_principals(), &principal) {
-        let field = if p.negated { "NotPrincipal" } else { "Principal" };
-        return Err(PolicyError::new(Malformed::PrincipalNotAllowed, here.at(field)));
+        let field = if p.negated {
+            "NotPrincipal"
+        } else {
+            "Principal"
+        };
+        return Err(PolicyError::new(
+            Malformed::PrincipalNotAllowed,
+            here.at(field),
+        ));
     }
     let action = match action {
         Some(a) if !a.actions.is_empty() => a,
@@ -240,7 +262,10 @@ fn statement_of(json: &Json, index: usize, kind: PolicyKind) -> Result<Statement
     match (&resource, kind) {
         (Some(r), PolicyKind::Trust) => {
             let field = if r.negated { "NotResource" } else { "Resource" };
-            return Err(PolicyError::new(Malformed::ProhibitedField { field }, here.at(field)));
+            return Err(PolicyError::new(
+                Malformed::ProhibitedField { field },
+                here.at(field),
+            ));
         }
         (None, PolicyKind::Trust) => {}
         (Some(r), _) if !r.resources.is_empty() => {}
@@ -285,7 +310,10 @@ fn strings_of(json: &Json, location: &Location) -> Result<Vec<String>, PolicyErr
             })
             .collect(),
         other => Err(syntax(
-            format!("expected a string or an array of strings, found {}", other.type_name()),
+            format!(
+                "expected a string or an array of strings, found {}",
+                other.type_name()
+            ),
             location.clone(),
         )),
     }
@@ -319,7 +347,10 @@ fn principals_of(json: &Json, location: &Location) -> Result<Principals, PolicyE
                     ));
                 };
                 if ids.is_empty() {
-                    return Err(syntax(format!("{key} names no principal"), location.clone()));
+                    return Err(syntax(
+                        format!("{key} names no principal"),
+                        location.clone(),
+                    ));
                 }
                 map.push((kind, ids));
             }
@@ -353,7 +384,10 @@ fn conditions_of(json: &Json, here: &Here) -> Result<Vec<Condition>, PolicyError
         };
         let Json::Object(keys) = block else {
             return Err(syntax(
-                format!("{name} must map condition keys to values, not be {}", block.type_name()),
+                format!(
+                    "{name} must map condition keys to values, not be {}",
+                    block.type_name()
+                ),
                 location,
             ));
         };

@@ -188,7 +188,10 @@ mod tests {
         assert!(m("a*a*a", "aaaaa"));
         assert!(!m("a*a*a", "aa"));
         assert!(m("?", "é"));
-        assert!(m("arn:aws:s3:::bucket/*/x?z", "arn:aws:s3:::bucket/a/b/xyz"));
+        assert!(m(
+            "arn:aws:s3:::bucket/*/x?z",
+            "arn:aws:s3:::bucket/a/b/xyz"
+        ));
         assert!(!m("abc", "abcd"));
         assert!(m("", ""));
         assert!(!m("", "a"));

@@ -270,7 +270,11 @@ impl PrincipalMatcher {
 
     /// How the element names `caller`, or `None` if the statement does not apply to it.
     pub(crate) fn matches(&self, caller: &RequestPrincipal) -> Option<PrincipalMatch> {
-        let best = self.matchers.iter().filter_map(|m| match_one(m, caller)).max();
+        let best = self
+            .matchers
+            .iter()
+            .filter_map(|m| match_one(m, caller))
+            .max();
         if self.negated {
             // NotPrincipal applies to everyone it does not name.
             match best {
@@ -376,9 +380,18 @@ mod tests {
             "s1",
             "AROAEXAMPLE",
         );
-        assert_eq!(session.arn, "arn:aws:sts::111122223333:assumed-role/Worker/s1");
-        assert_eq!(session.principal_arn(), Some("arn:aws:iam::111122223333:role/app/Worker"));
-        let by_role = element(&[(PrincipalKind::Aws, "arn:aws:iam::111122223333:role/app/Worker")]);
+        assert_eq!(
+            session.arn,
+            "arn:aws:sts::111122223333:assumed-role/Worker/s1"
+        );
+        assert_eq!(
+            session.principal_arn(),
+            Some("arn:aws:iam::111122223333:role/app/Worker")
+        );
+        let by_role = element(&[(
+            PrincipalKind::Aws,
+            "arn:aws:iam::111122223333:role/app/Worker",
+        )]);
         assert_eq!(by_role.matches(&session), Some(PrincipalMatch::Entity));
         let by_session = element(&[(
             PrincipalKind::Aws,

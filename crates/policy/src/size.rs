@@ -61,8 +61,12 @@ impl fmt::Display for LimitExceeded {
         match self.limit {
             SizeLimit::ManagedPolicy => write!(f, "Cannot exceed quota for PolicySize: {max}"),
             SizeLimit::TrustPolicy => write!(f, "Cannot exceed quota for ACLSizePerRole: {max}"),
-            SizeLimit::UserInline => write!(f, "Maximum policy size of {max} bytes exceeded for user"),
-            SizeLimit::RoleInline => write!(f, "Maximum policy size of {max} bytes exceeded for role"),
+            SizeLimit::UserInline => {
+                write!(f, "Maximum policy size of {max} bytes exceeded for user")
+            }
+            SizeLimit::RoleInline => {
+                write!(f, "Maximum policy size of {max} bytes exceeded for role")
+            }
             SizeLimit::GroupInline => {
                 write!(f, "Maximum policy size of {max} bytes exceeded for group")
             }

@@ -27,18 +27,30 @@ pub(crate) fn validate(document: &PolicyDocument, kind: PolicyKind) -> Result<()
                 return Err(fail(Malformed::DuplicateSid, "Sid"));
             }
         }
-        let action_field = if statement.action.negated { "NotAction" } else { "Action" };
+        let action_field = if statement.action.negated {
+            "NotAction"
+        } else {
+            "Action"
+        };
         for action in &statement.action.actions {
             check_action(action).map_err(|r| fail(r, action_field))?;
         }
         if let Some(resource) = &statement.resource {
-            let field = if resource.negated { "NotResource" } else { "Resource" };
+            let field = if resource.negated {
+                "NotResource"
+            } else {
+                "Resource"
+            };
             for r in &resource.resources {
                 check_resource(r).map_err(|reason| fail(reason, field))?;
             }
         }
         if let Some(principal) = &statement.principal {
-            let field = if principal.negated { "NotPrincipal" } else { "Principal" };
+            let field = if principal.negated {
+                "NotPrincipal"
+            } else {
+                "Principal"
+            };
             if let Principals::Map(entries) = &principal.principals {
                 for (pkind, ids) in entries {
                     for id in ids {
@@ -70,7 +82,11 @@ fn check_action(action: &str) -> Result<(), Malformed> {
             vendor: vendor.to_owned(),
         });
     }
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"*?_-".contains(&b)) {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"*?_-".contains(&b))
+    {
         return Err(Malformed::InvalidAction {
             action: action.to_owned(),
         });
@@ -110,11 +126,15 @@ fn check_principal(kind: PrincipalKind, id: &str) -> Result<(), Malformed> {
         value: id.to_owned(),
     };
     let ok = match kind {
-        PrincipalKind::Aws => id == "*" || is_account_id(id) || is_principal_arn(id) || is_unique_id(id),
+        PrincipalKind::Aws => {
+            id == "*" || is_account_id(id) || is_principal_arn(id) || is_unique_id(id)
+        }
         PrincipalKind::Service => {
             id == "*"
                 || (!id.is_empty()
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
         }
         PrincipalKind::Federated | PrincipalKind::CanonicalUser => {
             !id.is_empty() && !id.contains('*') && !id.chars().any(char::is_whitespace)
@@ -135,7 +155,9 @@ fn is_account_id(id: &str) -> bool {
 fn is_unique_id(id: &str) -> bool {
     id.len() >= 16
         && id.starts_with('A')
-        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn is_principal_arn(id: &str) -> bool {
@@ -158,7 +180,8 @@ fn is_principal_arn(id: &str) -> bool {
         }
         "sts" => {
             resource.starts_with("assumed-role/") && resource.matches('/').count() >= 2
-                || resource.len() > "federated-user/".len() && resource.starts_with("federated-user/")
+                || resource.len() > "federated-user/".len()
+                    && resource.starts_with("federated-user/")
         }
         _ => false,
     }
@@ -183,13 +206,26 @@ mod tests {
 
     #[test]
     fn actions() {
-        for ok in ["*", "s3:GetObject", "s3:*", "iam:Get*", "ec2:Describe?nstances", "*:*"] {
+        for ok in [
+            "*",
+            "s3:GetObject",
+            "s3:*",
+            "iam:Get*",
+            "ec2:Describe?nstances",
+            "*:*",
+        ] {
             assert_eq!(check_action(ok), Ok(()), "{ok}");
         }
         assert_eq!(check_action("GetObject"), Err(Malformed::MissingVendor));
         assert_eq!(check_action("s3:a:b"), Err(Malformed::ActionMultipleColons));
-        assert!(matches!(check_action("s 3:Get"), Err(Malformed::InvalidVendor { .. })));
-        assert!(matches!(check_action("s3:"), Err(Malformed::InvalidAction { .. })));
+        assert!(matches!(
+            check_action("s 3:Get"),
+            Err(Malformed::InvalidVendor { .. })
+        ));
+        assert!(matches!(
+            check_action("s3:"),
+            Err(Malformed::InvalidAction { .. })
+        ));
     }
 
     #[test]

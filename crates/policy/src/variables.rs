@@ -27,7 +27,10 @@ enum Part {
     /// Text from an escape, always literal.
     Escaped(char),
     /// A variable with its lower-cased key and optional default.
-    Var { key: Box<str>, default: Option<String> },
+    Var {
+        key: Box<str>,
+        default: Option<String>,
+    },
 }
 
 /// A value that may contain policy variables.

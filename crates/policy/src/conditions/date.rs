@@ -72,11 +72,19 @@ impl Cursor<'_> {
             return None;
         }
         self.at += n;
-        Some(slice.iter().fold(0i64, |acc, b| acc * 10 + (b - b'0') as i64))
+        Some(
+            slice
+                .iter()
+                .fold(0i64, |acc, b| acc * 10 + (b - b'0') as i64),
+        )
     }
 
     fn eat(&mut self, byte: u8) -> bool {
-        if self.bytes.get(self.at).is_some_and(|b| b.eq_ignore_ascii_case(&byte)) {
+        if self
+            .bytes
+            .get(self.at)
+            .is_some_and(|b| b.eq_ignore_ascii_case(&byte))
+        {
             self.at += 1;
             true
         } else {
@@ -245,14 +253,26 @@ mod tests {
 
     #[test]
     fn refuses_nonsense() {
-        for bad in ["", "2023-02-29", "2020-13-01", "2020-01-01T25:00Z", "tomorrow", "2020-1-1", "1.2.3"] {
+        for bad in [
+            "",
+            "2023-02-29",
+            "2020-13-01",
+            "2020-01-01T25:00Z",
+            "tomorrow",
+            "2020-1-1",
+            "1.2.3",
+        ] {
             assert_eq!(parse_instant(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn formats_round_trip() {
-        for text in ["2020-01-01T00:00:01Z", "1969-07-20T20:17:40Z", "2024-02-29T12:34:56.25Z"] {
+        for text in [
+            "2020-01-01T00:00:01Z",
+            "1969-07-20T20:17:40Z",
+            "2024-02-29T12:34:56.25Z",
+        ] {
             assert_eq!(format_instant(parse_instant(text).unwrap()), text);
         }
     }

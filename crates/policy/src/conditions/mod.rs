@@ -62,7 +62,7 @@ impl CompiledCondition {
         let present = ctx.values_lower(&self.key).filter(|v| !v.is_empty());
         if let ValueTest::Null { values } = &self.test {
             let absent = present.is_none();
-            return values.iter().any(|&expect_absent| expect_absent == absent);
+            return values.contains(&absent);
         }
         let Some(values) = present else {
             if self.operator.if_exists {

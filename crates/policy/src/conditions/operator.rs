@@ -38,8 +38,14 @@ pub enum BaseOperator {
 const NAMES: [(BaseOperator, &str); 27] = [
     (BaseOperator::StringEquals, "StringEquals"),
     (BaseOperator::StringNotEquals, "StringNotEquals"),
-    (BaseOperator::StringEqualsIgnoreCase, "StringEqualsIgnoreCase"),
-    (BaseOperator::StringNotEqualsIgnoreCase, "StringNotEqualsIgnoreCase"),
+    (
+        BaseOperator::StringEqualsIgnoreCase,
+        "StringEqualsIgnoreCase",
+    ),
+    (
+        BaseOperator::StringNotEqualsIgnoreCase,
+        "StringNotEqualsIgnoreCase",
+    ),
     (BaseOperator::StringLike, "StringLike"),
     (BaseOperator::StringNotLike, "StringNotLike"),
     (BaseOperator::NumericEquals, "NumericEquals"),
@@ -47,7 +53,10 @@ const NAMES: [(BaseOperator, &str); 27] = [
     (BaseOperator::NumericLessThan, "NumericLessThan"),
     (BaseOperator::NumericLessThanEquals, "NumericLessThanEquals"),
     (BaseOperator::NumericGreaterThan, "NumericGreaterThan"),
-    (BaseOperator::NumericGreaterThanEquals, "NumericGreaterThanEquals"),
+    (
+        BaseOperator::NumericGreaterThanEquals,
+        "NumericGreaterThanEquals",
+    ),
     (BaseOperator::DateEquals, "DateEquals"),
     (BaseOperator::DateNotEquals, "DateNotEquals"),
     (BaseOperator::DateLessThan, "DateLessThan"),
@@ -210,7 +219,13 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_null_if_exists() {
-        for bad in ["StringEqual", "NullIfExists", "ForSomeValues:StringEquals", "", "IfExists"] {
+        for bad in [
+            "StringEqual",
+            "NullIfExists",
+            "ForSomeValues:StringEquals",
+            "",
+            "IfExists",
+        ] {
             assert!(ConditionOperator::parse(bad).is_none(), "{bad}");
         }
     }

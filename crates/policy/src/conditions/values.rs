@@ -87,9 +87,12 @@ impl Cidr {
             v4 => v4,
         };
         match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                prefix_eq(u32::from(net) as u128, u32::from(ip) as u128, self.prefix, 32)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
+                u32::from(net) as u128,
+                u32::from(ip) as u128,
+                self.prefix,
+                32,
+            ),
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 prefix_eq(u128::from(net), u128::from(ip), self.prefix, 128)
             }
@@ -109,15 +112,34 @@ fn prefix_eq(net: u128, ip: u128, prefix: u8, bits: u32) -> bool {
 /// The compiled values of one condition, by operator family.
 #[derive(Debug, Clone)]
 pub(crate) enum ValueTest {
-    Str { mode: StrMode, values: Vec<StrValue> },
-    Numeric { cmp: Cmp, values: Vec<f64> },
-    Date { cmp: Cmp, values: Vec<i128> },
-    Bool { values: Vec<Result<bool, Template>> },
-    Binary { values: Vec<Vec<u8>> },
-    Ip { values: Vec<Cidr> },
-    Arn { values: Vec<ArnPattern> },
+    Str {
+        mode: StrMode,
+        values: Vec<StrValue>,
+    },
+    Numeric {
+        cmp: Cmp,
+        values: Vec<f64>,
+    },
+    Date {
+        cmp: Cmp,
+        values: Vec<i128>,
+    },
+    Bool {
+        values: Vec<Result<bool, Template>>,
+    },
+    Binary {
+        values: Vec<Vec<u8>>,
+    },
+    Ip {
+        values: Vec<Cidr>,
+    },
+    Arn {
+        values: Vec<ArnPattern>,
+    },
     /// `true` means "the key is absent".
-    Null { values: Vec<bool> },
+    Null {
+        values: Vec<bool>,
+    },
 }
 
 impl ValueTest {
@@ -138,8 +160,12 @@ impl ValueTest {
             values.iter().try_for_each(|v| f(v).ok_or_else(|| bad(v)))
         };
         Ok(match op {
-            StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase
-            | StringLike | StringNotLike => {
+            StringEquals
+            | StringNotEquals
+            | StringEqualsIgnoreCase
+            | StringNotEqualsIgnoreCase
+            | StringLike
+            | StringNotLike => {
                 let mode = match op {
                     StringLike | StringNotLike => StrMode::Like,
                     StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => StrMode::IgnoreCase,
@@ -158,15 +184,23 @@ impl ValueTest {
                     .collect();
                 ValueTest::Str { mode, values }
             }
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-            | NumericGreaterThan | NumericGreaterThanEquals => {
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
+            | NumericGreaterThanEquals => {
                 all(&|v| parse_number(v).map(drop))?;
                 ValueTest::Numeric {
                     cmp: cmp_of(op),
                     values: values.iter().filter_map(|v| parse_number(v)).collect(),
                 }
             }
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
             | DateGreaterThanEquals => {
                 all(&|v| parse_instant(v).map(drop))?;
                 ValueTest::Date {
@@ -202,7 +236,10 @@ impl ValueTest {
                 ValueTest::Ip { values: nets? }
             }
             ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => ValueTest::Arn {
-                values: values.iter().map(|v| ArnPattern::new(v, substitute)).collect(),
+                values: values
+                    .iter()
+                    .map(|v| ArnPattern::new(v, substitute))
+                    .collect(),
             },
             Null => {
                 let flags: Result<Vec<_>, _> = values
@@ -246,9 +283,7 @@ impl ValueTest {
             ValueTest::Arn { values } => {
                 let text = value.text();
                 let parts = split_arn(&text);
-                values
-                    .iter()
-                    .any(|p| p.matches(&text, parts.as_ref(), ctx))
+                values.iter().any(|p| p.matches(&text, parts.as_ref(), ctx))
             }
             // Null is decided on the key's presence alone, by the caller.
             ValueTest::Null { .. } => false,
