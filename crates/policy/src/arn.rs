@@ -47,11 +47,27 @@ impl Matcher {
     fn matches(&self, text: &str, vars: &dyn VariableSource) -> bool {
         match self {
             Matcher::Static(glob) => glob.matches(text),
-            Matcher::Dynamic(template) => template
-                .resolve_glob(vars)
-                .is_some_and(|glob| glob.matches(text)),
+            Matcher::Dynamic(template) => template.matches_glob(text, vars),
         }
     }
+
+    /// The text this matcher accepts, if it accepts exactly one text.
+    fn exact(&self) -> Option<&str> {
+        match self {
+            Matcher::Static(Glob::Exact(text)) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// The first five segments of a six-segment pattern.
+#[derive(Debug, Clone)]
+pub(crate) enum Head {
+    /// No wildcard or variable (the usual `arn:aws:s3:::`): one comparison of the
+    /// request's `arn:partition:service:region:account:` prefix.
+    Literal(Box<str>),
+    /// Anything else: segment by segment.
+    Segments(Box<[Matcher; 5]>),
 }
 
 /// A compiled ARN pattern.
@@ -61,9 +77,10 @@ pub(crate) enum ArnPattern {
     Any,
     /// Fewer than six segments: one wildcard string over the whole ARN.
     Whole(Matcher),
-    /// Six segments, matched one by one; `whole` serves non-ARN request resources.
+    /// Six segments; `whole` serves request resources that are not ARNs.
     Segments {
-        segments: Box<[Matcher; 6]>,
+        head: Head,
+        resource: Matcher,
         whole: Matcher,
     },
 }
@@ -75,12 +92,23 @@ impl ArnPattern {
             return ArnPattern::Any;
         }
         let whole = Matcher::new(text, substitute);
-        match split_outside_variables(text) {
-            Some(parts) => ArnPattern::Segments {
-                segments: Box::new(parts.map(|p| Matcher::new(p, substitute))),
-                whole,
-            },
-            None => ArnPattern::Whole(whole),
+        let Some(parts) = split_outside_variables(text) else {
+            return ArnPattern::Whole(whole);
+        };
+        let [p0, p1, p2, p3, p4, p5] = parts.map(|p| Matcher::new(p, substitute));
+        let segments = [p0, p1, p2, p3, p4];
+        let head = match segments
+            .iter()
+            .map(Matcher::exact)
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(exact) => Head::Literal(format!("{}:", exact.join(":")).into()),
+            None => Head::Segments(Box::new(segments)),
+        };
+        ArnPattern::Segments {
+            head,
+            resource: p5,
+            whole,
         }
     }
 
@@ -94,10 +122,19 @@ impl ArnPattern {
         match (self, parts) {
             (ArnPattern::Any, _) => true,
             (ArnPattern::Whole(m), _) => m.matches(arn, vars),
-            (ArnPattern::Segments { segments, .. }, Some(parts)) => segments
-                .iter()
-                .zip(parts.iter())
-                .all(|(m, part)| m.matches(part, vars)),
+            (ArnPattern::Segments { head, resource, .. }, Some(parts)) => {
+                let head_ok = match head {
+                    // parts[5] is the tail of `arn`, so what precedes it is the head.
+                    Head::Literal(prefix) => {
+                        arn.len() - parts[5].len() == prefix.len() && arn.starts_with(&**prefix)
+                    }
+                    Head::Segments(segments) => segments
+                        .iter()
+                        .zip(parts.iter())
+                        .all(|(m, part)| m.matches(part, vars)),
+                };
+                head_ok && resource.matches(parts[5], vars)
+            }
             (ArnPattern::Segments { whole, .. }, None) => whole.matches(arn, vars),
         }
     }

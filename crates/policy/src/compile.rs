@@ -107,7 +107,7 @@ impl<'a> Request<'a> {
     pub(crate) fn new(ctx: &'a EvaluationContext) -> Self {
         Request {
             ctx,
-            resource_parts: crate::arn::split_arn(ctx.resource()),
+            resource_parts: ctx.resource_parts(),
         }
     }
 }

@@ -107,26 +107,54 @@ fn char_len(text: &str, at: usize) -> usize {
     text[at..].chars().next().map_or(1, char::len_utf8)
 }
 
-/// The classic greedy matcher with one back-track point: on a mismatch, the last `*` takes
-/// one more character and matching resumes after it. Linear in practice, quadratic at worst.
+/// A borrowed piece, for matching patterns whose literals come from a request (resolved
+/// policy variables) without building a [`Glob`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PieceRef<'a> {
+    Lit(&'a str),
+    Star,
+    One,
+}
+
+impl<'a> From<&'a Piece> for PieceRef<'a> {
+    fn from(piece: &'a Piece) -> Self {
+        match piece {
+            Piece::Lit(l) => PieceRef::Lit(l),
+            Piece::Star => PieceRef::Star,
+            Piece::One => PieceRef::One,
+        }
+    }
+}
+
 fn matches_pieces(pieces: &[Piece], text: &str) -> bool {
+    matches_with(pieces.len(), |i| PieceRef::from(&pieces[i]), text)
+}
+
+/// The classic greedy matcher with one back-track point: on a mismatch, the last `*` takes
+/// one more character and matching resumes after it. Linear in practice, quadratic at
+/// worst. `piece(i)` gives the i-th of `count` pieces.
+pub(crate) fn matches_with<'p>(
+    count: usize,
+    piece: impl Fn(usize) -> PieceRef<'p>,
+    text: &str,
+) -> bool {
     let (mut p, mut i) = (0usize, 0usize);
     // After a `*`: the piece to resume at and the text position the star reaches to.
     let mut resume: Option<(usize, usize)> = None;
     loop {
-        if p < pieces.len() {
-            match &pieces[p] {
-                Piece::Star => {
+        if p < count {
+            match piece(p) {
+                PieceRef::Star => {
                     resume = Some((p + 1, i));
                     p += 1;
                     continue;
                 }
-                Piece::One if i < text.len() => {
+                PieceRef::One if i < text.len() => {
                     i += char_len(text, i);
                     p += 1;
                     continue;
                 }
-                Piece::Lit(l) if text[i..].starts_with(l.as_str()) => {
+                PieceRef::Lit(l) if text[i..].starts_with(l) => {
                     i += l.len();
                     p += 1;
                     continue;

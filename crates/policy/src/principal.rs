@@ -164,18 +164,19 @@ impl RequestPrincipal {
         }
     }
 
-    /// The global condition keys this principal puts in the request context.
+    /// The global condition keys this principal puts in the request context, with their
+    /// names already lower-cased.
     pub(crate) fn global_keys(&self) -> Vec<(String, ContextValue)> {
-        let mut keys = Vec::new();
+        let mut keys = Vec::with_capacity(8 + self.tags.len());
         let mut put = |k: &str, v: &str| keys.push((k.to_owned(), ContextValue::from(v)));
         if let Some(arn) = self.principal_arn() {
-            put("aws:PrincipalArn", arn);
+            put("aws:principalarn", arn);
         }
         if let Some(account) = &self.account {
-            put("aws:PrincipalAccount", account);
+            put("aws:principalaccount", account);
         }
         if self.principal_type != PrincipalType::Service {
-            put("aws:PrincipalType", self.principal_type.as_str());
+            put("aws:principaltype", self.principal_type.as_str());
         }
         if let Some(id) = &self.user_id {
             put("aws:userid", id);
@@ -184,13 +185,13 @@ impl RequestPrincipal {
             put("aws:username", name);
         }
         if self.principal_type == PrincipalType::Service {
-            put("aws:PrincipalServiceName", &self.arn);
+            put("aws:principalservicename", &self.arn);
         }
         for (key, value) in &self.tags {
-            put(&format!("aws:PrincipalTag/{key}"), value);
+            put(&format!("aws:principaltag/{}", key.to_lowercase()), value);
         }
         keys.push((
-            "aws:PrincipalIsAWSService".to_owned(),
+            "aws:principalisawsservice".to_owned(),
             ContextValue::Boolean(self.principal_type == PrincipalType::Service),
         ));
         keys

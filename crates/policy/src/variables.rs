@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use crate::pattern::{pieces_of, Glob, Piece};
+use crate::pattern::{matches_with, pieces_of, Glob, Piece, PieceRef};
 
 /// Where a template finds variable values: the request context, by lower-cased key.
 pub(crate) trait VariableSource {
@@ -20,149 +20,216 @@ pub(crate) trait VariableSource {
     fn variable(&self, key: &str) -> Option<Cow<'_, str>>;
 }
 
+/// A variable's lower-cased key and optional default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    /// Policy text: in a wildcard context `*` and `?` are wildcards here.
-    Text(String),
-    /// Text from an escape, always literal.
-    Escaped(char),
-    /// A variable with its lower-cased key and optional default.
-    Var {
-        key: Box<str>,
-        default: Option<String>,
-    },
+struct Variable {
+    key: Box<str>,
+    default: Option<String>,
 }
 
-/// A value that may contain policy variables.
+impl Variable {
+    fn lookup<'a>(&'a self, source: &'a dyn VariableSource) -> Option<Cow<'a, str>> {
+        source
+            .variable(&self.key)
+            .or_else(|| self.default.as_deref().map(Cow::Borrowed))
+    }
+}
+
+/// The template read as text: literal runs (escapes included) and variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TextPart {
+    Lit(String),
+    Var(usize),
+}
+
+/// The template read as a wildcard pattern: policy text split at `*`/`?`, escapes as
+/// literals, variables by slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GlobPart {
+    Piece(Piece),
+    Var(usize),
+}
+
+/// A value that may contain policy variables. It keeps two views, made once at parse
+/// time, so that a request can be matched without building strings or patterns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Template {
-    parts: Vec<Part>,
+    vars: Vec<Variable>,
+    text: Vec<TextPart>,
+    glob: Vec<GlobPart>,
 }
+
+/// Variables resolved on the stack before falling back to a `Vec`.
+const INLINE_VARS: usize = 4;
 
 impl Template {
     /// Reads `text`; with `substitute == false` (2008 policies) it is all literal text.
     pub(crate) fn parse(text: &str, substitute: bool) -> Template {
+        let mut t = Template {
+            vars: Vec::new(),
+            text: Vec::new(),
+            glob: Vec::new(),
+        };
         if !substitute || !text.contains("${") {
-            return Template {
-                parts: vec![Part::Text(text.to_owned())],
-            };
+            t.push_text(text);
+            return t;
         }
-        let mut parts = Vec::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             let Some(len) = rest[start + 2..].find('}') else {
                 break;
             };
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_owned()));
-            }
-            let inner = &rest[start + 2..start + 2 + len];
-            parts.push(variable_part(inner));
+            t.push_text(&rest[..start]);
+            t.push_inner(&rest[start + 2..start + 2 + len]);
             rest = &rest[start + 2 + len + 1..];
         }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_owned()));
+        t.push_text(rest);
+        t
+    }
+
+    /// Policy text: literal as text, wildcards as a pattern.
+    fn push_text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
         }
-        Template { parts }
+        self.push_lit_text(text);
+        let mut pieces = Vec::new();
+        pieces_of(text, &mut pieces);
+        self.glob.extend(pieces.into_iter().map(GlobPart::Piece));
+    }
+
+    /// Literal in both views (escapes).
+    fn push_escaped(&mut self, c: char) {
+        self.push_lit_text(c.encode_utf8(&mut [0; 4]));
+        self.glob.push(GlobPart::Piece(Piece::Lit(c.to_string())));
+    }
+
+    fn push_lit_text(&mut self, text: &str) {
+        match self.text.last_mut() {
+            Some(TextPart::Lit(prev)) => prev.push_str(text),
+            _ => self.text.push(TextPart::Lit(text.to_owned())),
+        }
+    }
+
+    /// What is between `${` and `}`.
+    fn push_inner(&mut self, inner: &str) {
+        match inner {
+            "*" => return self.push_escaped('*'),
+            "?" => return self.push_escaped('?'),
+            "$" => return self.push_escaped('$'),
+            _ => {}
+        }
+        // "separate the variable text and the default value with a comma and space", the
+        // default in single quotes: `${aws:PrincipalTag/team, 'company-wide'}`.
+        let (key, default) = match inner.split_once(',') {
+            Some((key, default)) => {
+                let default = default.trim();
+                let default = default
+                    .strip_prefix('\'')
+                    .and_then(|d| d.strip_suffix('\''))
+                    .unwrap_or(default);
+                (key.trim(), Some(default.to_owned()))
+            }
+            None => (inner.trim(), None),
+        };
+        if key.is_empty() {
+            return self.push_text(&format!("${{{inner}}}"));
+        }
+        let slot = self.vars.len();
+        self.vars.push(Variable {
+            key: key.to_lowercase().into(),
+            default,
+        });
+        self.text.push(TextPart::Var(slot));
+        self.glob.push(GlobPart::Var(slot));
     }
 
     /// True when the template has no variable, so it can be resolved once at compile time.
     pub(crate) fn is_static(&self) -> bool {
-        !self.parts.iter().any(|p| matches!(p, Part::Var { .. }))
+        self.vars.is_empty()
     }
 
-    /// The text with variables substituted, for exact comparisons. `None` if a variable
-    /// has no value and no default.
+    /// The text of a template without variables.
+    pub(crate) fn static_text(&self) -> String {
+        self.text
+            .iter()
+            .filter_map(|p| match p {
+                TextPart::Lit(l) => Some(l.as_str()),
+                TextPart::Var(_) => None,
+            })
+            .collect()
+    }
+
+    /// The pattern of a template without variables.
+    pub(crate) fn static_glob(&self) -> Glob {
+        Glob::from_pieces(
+            self.glob
+                .iter()
+                .filter_map(|p| match p {
+                    GlobPart::Piece(piece) => Some(piece.clone()),
+                    GlobPart::Var(_) => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// The text with variables substituted. `None` if a variable has no value and no
+    /// default: it is "effectively null" and equals nothing.
     pub(crate) fn resolve_text(&self, source: &dyn VariableSource) -> Option<String> {
         let mut out = String::new();
-        for part in &self.parts {
+        for part in &self.text {
             match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Escaped(c) => out.push(*c),
-                Part::Var { key, default } => out.push_str(&lookup(source, key, default)?),
+                TextPart::Lit(l) => out.push_str(l),
+                TextPart::Var(slot) => out.push_str(&self.vars[*slot].lookup(source)?),
             }
         }
         Some(out)
     }
 
-    /// The text of a template without variables.
-    pub(crate) fn static_text(&self) -> String {
-        struct NoVariables;
-        impl VariableSource for NoVariables {
-            fn variable(&self, _: &str) -> Option<Cow<'_, str>> {
-                None
+    /// Whether `text` equals the template with variables substituted, without building
+    /// the substituted string.
+    pub(crate) fn equals(&self, text: &str, source: &dyn VariableSource) -> bool {
+        let mut rest = text;
+        for part in &self.text {
+            let value = match part {
+                TextPart::Lit(l) => Cow::Borrowed(l.as_str()),
+                TextPart::Var(slot) => match self.vars[*slot].lookup(source) {
+                    Some(v) => v,
+                    None => return false,
+                },
+            };
+            match rest.strip_prefix(&*value) {
+                Some(r) => rest = r,
+                None => return false,
             }
         }
-        self.resolve_text(&NoVariables).unwrap_or_default()
+        rest.is_empty()
     }
 
-    /// The template as a wildcard pattern with variables substituted; `None` if a variable
-    /// has no value and no default.
-    pub(crate) fn resolve_glob(&self, source: &dyn VariableSource) -> Option<Glob> {
-        let mut pieces = Vec::new();
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => pieces_of(t, &mut pieces),
-                Part::Escaped(c) => pieces.push(Piece::Lit(c.to_string())),
-                Part::Var { key, default } => {
-                    pieces.push(Piece::Lit(lookup(source, key, default)?.into_owned()))
-                }
+    /// Whether `text` matches the template as a wildcard pattern with variables
+    /// substituted (as literals). False if a variable has no value and no default.
+    pub(crate) fn matches_glob(&self, text: &str, source: &dyn VariableSource) -> bool {
+        if self.vars.len() > INLINE_VARS {
+            let values: Option<Vec<Cow<str>>> =
+                self.vars.iter().map(|v| v.lookup(source)).collect();
+            return values.is_some_and(|values| self.match_resolved(text, &values));
+        }
+        let mut values: [Cow<str>; INLINE_VARS] = Default::default();
+        for (slot, var) in self.vars.iter().enumerate() {
+            match var.lookup(source) {
+                Some(v) => values[slot] = v,
+                None => return false,
             }
         }
-        Some(Glob::from_pieces(pieces))
+        self.match_resolved(text, &values[..self.vars.len()])
     }
 
-    /// The pattern of a template without variables.
-    pub(crate) fn static_glob(&self) -> Glob {
-        let mut pieces = Vec::new();
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => pieces_of(t, &mut pieces),
-                Part::Escaped(c) => pieces.push(Piece::Lit(c.to_string())),
-                Part::Var { .. } => {}
-            }
-        }
-        Glob::from_pieces(pieces)
-    }
-}
-
-fn lookup<'a>(
-    source: &'a dyn VariableSource,
-    key: &str,
-    default: &'a Option<String>,
-) -> Option<Cow<'a, str>> {
-    source
-        .variable(key)
-        .or_else(|| default.as_deref().map(Cow::Borrowed))
-}
-
-/// Reads what is between `${` and `}`.
-fn variable_part(inner: &str) -> Part {
-    match inner {
-        "*" => return Part::Escaped('*'),
-        "?" => return Part::Escaped('?'),
-        "$" => return Part::Escaped('$'),
-        _ => {}
-    }
-    // "separate the variable text and the default value with a comma and space", the
-    // default in single quotes: `${aws:PrincipalTag/team, 'company-wide'}`.
-    let (key, default) = match inner.split_once(',') {
-        Some((key, default)) => {
-            let default = default.trim();
-            let default = default
-                .strip_prefix('\'')
-                .and_then(|d| d.strip_suffix('\''))
-                .unwrap_or(default);
-            (key.trim(), Some(default.to_owned()))
-        }
-        None => (inner.trim(), None),
-    };
-    if key.is_empty() {
-        return Part::Text(format!("${{{inner}}}"));
-    }
-    Part::Var {
-        key: key.to_lowercase().into(),
-        default,
+    fn match_resolved(&self, text: &str, values: &[Cow<'_, str>]) -> bool {
+        let piece = |i: usize| match &self.glob[i] {
+            GlobPart::Piece(p) => PieceRef::from(p),
+            GlobPart::Var(slot) => PieceRef::Lit(&values[*slot]),
+        };
+        matches_with(self.glob.len(), piece, text)
     }
 }
 
@@ -189,14 +256,18 @@ mod tests {
     fn substitutes_case_insensitive_keys() {
         let t = Template::parse("home/${AWS:UserName}/*", true);
         assert_eq!(t.resolve_text(&ctx()).unwrap(), "home/alice/*");
-        assert!(t.resolve_glob(&ctx()).unwrap().matches("home/alice/x"));
-        assert!(!t.resolve_glob(&ctx()).unwrap().matches("home/bob/x"));
+        assert!(t.equals("home/alice/*", &ctx()));
+        assert!(!t.equals("home/alice/x", &ctx()));
+        assert!(t.matches_glob("home/alice/x", &ctx()));
+        assert!(!t.matches_glob("home/bob/x", &ctx()));
     }
 
     #[test]
     fn missing_variable_and_default() {
         let t = Template::parse("${aws:userid}", true);
         assert_eq!(t.resolve_text(&ctx()), None);
+        assert!(!t.equals("", &ctx()));
+        assert!(!t.matches_glob("", &ctx()));
         let t = Template::parse("bucket-${aws:PrincipalTag/dept, 'company-wide'}", true);
         assert_eq!(t.resolve_text(&ctx()).unwrap(), "bucket-company-wide");
     }
@@ -208,8 +279,18 @@ mod tests {
         let g = t.static_glob();
         assert!(g.matches("a*b?$") && !g.matches("axb?$"));
         let t = Template::parse("${aws:PrincipalTag/team}", true);
-        let g = t.resolve_glob(&ctx()).unwrap();
-        assert!(g.matches("a*b") && !g.matches("axxb"));
+        assert!(t.matches_glob("a*b", &ctx()) && !t.matches_glob("axxb", &ctx()));
+    }
+
+    #[test]
+    fn many_variables() {
+        let t = Template::parse(
+            "${aws:username}-${aws:username}-${aws:username}-${aws:username}-${aws:username}*",
+            true,
+        );
+        assert!(t.matches_glob("alice-alice-alice-alice-alice!", &ctx()));
+        assert!(!t.matches_glob("alice-alice-alice-alice-bob", &ctx()));
+        assert!(t.equals("alice-alice-alice-alice-alice*", &ctx()));
     }
 
     #[test]

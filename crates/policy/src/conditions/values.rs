@@ -308,10 +308,8 @@ fn str_matches(mode: StrMode, value: &StrValue, text: &str, ctx: &EvaluationCont
         (StrValue::Text(t), _) => eq_ignore_case(t, text),
         (StrValue::Glob(g), _) => g.matches(text),
         // A variable with no value is "effectively null": it equals and is like nothing.
-        (StrValue::Dynamic(t), StrMode::Like) => {
-            t.resolve_glob(ctx).is_some_and(|g| g.matches(text))
-        }
-        (StrValue::Dynamic(t), StrMode::Exact) => t.resolve_text(ctx).is_some_and(|s| s == text),
+        (StrValue::Dynamic(t), StrMode::Like) => t.matches_glob(text, ctx),
+        (StrValue::Dynamic(t), StrMode::Exact) => t.equals(text, ctx),
         (StrValue::Dynamic(t), StrMode::IgnoreCase) => t
             .resolve_text(ctx)
             .is_some_and(|s| eq_ignore_case(&s, text)),
