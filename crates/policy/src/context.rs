@@ -18,12 +18,17 @@ use crate::variables::VariableSource;
 /// number to `NumericEquals`, a date is text to `StringLike`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ContextValue {
+    /// Text; read as a number, date, address, boolean or base64 when an operator needs one.
     String(String),
+    /// A number (`aws:EpochTime`, `s3:max-keys`…); as a date it is epoch seconds.
     Number(f64),
+    /// `true` or `false`.
     Boolean(bool),
-    /// Nanoseconds since the epoch.
+    /// An instant, in nanoseconds since the epoch.
     Date(i128),
+    /// An IPv4 or IPv6 address.
     Ip(IpAddr),
+    /// Bytes, for `BinaryEquals`.
     Binary(Vec<u8>),
 }
 

@@ -93,7 +93,9 @@ impl PolicyVersion {
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Effect {
+    /// Grants, if nothing denies.
     Allow,
+    /// Denies, whatever else allows.
     Deny,
 }
 

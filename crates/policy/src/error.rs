@@ -17,45 +17,82 @@ pub const MALFORMED_POLICY_DOCUMENT: &str = "MalformedPolicyDocument";
 pub enum Malformed {
     /// Not JSON, a value of the wrong JSON type, or an unknown element. IAM answers all of
     /// these with the same sentence; `detail` says which one it was.
-    Syntax { detail: String },
+    Syntax {
+        /// What exactly was wrong.
+        detail: String,
+    },
     /// `Version` is not `2012-10-17` or `2008-10-17`.
-    InvalidVersion { found: String },
+    InvalidVersion {
+        /// The value found instead.
+        found: String,
+    },
     /// The document has no `Statement`.
     MissingStatement,
     /// A required element is absent (resource-policy wording, as S3-style services use it).
-    MissingRequiredField { field: &'static str },
+    MissingRequiredField {
+        /// The element's name.
+        field: &'static str,
+    },
     /// IAM's wording for a statement without `Action`/`NotAction`.
     MissingActions,
     /// IAM's wording for an identity-based statement without `Resource`/`NotResource`.
     MissingResources,
     /// `Effect` is neither `Allow` nor `Deny` (case-sensitive, as in IAM).
-    InvalidEffect { found: String },
+    InvalidEffect {
+        /// The value found instead.
+        found: String,
+    },
     /// An identity-based, boundary or session policy names a principal.
     PrincipalNotAllowed,
     /// An element that this kind of policy must not have (e.g. `Resource` in a trust policy).
-    ProhibitedField { field: &'static str },
+    ProhibitedField {
+        /// The element's name.
+        field: &'static str,
+    },
     /// A principal value that is not an account, an IAM/STS ARN, a service or `*`.
-    InvalidPrincipal { kind: String, value: String },
+    InvalidPrincipal {
+        /// The principal map key (`AWS`, `Service`…), empty for a bare string.
+        kind: String,
+        /// The value refused.
+        value: String,
+    },
     /// An action or condition key without `vendor:` in front.
     MissingVendor,
     /// An action with more than one colon.
     ActionMultipleColons,
     /// A vendor prefix with characters no service prefix has.
-    InvalidVendor { vendor: String },
+    InvalidVendor {
+        /// The vendor prefix as written.
+        vendor: String,
+    },
     /// An action whose name part is empty or holds characters no action name has.
     /// (Our wording: IAM's is not documented.)
-    InvalidAction { action: String },
+    InvalidAction {
+        /// The action as written.
+        action: String,
+    },
     /// A resource that is neither `*` nor an ARN.
-    InvalidResource { resource: String },
+    InvalidResource {
+        /// The resource as written.
+        resource: String,
+    },
     /// Two statements share a `Sid`.
     DuplicateSid,
     /// A `Sid` with characters other than `[0-9A-Za-z]` in an IAM policy.
     InvalidSid,
     /// A condition operator that does not exist.
-    InvalidConditionOperator { operator: String },
+    InvalidConditionOperator {
+        /// The operator as written.
+        operator: String,
+    },
     /// A condition value the operator cannot read (a bad CIDR, date, number…).
     /// (Our wording: IAM accepts some of these silently and never matches them.)
-    InvalidConditionValue { operator: String, value: String },
+    InvalidConditionValue {
+        /// The operator as written.
+        operator: String,
+        /// The value refused.
+        value: String,
+    },
 }
 
 impl fmt::Display for Malformed {
@@ -129,15 +166,20 @@ impl Malformed {
 pub enum Location {
     /// The document as a whole (not JSON, no statements…), with the JSON position if known.
     Document {
+        /// The line of a JSON syntax error, from 1.
         line: Option<usize>,
+        /// The column of a JSON syntax error, from 1.
         column: Option<usize>,
     },
     /// A top-level element such as `Version`.
     Element(String),
     /// A statement, by position (from 0) and `Sid`, and optionally one of its elements.
     Statement {
+        /// The statement's position, from 0.
         index: usize,
+        /// Its `Sid`, if it has one.
         sid: Option<String>,
+        /// The element at fault, if one is.
         field: Option<String>,
     },
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The IAM policy language: parse, validate and evaluate AWS policy documents.
 //!
 //! Pure: no I/O, no clock, no store. The IAM layer hands it documents and a request

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-/// An operator without its set qualifier or `IfExists` suffix.
+/// An operator without its set qualifier or `IfExists` suffix. The variants are AWS's
+/// operator names; their meaning is in the module documentation and the IAM User Guide.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BaseOperator {
     StringEquals,
