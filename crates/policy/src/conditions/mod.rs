@@ -2,7 +2,7 @@
 //! ("IAM JSON policy elements: Condition operators" and "Creating a condition with
 //! multiple keys or values" in the IAM User Guide).
 //!
-//! The rules, in the order [`CompiledCondition::evaluate`] applies them:
+//! The rules, in the order a condition is decided:
 //! - `Null` looks only at whether the key is present (`true` = absent);
 //! - a key that is absent (or set to the empty set) makes the condition true with
 //!   `…IfExists`, true under `ForAllValues`, false under `ForAnyValue`, and otherwise
