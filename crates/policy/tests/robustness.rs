@@ -61,7 +61,7 @@ fn contexts() -> Vec<EvaluationContext> {
 
 fn mutate_strings(value: &mut Value, rng: &mut Lcg) {
     match value {
-        Value::String(s) if rng.next() % 3 == 0 => {
+        Value::String(s) if rng.next().is_multiple_of(3) => {
             let cut = s
                 .char_indices()
                 .map(|(i, _)| i)
@@ -89,7 +89,7 @@ fn mutated_documents_never_panic() {
                 1 => {
                     let mut out = String::new();
                     for &c in &chars {
-                        if rng.next() % 23 == 0 {
+                        if rng.next().is_multiple_of(23) {
                             out.push_str(AWKWARD[rng.next() % AWKWARD.len()]);
                         } else {
                             out.push(c);
