@@ -84,6 +84,12 @@ impl Rejection {
     }
 }
 
+/// The router for AWS API requests: every path goes through [`handle`]. The server adds its
+/// own routes (`/health`, `/metrics`) in front.
+pub fn router(pipeline: Arc<Pipeline>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(pipeline)
+}
+
 /// The axum handler for every AWS API request.
 pub async fn handle(
     State(pipeline): State<Arc<Pipeline>>,

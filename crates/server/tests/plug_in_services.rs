@@ -1,0 +1,440 @@
+//! The pipeline is the platform's spine: a new service plugs in by implementing `Service`, and
+//! gets routing, SigV4, authorization, audit and its protocol's error shapes without changing
+//! the pipeline. These tests register a JSON 1.1 service and a rest-json service that exist
+//! only here, and drive them with requests signed by the AWS SDK's own signer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use http::Request;
+use http_body_util::BodyExt;
+use rampart_core::{AuditQuery, MasterKey};
+use rampart_iam::{bootstrap, Authorizer, BootstrapOutcome, CredentialResolver};
+use rampart_server::audit::AuditWriter;
+use rampart_server::pipeline::{self, Pipeline};
+use rampart_server::registry::Registry;
+use rampart_store::Store;
+use rampart_wire::protocol::json;
+use rampart_wire::{
+    Input, OperationContext, OperationSpec, Output, Protocol, ProtocolKind, Service, ServiceError,
+};
+use serde::Deserialize;
+use tower::ServiceExt;
+
+struct EchoService;
+
+#[async_trait::async_trait]
+impl Service for EchoService {
+    fn signing_name(&self) -> &'static str {
+        "echo"
+    }
+    fn protocol(&self) -> Protocol {
+        Protocol::Json {
+            json_version: "1.1",
+            target_prefix: "EchoService",
+        }
+    }
+    fn operations(&self) -> &'static [OperationSpec] {
+        const OPERATIONS: &[OperationSpec] =
+            &[OperationSpec::signed("Echo"), OperationSpec::signed("Fail")];
+        OPERATIONS
+    }
+    async fn call(&self, ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError> {
+        #[derive(Deserialize)]
+        struct EchoInput {
+            #[serde(rename = "Message")]
+            message: String,
+        }
+        let Input::Json(body) = input else {
+            unreachable!("the pipeline hands JSON services JSON input")
+        };
+        match ctx.operation.name {
+            "Echo" => {
+                let input: EchoInput =
+                    json::decode(&body).map_err(|e| e.for_protocol(ProtocolKind::Json))?;
+                let caller = ctx.caller.expect("signed operation has a caller");
+                let out = serde_json::json!({
+                    "Message": input.message,
+                    "Caller": caller.arn,
+                    "SourceIp": caller.source_ip.to_string(),
+                    "Region": ctx.region,
+                });
+                Ok(Output::Json(out.to_string().into_bytes()))
+            }
+            _ => Err(ServiceError::new(
+                "ResourceNotFoundException",
+                400,
+                "Widget not found.",
+            )),
+        }
+    }
+}
+
+struct WidgetService;
+
+#[async_trait::async_trait]
+impl Service for WidgetService {
+    fn signing_name(&self) -> &'static str {
+        "widgets"
+    }
+    fn protocol(&self) -> Protocol {
+        Protocol::RestJson
+    }
+    fn operations(&self) -> &'static [OperationSpec] {
+        const OPERATIONS: &[OperationSpec] = &[OperationSpec::signed_route(
+            "GetWidget",
+            "GET",
+            "/2026-01-01/widgets/{Name}",
+        )];
+        OPERATIONS
+    }
+    async fn call(&self, _ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError> {
+        let Input::Rest(rest) = input else {
+            unreachable!("the pipeline hands rest-json services rest input")
+        };
+        let name = &rest.path_params[0].1;
+        let verbose = rest.query.get("verbose").unwrap_or("false");
+        let body = serde_json::json!({ "Name": name, "Verbose": verbose });
+        Ok(Output::Rest {
+            status: 200,
+            body: body.to_string().into_bytes(),
+        })
+    }
+}
+
+struct Harness {
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    access_key_id: String,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = rampart_store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let (key, _) = MasterKey::generate();
+    let key = Arc::new(key);
+    let BootstrapOutcome::Created {
+        access_key_id,
+        secret_access_key,
+        ..
+    } = bootstrap(store.as_ref(), &key).await.unwrap()
+    else {
+        panic!("a fresh store bootstraps")
+    };
+    let mut registry = Registry::default();
+    registry.register(Arc::new(EchoService));
+    registry.register(Arc::new(WidgetService));
+    let pipeline = Arc::new(Pipeline {
+        registry,
+        resolver: CredentialResolver::new(store.clone(), key),
+        authorizer: Authorizer,
+        audit: AuditWriter::start(store.clone()),
+        max_body_bytes: 1024,
+        tls: false,
+    });
+    Harness {
+        app: pipeline::router(pipeline),
+        store,
+        access_key_id,
+        secret: secret_access_key,
+        _dir: dir,
+    }
+}
+
+/// Signs with the AWS SDK's signer, as a real client would.
+fn signed(
+    h: &Harness,
+    service: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    secret: Option<&str>,
+) -> Request<Body> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let identity = aws_credential_types::Credentials::new(
+        &h.access_key_id,
+        secret.unwrap_or(&h.secret),
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("eu-west-1")
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let mut all_headers = vec![("host", "rampart.test")];
+    all_headers.extend_from_slice(headers);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://rampart.test{uri}"));
+    for (k, v) in &all_headers {
+        request = request.header(*k, *v);
+    }
+    let mut request = request.body(body.to_vec()).unwrap();
+    let signable = SignableRequest::new(
+        method,
+        format!("http://rampart.test{uri}"),
+        all_headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    instructions.apply_to_request_http1x(&mut request);
+    let (mut parts, body) = request.into_parts();
+    parts.uri = uri.parse().unwrap();
+    let mut request = Request::from_parts(parts, Body::from(body));
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+    request
+}
+
+async fn send(h: &Harness, request: Request<Body>) -> (u16, http::HeaderMap, serde_json::Value) {
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+const JSON11: (&str, &str) = ("content-type", "application/x-amz-json-1.1");
+
+#[tokio::test]
+async fn json_service_answers_and_is_audited() {
+    let h = harness().await;
+    let req = signed(
+        &h,
+        "echo",
+        "POST",
+        "/",
+        &[JSON11, ("x-amz-target", "EchoService.Echo")],
+        br#"{"Message":"hi"}"#,
+        None,
+    );
+    let (status, headers, body) = send(&h, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["content-type"], "application/x-amz-json-1.1");
+    let request_id = headers["x-amzn-requestid"].to_str().unwrap().to_owned();
+    assert_eq!(body["Message"], "hi");
+    assert!(body["Caller"].as_str().unwrap().ends_with(":user/admin"));
+    assert_eq!(body["SourceIp"], "192.0.2.7");
+    assert_eq!(body["Region"], "eu-west-1");
+
+    let records = h.store.query_audit(&AuditQuery::default()).await.unwrap();
+    let record = records
+        .iter()
+        .find(|r| r.request_id == request_id)
+        .expect("audited");
+    assert_eq!(
+        (record.service.as_str(), record.operation.as_str()),
+        ("echo", "Echo")
+    );
+    assert_eq!(record.source_ip, "192.0.2.7");
+    assert_eq!(record.decision.as_deref(), Some("allowed"));
+}
+
+#[tokio::test]
+async fn json_errors_are_json_shaped() {
+    let h = harness().await;
+    let cases: Vec<(Request<Body>, u16, &str)> = vec![
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Echo")],
+                b"{}",
+                None,
+            ),
+            400,
+            "ValidationException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Echo")],
+                b"{nope",
+                None,
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Echo")],
+                br#"{"Message":1}"#,
+                None,
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Nope")],
+                b"{}",
+                None,
+            ),
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "Other.Echo")],
+                b"{}",
+                None,
+            ),
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            signed(&h, "echo", "POST", "/", &[JSON11], b"{}", None),
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "GET",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Echo")],
+                b"",
+                None,
+            ),
+            405,
+            "MethodNotAllowedException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Fail")],
+                b"{}",
+                None,
+            ),
+            400,
+            "ResourceNotFoundException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Echo")],
+                br#"{"Message":"x"}"#,
+                Some("wrong-secret"),
+            ),
+            400,
+            "InvalidSignatureException",
+        ),
+        (
+            signed(
+                &h,
+                "echo",
+                "POST",
+                "/",
+                &[JSON11, ("x-amz-target", "EchoService.Echo")],
+                &[b'x'; 2048],
+                None,
+            ),
+            413,
+            "RequestEntityTooLargeException",
+        ),
+    ];
+    for (i, (req, status, code)) in cases.into_iter().enumerate() {
+        let (got, headers, body) = send(&h, req).await;
+        assert_eq!(
+            (got, body["__type"].as_str()),
+            (status, Some(code)),
+            "case {i}: {body}"
+        );
+        assert!(body["message"].is_string(), "case {i}: {body}");
+        assert!(headers.contains_key("x-amzn-requestid"));
+    }
+}
+
+#[tokio::test]
+async fn rest_json_routes_by_method_and_path() {
+    let h = harness().await;
+    let req = signed(
+        &h,
+        "widgets",
+        "GET",
+        "/2026-01-01/widgets/a%20b?verbose=true",
+        &[],
+        b"",
+        None,
+    );
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["Name"], "a b");
+    assert_eq!(body["Verbose"], "true");
+
+    let req = signed(
+        &h,
+        "widgets",
+        "DELETE",
+        "/2026-01-01/widgets/a",
+        &[],
+        b"",
+        None,
+    );
+    let (status, headers, body) = send(&h, req).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["__type"], "UnknownOperationException");
+    assert_eq!(headers["x-amzn-errortype"], "UnknownOperationException");
+
+    let mut req = signed(
+        &h,
+        "widgets",
+        "GET",
+        "/2026-01-01/widgets/a",
+        &[],
+        b"",
+        None,
+    );
+    req.headers_mut().remove("authorization");
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (403, Some("MissingAuthenticationTokenException"))
+    );
+}
