@@ -1,0 +1,382 @@
+//! The scale-out backend: PostgreSQL, shared by any number of Rampart processes.
+//!
+//! Nothing here trusts process memory. Optimistic concurrency is enforced by single conditional
+//! statements under PostgreSQL's row locks (see `kv.rs`); multi-key commits take per-key
+//! advisory locks in a global order so they queue rather than deadlock; audit `seq`s are
+//! allocated under a transaction-scoped advisory lock so that seq order equals commit order
+//! across processes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::audit::{AuditQuery, AuditRecord};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, QueryBuilder};
+
+use crate::kv::{self, Applied};
+use crate::location::{split_schema, validate_schema};
+use crate::rows::{
+    self, audit_from_row, push_audit_filters, statements_json, unix_micros, ErrorCodes,
+};
+use crate::{Item, Store, StoreError, Write};
+
+/// The PostgreSQL schema, embedded at compile time from `migrations/postgres`.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per process. Requests hold a connection only for one statement or one short
+/// transaction, so 16 keeps a busy node fed while leaving room for several nodes under
+/// PostgreSQL's default `max_connections` of 100.
+const POOL_SIZE: u32 = 16;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Commits that PostgreSQL aborts as deadlocked or unserialisable are retried this many times
+/// (each retry re-checks every `Expect`). [`key_lock`] should make this a safety net only.
+const DEADLOCK_RETRIES: usize = 5;
+/// First key of the advisory lock that serialises audit appends (`'RAMP'` in ASCII); the second
+/// key is the audit table's oid, so each schema has its own lock.
+const AUDIT_LOCK_CLASS: i32 = 0x5241_4d50;
+
+impl ErrorCodes for Postgres {
+    fn is_corrupt(code: &str) -> bool {
+        // Class XX: internal error / data_corrupted / index_corrupted. 42P01, 42703: a table or
+        // column this build expects is missing, so the schema is not ours.
+        code.starts_with("XX") || code == "42P01" || code == "42703"
+    }
+}
+
+fn map_err(err: sqlx::Error) -> StoreError {
+    rows::map_err::<Postgres>(err)
+}
+
+/// True for errors after which PostgreSQL has rolled the transaction back and a retry may
+/// succeed: deadlock_detected, serialization_failure.
+fn is_retryable(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "40P01" || c == "40001")
+}
+
+/// The shared store. Cheap to share behind an `Arc`; all state is in the database.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    /// Only to keep advisory lock keys of different installations apart.
+    schema: Option<String>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and applies pending migrations. A `schema=NAME` parameter in the URL
+    /// behaves like [`PostgresStore::connect_in_schema`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let (url, schema) = split_schema(url)?;
+        Self::open(&url, schema.as_deref()).await
+    }
+
+    /// Connects with every table in `schema` (created if missing, then first on the
+    /// `search_path`), so several installations can share one database.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let (url, in_url) = split_schema(url)?;
+        let schema = validate_schema(schema)?;
+        if in_url.as_deref().is_some_and(|s| s != schema) {
+            return Err(StoreError::InvalidUrl(format!(
+                "URL names schema {in_url:?} but {schema:?} was requested"
+            )));
+        }
+        Self::open(&url, Some(schema)).await
+    }
+
+    async fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
+        if let Some(schema) = schema {
+            let mut conn = PgConnection::connect_with(&options)
+                .await
+                .map_err(map_err)?;
+            create_schema(&mut conn, schema).await?;
+            conn.close().await.map_err(map_err)?;
+            // Quoted so the name is taken literally (case, reserved words); the name was
+            // validated to plain identifier characters, so no escaping is needed.
+            options = options.options([("search_path", format!("\"{schema}\""))]);
+        }
+        // Migrations run on their own connection: sqlx holds a session-level advisory lock
+        // while migrating (so concurrent nodes starting together take turns), and closing the
+        // connection guarantees that lock can never leak into the pool.
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(map_err)?;
+        // `run_direct` rather than `run`: `run`'s generic `Acquire` bound makes this future
+        // fail the `Send` check ("implementation of `Acquire` is not general enough").
+        let migrated = MIGRATOR.run_direct(&mut conn).await;
+        conn.close().await.map_err(map_err)?;
+        migrated.map_err(rows::map_migrate_err::<Postgres>)?;
+
+        // No ping before every acquire: it would double the round trips of every call, and a
+        // connection broken by a server restart fails one call with `Unavailable` and is dropped.
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(Duration::from_secs(300))
+            .max_lifetime(Duration::from_secs(1800))
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        tracing::debug!(
+            schema = schema.unwrap_or("(default)"),
+            "connected to PostgreSQL store"
+        );
+        Ok(PostgresStore {
+            pool,
+            schema: schema.map(str::to_owned),
+        })
+    }
+
+    /// One attempt at a commit. A multi-key commit first takes transaction-scoped advisory
+    /// locks on its keys in one global order; see [`key_lock`] for why.
+    async fn try_commit(&self, writes: &[Write]) -> Result<Result<Vec<i64>, usize>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if writes.len() > 1 {
+            let mut locks: Vec<i64> = writes
+                .iter()
+                .map(|w| {
+                    let (ns, key) = w.target();
+                    key_lock(self.schema.as_deref(), ns, key)
+                })
+                .collect();
+            locks.sort_unstable();
+            locks.dedup();
+            // WITH ORDINALITY + ORDER BY: the locks are taken in exactly this sorted order.
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(k) FROM UNNEST($1::bigint[]) WITH ORDINALITY AS t(k, i) \
+                 ORDER BY i",
+            )
+            .bind(locks)
+            .execute(&mut *tx)
+            .await?;
+        }
+        match kv::apply::<Postgres>(&mut tx, writes).await? {
+            Applied::Done(versions) => {
+                tx.commit().await?;
+                Ok(Ok(versions))
+            }
+            Applied::Conflict(index) => {
+                tx.rollback().await?;
+                Ok(Err(index))
+            }
+        }
+    }
+}
+
+/// The advisory lock key for one key: a stable 64-bit FNV-1a hash of schema, namespace and key.
+///
+/// Row locks alone cannot stop two multi-key commits from deadlocking: both may *create* keys
+/// (there is no row to lock yet) in opposite orders, and PostgreSQL then breaks the cycle only
+/// after `deadlock_timeout` (1 s by default). Taking one advisory lock per key, sorted, before
+/// touching any row makes overlapping multi-key commits queue instead; single-key commits wait
+/// on at most one row while holding nothing, so they cannot close a cycle and skip this. A hash
+/// collision only serialises two unrelated commits. The hash must never change: processes of
+/// different Rampart versions may share a database.
+fn key_lock(schema: Option<&str>, ns: &str, key: &str) -> i64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    for part in [schema.unwrap_or(""), ns, key] {
+        // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+        for byte in (part.len() as u64)
+            .to_le_bytes()
+            .iter()
+            .chain(part.as_bytes())
+        {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(PRIME);
+        }
+    }
+    i64::from_le_bytes(hash.to_le_bytes())
+}
+
+/// `CREATE SCHEMA IF NOT EXISTS` can still fail with a unique violation when two nodes create
+/// the same schema at the same moment; the loser just checks that it now exists.
+async fn create_schema(conn: &mut PgConnection, schema: &str) -> Result<(), StoreError> {
+    let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .execute(&mut *conn)
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let exists = sqlx::query("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+                .bind(schema)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            if exists.is_some() {
+                Ok(())
+            } else {
+                Err(map_err(e))
+            }
+        }
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Item>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        kv::get::<Postgres>(&mut conn, ns, key).await
+    }
+
+    async fn list(
+        &self,
+        ns: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Item)>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        kv::list::<Postgres>(&mut conn, ns, prefix, start_after, limit).await
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut attempt = 0;
+        loop {
+            match self.try_commit(&writes).await {
+                Ok(Ok(versions)) => return Ok(versions),
+                Ok(Err(index)) => {
+                    let (ns, key) = writes[index].target();
+                    return Err(StoreError::Conflict {
+                        ns: ns.to_owned(),
+                        key: key.to_owned(),
+                    });
+                }
+                Err(e) if is_retryable(&e) && attempt < DEADLOCK_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "retrying deadlocked commit");
+                }
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+    }
+
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Held until commit: a later appender allocates larger seqs *and* commits later, so a
+        // reader tailing by `after_seq` can never skip a record. An advisory lock rather than
+        // LOCK TABLE, because table locks would also block (and keep cancelling) autovacuum.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, 'audit_records'::regclass::oid::int)")
+            .bind(AUDIT_LOCK_CLASS)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let mut seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('audit_records', 'seq')) \
+             FROM generate_series(1, $1)",
+        )
+        .bind(count)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        seqs.sort_unstable();
+        if seqs.len() != records.len() {
+            return Err(StoreError::Corrupt(
+                "audit sequence returned too few values".into(),
+            ));
+        }
+        let mut statements = Vec::with_capacity(records.len());
+        for r in records {
+            statements.push(statements_json(&r.matched_statements)?);
+        }
+        // One statement for the whole batch: arrays in, rows out, one round trip.
+        sqlx::query(
+            "INSERT INTO audit_records (seq, time_us, request_id, principal_arn, access_key_id, \
+             source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, \
+             decision, matched_statements) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+             $13::int[], $14::text[], $15::text[])",
+        )
+        .bind(&seqs)
+        .bind(records.iter().map(|r| unix_micros(r.time)).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.principal_arn.as_deref()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.access_key_id.as_deref()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.source_ip.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.tls).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.user_agent.as_deref()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.service.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.operation.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.error_code.as_deref()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| i32::from(r.http_status)).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.decision.as_deref()).collect::<Vec<_>>())
+        .bind(statements)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(seqs)
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {} FROM audit_records",
+            rows::AUDIT_COLUMNS
+        ));
+        push_audit_filters(&mut qb, query);
+        let found = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        found.iter().map(audit_from_row::<_, i32>).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn key_locks_are_stable_and_separate_parts() {
+        // Pinned: processes of different versions sharing a database must agree.
+        assert_ne!(
+            super::key_lock(None, "ab", "c"),
+            super::key_lock(None, "a", "bc")
+        );
+        assert_ne!(
+            super::key_lock(Some("x"), "n", "k"),
+            super::key_lock(Some("y"), "n", "k")
+        );
+        assert_eq!(super::key_lock(Some("s"), "ns", "key"), PINNED);
+    }
+
+    /// FNV-1a 64 of the length-prefixed parts, computed independently.
+    const PINNED: i64 = -6_945_602_252_197_349_726;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+    }
+}

@@ -1,0 +1,243 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! SQLite allows one writer at a time per file, so instead of letting many connections race for
+//! the write lock (and turn load into `SQLITE_BUSY` retries) all writes go through a pool of
+//! exactly one connection: writers queue fairly in the pool, readers use a separate small pool
+//! and, thanks to WAL, never block or get blocked by the writer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::audit::{AuditQuery, AuditRecord};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::kv::{self, Applied};
+use crate::rows::{
+    self, audit_from_row, push_audit_filters, statements_json, unix_micros, ErrorCodes,
+};
+use crate::{Item, Store, StoreError, Write};
+
+/// The SQLite schema, embedded at compile time from `migrations/sqlite`.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Read connections: enough for a handful of concurrent requests; WAL readers are cheap.
+const READERS: u32 = 4;
+/// How long a connection waits on a lock held by another process before `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for the (single) writer or a reader before `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl ErrorCodes for Sqlite {
+    fn is_corrupt(code: &str) -> bool {
+        // Primary result code is the low byte of the extended code: SQLITE_CORRUPT (11),
+        // SQLITE_NOTADB (26).
+        code.parse::<i64>()
+            .is_ok_and(|c| matches!(c & 0xff, 11 | 26))
+    }
+}
+
+fn map_err(err: sqlx::Error) -> StoreError {
+    rows::map_err::<Sqlite>(err)
+}
+
+/// The embedded store. Cheap to share behind an `Arc`; all state is in the file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    ///
+    /// Missing parent directories are created with mode 0700 and a new database file with mode
+    /// 0600 — it holds credentials and secrets — and SQLite gives its `-wal`/`-shm` files the
+    /// same mode. `synchronous=FULL` in WAL mode fsyncs the log on every commit, so a commit
+    /// that returned survives a crash or power loss.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let owned = path.to_owned();
+        tokio::task::spawn_blocking(move || create_private_file(&owned))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", path.display())))??;
+
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Full);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(base.clone().journal_mode(SqliteJournalMode::Wal))
+            .await
+            .map_err(map_err)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(rows::map_migrate_err::<Sqlite>)?;
+        // `query_only` rather than a read-only open: a read-only handle cannot create the
+        // `-shm` file if the writer has not yet, while `query_only` just refuses writes.
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(map_err)?;
+        tracing::debug!(path = %path.display(), "opened SQLite store");
+        Ok(SqliteStore {
+            writer,
+            readers,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file this store uses.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Creates missing parent directories (0700) and the database file (0600) if absent. Existing
+/// files keep their mode: an operator may have chosen a different one deliberately.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::fs::{DirBuilder, OpenOptions};
+    #[cfg(unix)]
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+    let fail = |what: &str, e: std::io::Error| {
+        StoreError::Unavailable(format!("{what} {}: {e}", path.display()))
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut dirs = DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        dirs.mode(0o700);
+        dirs.create(parent)
+            .map_err(|e| fail("creating the directory of", e))?;
+    }
+    let mut file = OpenOptions::new();
+    file.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    file.mode(0o600);
+    file.open(path).map_err(|e| fail("creating", e))?;
+    Ok(())
+}
+
+/// Inserts one audit record; `seq` comes from the AUTOINCREMENT key.
+const INSERT_AUDIT: &str = "INSERT INTO audit_records (time_us, request_id, principal_arn, \
+     access_key_id, source_ip, tls, user_agent, service, operation, outcome, error_code, \
+     http_status, decision, matched_statements) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Item>, StoreError> {
+        let mut conn = self.readers.acquire().await.map_err(map_err)?;
+        kv::get::<Sqlite>(&mut conn, ns, key).await
+    }
+
+    async fn list(
+        &self,
+        ns: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Item)>, StoreError> {
+        let mut conn = self.readers.acquire().await.map_err(map_err)?;
+        kv::list::<Sqlite>(&mut conn, ns, prefix, start_after, limit).await
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // IMMEDIATE takes the write lock up front, so a second process on the same file waits
+        // in the busy handler instead of failing to upgrade a read transaction.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        match kv::apply::<Sqlite>(&mut tx, &writes)
+            .await
+            .map_err(map_err)?
+        {
+            Applied::Done(versions) => {
+                tx.commit().await.map_err(map_err)?;
+                Ok(versions)
+            }
+            Applied::Conflict(index) => {
+                tx.rollback().await.map_err(map_err)?;
+                let (ns, key) = writes[index].target();
+                Err(StoreError::Conflict {
+                    ns: ns.to_owned(),
+                    key: key.to_owned(),
+                })
+            }
+        }
+    }
+
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let mut seqs = Vec::with_capacity(records.len());
+        for r in records {
+            let row = sqlx::query::<Sqlite>(INSERT_AUDIT)
+                .bind(unix_micros(r.time))
+                .bind(&r.request_id)
+                .bind(&r.principal_arn)
+                .bind(&r.access_key_id)
+                .bind(&r.source_ip)
+                .bind(r.tls)
+                .bind(&r.user_agent)
+                .bind(&r.service)
+                .bind(&r.operation)
+                .bind(r.outcome.as_str())
+                .bind(&r.error_code)
+                .bind(i64::from(r.http_status))
+                .bind(&r.decision)
+                .bind(statements_json(&r.matched_statements)?)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            seqs.push(row.try_get::<i64, _>(0).map_err(map_err)?);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(seqs)
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM audit_records",
+            rows::AUDIT_COLUMNS
+        ));
+        push_audit_filters(&mut qb, query);
+        let found = qb.build().fetch_all(&self.readers).await.map_err(map_err)?;
+        found.iter().map(audit_from_row::<_, i64>).collect()
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        // The writer goes last: closing the last connection checkpoints and removes the WAL.
+        self.writer.close().await;
+    }
+}

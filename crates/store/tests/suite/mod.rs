@@ -1,0 +1,131 @@
+//! The storage contract, written once and run against every backend.
+//!
+//! Each backend's test file (`sqlite.rs`, `postgres.rs`) provides a [`Harness`] — a fresh,
+//! isolated database per test — and expands [`storage_suite!`], so adding a test here adds it
+//! to both backends and they cannot drift apart.
+
+#![allow(dead_code)] // each test binary uses the whole suite, but not every helper
+
+use std::sync::Arc;
+
+use rampart_core::audit::{AuditOutcome, AuditRecord};
+use rampart_store::{Expect, Store, StoreError, Write};
+use time::OffsetDateTime;
+
+pub mod audit;
+pub mod kv;
+pub mod lifecycle;
+pub mod races;
+
+/// One isolated database for one test.
+#[async_trait::async_trait]
+pub trait Harness: Send + Sync + 'static {
+    /// A new store handle on this test's database (running migrations, as `open` does).
+    async fn open(&self) -> Arc<dyn Store>;
+    /// Runs raw SQL against the database, bypassing the store (to plant corrupt rows).
+    async fn execute(&self, sql: &str);
+    /// Runs raw SQL returning one integer.
+    async fn query_i64(&self, sql: &str) -> i64;
+}
+
+/// Expands to one `#[tokio::test]` per suite test. `$run` is the backend's
+/// `async fn run(name: &str, test: impl FnOnce(Arc<dyn Harness>) -> Fut)` which sets up the
+/// harness, runs the test and tears the database down (even when the test panics).
+#[macro_export]
+macro_rules! storage_suite {
+    ($run:path) => {
+        $crate::storage_suite!(@tests $run;
+            kv::get_missing_is_none,
+            kv::put_increments_version,
+            kv::put_absent_conflicts_when_present,
+            kv::put_version_conflicts,
+            kv::failed_expect_rolls_back_whole_commit,
+            kv::writes_in_one_commit_see_each_other,
+            kv::delete_honours_expect,
+            kv::namespaces_are_separate,
+            kv::values_are_arbitrary_bytes,
+            kv::list_paginates_by_prefix,
+            kv::list_is_byte_ordered_and_literal,
+            kv::list_edge_cases,
+            races::concurrent_increments_lose_nothing,
+            races::concurrent_creates_have_one_winner,
+            races::opposite_order_creates_have_one_winner,
+            races::concurrent_transfers_keep_the_total,
+            audit::append_assigns_increasing_seqs,
+            audit::query_filters_by_every_field,
+            audit::concurrent_appenders_keep_seq_in_commit_order,
+            lifecycle::reopen_keeps_everything,
+            lifecycle::migrations_are_idempotent,
+            lifecycle::corrupt_rows_are_errors_not_panics,
+            lifecycle::closed_store_is_unavailable,
+        );
+    };
+    (@tests $run:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                $run(stringify!($name), |h: std::sync::Arc<dyn suite::Harness>| async move {
+                    suite::$module::$name(&*h).await
+                })
+                .await;
+            }
+        )*
+    };
+}
+
+/// A put with the given expectation.
+pub fn put(ns: &str, key: &str, value: &[u8], expect: Expect) -> Write {
+    Write::Put {
+        ns: ns.into(),
+        key: key.into(),
+        value: value.to_vec(),
+        expect,
+    }
+}
+
+/// A delete with the given expectation.
+pub fn delete(ns: &str, key: &str, expect: Expect) -> Write {
+    Write::Delete {
+        ns: ns.into(),
+        key: key.into(),
+        expect,
+    }
+}
+
+/// Asserts that `result` is a conflict on exactly `ns`/`key`.
+pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, ns: &str, key: &str) {
+    match result {
+        Err(StoreError::Conflict { ns: n, key: k }) => {
+            assert_eq!(
+                (n.as_str(), k.as_str()),
+                (ns, key),
+                "conflict names the wrong write"
+            )
+        }
+        other => panic!("expected a conflict on {ns}/{key}, got {other:?}"),
+    }
+}
+
+/// An audit record at `1_700_000_000 + second` seconds plus `micros`, as the server would
+/// build it (times at microsecond precision, which is what the store keeps).
+pub fn record(second: i64, micros: i64) -> AuditRecord {
+    let time = OffsetDateTime::from_unix_timestamp(1_700_000_000 + second).expect("valid time")
+        + time::Duration::microseconds(micros);
+    AuditRecord {
+        seq: 0,
+        time,
+        request_id: format!("req-{second}-{micros}"),
+        principal_arn: None,
+        access_key_id: None,
+        source_ip: "192.0.2.1".into(),
+        tls: false,
+        user_agent: None,
+        service: "sts".into(),
+        operation: "GetCallerIdentity".into(),
+        outcome: AuditOutcome::Success,
+        error_code: None,
+        http_status: 200,
+        decision: None,
+        matched_statements: Vec::new(),
+    }
+}
