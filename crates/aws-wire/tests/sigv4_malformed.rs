@@ -19,7 +19,7 @@ enum Want {
 fn malformed_authorization_headers() {
     // `$C` stands for a valid credential, `$S` for a well-formed signature.
     use Want::*;
-    let templates: [(&str, Want); 31] = [
+    let templates: [(&str, Want); 33] = [
         ("", Incomplete),
         ("    ", Incomplete),
         ("AWS4-HMAC-SHA256", Incomplete),
@@ -47,6 +47,8 @@ fn malformed_authorization_headers() {
         ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=Host;x-amz-date, Signature=$S", Incomplete),
         ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=host;;x-amz-date, Signature=$S", Incomplete),
         ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=, Signature=$S", Incomplete),
+        ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=x-amz-date;host, Signature=$S", Incomplete),
+        ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=host;host, Signature=$S", Incomplete),
         ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=x-amz-date, Signature=$S", Host),
         ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=host, Signature=abc", Incomplete),
         ("AWS4-HMAC-SHA256 Credential=$C, SignedHeaders=host, Signature=$S0", Incomplete),

@@ -405,7 +405,7 @@ fn is_signed_header_name(name: &str) -> bool {
 }
 
 /// Parses `host;x-amz-date`; in a query the semicolons may be encoded as `%3B`. `host` is
-/// required, as at AWS.
+/// required, as at AWS, and the names must be sorted and unique.
 fn parse_signed_headers(raw: &str, in_query: bool) -> Result<Vec<&str>, SigV4Error> {
     let names: Vec<&str> = if in_query {
         query::split_encoded(raw, b';').collect()
@@ -417,6 +417,13 @@ fn parse_signed_headers(raw: &str, in_query: bool) -> Result<Vec<&str>, SigV4Err
             "SignedHeaders must be lower-case header names separated by ';', found '{}'.",
             excerpt(bad)
         )));
+    }
+    // The spec requires the list sorted, and every SDK sorts it. Enforcing that (and so no
+    // duplicates) also bounds the header matching an unauthenticated request can cause.
+    if names.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(incomplete(
+            "SignedHeaders must list each header name once, in sorted order.",
+        ));
     }
     if !names.contains(&"host") {
         return Err(SigV4Error::SignedHeadersMissingHost);
