@@ -79,6 +79,7 @@ impl SqliteStore {
             .connect_with(base.clone().journal_mode(SqliteJournalMode::Wal))
             .await
             .map_err(map_err)?;
+        verify_durability(&writer).await?;
         MIGRATOR
             .run(&writer)
             .await
@@ -103,6 +104,29 @@ impl SqliteStore {
     /// The database file this store uses.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Checks that the writer really runs in WAL mode with `synchronous=FULL`: SQLite silently keeps
+/// the old journal mode where WAL is unsupported (some network filesystems), and the durability
+/// promise of `commit` rests on both settings.
+async fn verify_durability(writer: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = writer.acquire().await.map_err(map_err)?;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    if journal.eq_ignore_ascii_case("wal") && synchronous == 2 {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "SQLite refused durable settings (journal_mode={journal}, synchronous={synchronous}); \
+             is the database on a filesystem without WAL support?"
+        )))
     }
 }
 

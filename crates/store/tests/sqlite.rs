@@ -4,6 +4,7 @@
 mod suite;
 
 use std::future::Future;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -153,4 +154,70 @@ async fn unusable_locations_are_errors() {
     std::fs::write(&h.db, b"this is not an SQLite database, just some text").expect("write");
     let opened = SqliteStore::open(&h.db).await;
     assert!(matches!(opened, Err(StoreError::Corrupt(_))), "{opened:?}");
+}
+
+/// Set in the child process of [`commits_survive_sigkill`]: the database it writes to.
+const SIGKILL_CHILD_DB: &str = "RAMPART_STORE_SIGKILL_CHILD_DB";
+
+/// The child half of [`commits_survive_sigkill`]; a no-op when run normally. Commits version
+/// after version of one key, printing each version once `commit` has returned.
+#[tokio::test]
+async fn sigkill_child_writer() {
+    let Some(db) = std::env::var_os(SIGKILL_CHILD_DB) else {
+        return;
+    };
+    let s = SqliteStore::open(Path::new(&db)).await.expect("child open");
+    let mut expect = Expect::Absent;
+    loop {
+        let versions = s
+            .commit(vec![suite::put("ns", "k", b"v", expect)])
+            .await
+            .expect("commit");
+        expect = Expect::Version(versions[0]);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "committed {}", versions[0]).expect("stdout");
+        out.flush().expect("flush");
+    }
+}
+
+/// A commit that returned survives the process being killed mid-write: a child process commits
+/// in a loop and is SIGKILLed; every version it reported must be in the reopened database.
+#[cfg(unix)]
+#[tokio::test]
+async fn commits_survive_sigkill() {
+    use std::io::BufRead;
+    let h = SqliteHarness::new("sigkill");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "sigkill_child_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SIGKILL_CHILD_DB, &h.db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let mut reported = 0;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("read child");
+        if let Some(v) = line.strip_prefix("committed ") {
+            reported = v.parse().expect("version");
+            if reported >= 200 {
+                break;
+            }
+        }
+    }
+    child.kill().expect("SIGKILL child"); // Child::kill sends SIGKILL on Unix
+    child.wait().expect("reap child");
+    assert_eq!(reported, 200, "child stopped early");
+    let s = SqliteStore::open(&h.db).await.expect("reopen after kill");
+    let version = s
+        .get("ns", "k")
+        .await
+        .expect("get")
+        .expect("present")
+        .version;
+    assert!(version >= reported, "reported {reported}, found {version}");
 }
