@@ -99,7 +99,7 @@ def test_request_dated_20_minutes_away_is_rejected(server, offset):
 
 def test_presigned_url_works_then_expires(server):
     sts = server.client("sts")
-    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=2)
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=2, HttpMethod="GET")
     with urllib.request.urlopen(url, timeout=10) as resp:
         body = resp.read().decode()
     assert "<Arn>" in body and ":user/admin</Arn>" in body
@@ -112,7 +112,7 @@ def test_presigned_url_works_then_expires(server):
 
 
 def test_presigned_url_tampered_is_rejected(server):
-    url = server.client("sts").generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    url = server.client("sts").generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
     tampered = url.replace("X-Amz-Expires=60", "X-Amz-Expires=600")
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(tampered, timeout=10)
@@ -192,3 +192,14 @@ def test_cli_help_reads_like_a_tool():
         assert out.returncode == 0
         assert "Usage: rampart" in out.stdout
     assert "--tls-cert" in subprocess.run([str(BIN), "serve", "--help"], capture_output=True, text=True).stdout
+
+
+def test_presigned_post_url_as_botocore_makes_it(server):
+    # botocore presigns GetCallerIdentity as POST by default (the operation's HTTP method);
+    # the URL then only works with POST — a method change breaks the signature, as on AWS.
+    url = server.client("sts").generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=10) as resp:
+        assert ":user/admin</Arn>" in resp.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=10)
+    assert e.value.code == 403
