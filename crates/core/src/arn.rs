@@ -84,7 +84,14 @@ mod tests {
 
     #[test]
     fn rejects_non_arns() {
-        for bad in ["", "arn", "arn:aws", "foo:aws:iam::1:user/a", "arn:aws:iam::1:", "arn::iam::1:x"] {
+        for bad in [
+            "",
+            "arn",
+            "arn:aws",
+            "foo:aws:iam::1:user/a",
+            "arn:aws:iam::1:",
+            "arn::iam::1:x",
+        ] {
             assert!(Arn::parse(bad).is_err(), "{bad}");
         }
     }

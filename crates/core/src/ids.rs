@@ -19,7 +19,10 @@ fn random_base32(len: usize) -> String {
     SystemRandom::new()
         .fill(&mut bytes)
         .expect("the operating system's random source failed");
-    bytes.iter().map(|b| BASE32[(b & 31) as usize] as char).collect()
+    bytes
+        .iter()
+        .map(|b| BASE32[(b & 31) as usize] as char)
+        .collect()
 }
 
 /// A random 12-digit account id that does not start with 0.

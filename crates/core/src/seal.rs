@@ -72,7 +72,9 @@ impl MasterKey {
 
     /// Decrypts a value produced by [`MasterKey::seal`] with the same `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SealError> {
-        let b64 = sealed.strip_prefix(SEALED_PREFIX).ok_or(SealError::Malformed)?;
+        let b64 = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .ok_or(SealError::Malformed)?;
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| SealError::Malformed)?;
@@ -103,9 +105,15 @@ mod tests {
         // Bound to its context.
         assert_eq!(key.open(&sealed, "AKIAOTHER"), Err(SealError::Unauthentic));
         // Same key from bytes opens it; another key does not.
-        assert!(MasterKey::from_bytes(&raw).unwrap().open(&sealed, "AKIAEXAMPLE").is_ok());
+        assert!(MasterKey::from_bytes(&raw)
+            .unwrap()
+            .open(&sealed, "AKIAEXAMPLE")
+            .is_ok());
         let (other, _) = MasterKey::generate();
-        assert_eq!(other.open(&sealed, "AKIAEXAMPLE"), Err(SealError::Unauthentic));
+        assert_eq!(
+            other.open(&sealed, "AKIAEXAMPLE"),
+            Err(SealError::Unauthentic)
+        );
         // Tampering is detected.
         let mut bytes = sealed.into_bytes();
         let last = bytes.len() - 2;
