@@ -4,8 +4,8 @@
 //! honour is `AdministratorAccess`: principals with it attached are allowed, everyone else is
 //! denied. Deny is the default; nothing bypasses this step.
 
-use crate::account::ADMINISTRATOR_ACCESS_ARN;
 use crate::credentials::ResolvedCredential;
+use crate::entities::ADMINISTRATOR_ACCESS_ARN;
 
 /// What the request wants to do.
 #[derive(Debug, Clone)]

@@ -6,8 +6,9 @@ use rampart_core::{ids, Arn, MasterKey};
 use rampart_store::{Expect, Store, StoreError, Write};
 use time::OffsetDateTime;
 
-use crate::account::{Account, User, ADMINISTRATOR_ACCESS_ARN};
+use crate::account::Account;
 use crate::credentials::{AccessKeyRecord, AccessKeyStatus};
+use crate::entities::{User, ADMINISTRATOR_ACCESS_ARN};
 use crate::ns;
 
 /// The administrator the bootstrap creates.
@@ -64,6 +65,10 @@ pub async fn bootstrap(
         path: "/".to_owned(),
         created_at: now,
         attached_policies: vec![ADMINISTRATOR_ACCESS_ARN.to_owned()],
+        inline_policies: Default::default(),
+        groups: Vec::new(),
+        permissions_boundary: None,
+        tags: Vec::new(),
     };
     let access_key_id = ids::access_key_id();
     let secret_access_key = ids::secret_access_key();

@@ -13,7 +13,7 @@ use rampart_wire::sigv4::SigningKey;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::account::User;
+use crate::entities::{self, User};
 use crate::ns;
 
 /// How long a resolved (or unknown) access key is trusted without re-reading the store.
@@ -172,9 +172,10 @@ impl CredentialResolver {
         if record.status != AccessKeyStatus::Active {
             return Err(CredentialError::InactiveAccessKey);
         }
-        let user = User::load(self.store.as_ref(), &record.user_name)
+        let user = entities::load::<User>(self.store.as_ref(), &record.user_name)
             .await?
-            .ok_or(CredentialError::UnknownAccessKey)?;
+            .ok_or(CredentialError::UnknownAccessKey)?
+            .entity;
         let secret = self
             .master_key
             .open(&record.sealed_secret, access_key_id)

@@ -8,17 +8,22 @@ pub mod account;
 pub mod authorizer;
 pub mod bootstrap;
 pub mod credentials;
+pub mod entities;
 pub mod sts;
 
-pub use account::{Account, User};
+pub use account::Account;
 pub use authorizer::{AuthorizationRequest, Authorizer, Decision};
 pub use bootstrap::{bootstrap, BootstrapOutcome};
 pub use credentials::{CredentialError, CredentialResolver, ResolvedCredential};
+pub use entities::{Group, ManagedPolicy, Role, User};
 pub use sts::StsService;
 
 /// Storage namespaces owned by this crate.
 pub(crate) mod ns {
     pub const ACCOUNT: &str = "account";
     pub const USERS: &str = "iam/users";
+    pub const GROUPS: &str = "iam/groups";
+    pub const ROLES: &str = "iam/roles";
+    pub const POLICIES: &str = "iam/policies";
     pub const ACCESS_KEYS: &str = "iam/access-keys";
 }
