@@ -23,12 +23,23 @@ pub enum Authentication {
     None,
 }
 
+/// Whether an operation needs the caller's policies to allow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// `service:Operation` must be allowed on the operation's resources (the default).
+    Required,
+    /// Any authenticated caller may call it, whatever its policies say (AWS documents this
+    /// for `sts:GetCallerIdentity`: "No permissions are required…").
+    NotRequired,
+}
+
 /// One operation a service offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationSpec {
     /// The AWS operation name (`GetCallerIdentity`).
     pub name: &'static str,
     pub authentication: Authentication,
+    pub permission: Permission,
     /// For rest-json services: the method and path template that select this operation.
     pub route: Option<RestRoute>,
 }
@@ -39,8 +50,15 @@ impl OperationSpec {
         OperationSpec {
             name,
             authentication: Authentication::SigV4,
+            permission: Permission::Required,
             route: None,
         }
+    }
+
+    /// The same operation, callable by any authenticated caller.
+    pub const fn without_permission(mut self) -> Self {
+        self.permission = Permission::NotRequired;
+        self
     }
 
     /// A rest-json operation authenticated by SigV4.
@@ -52,6 +70,7 @@ impl OperationSpec {
         OperationSpec {
             name,
             authentication: Authentication::SigV4,
+            permission: Permission::Required,
             route: Some(RestRoute { method, template }),
         }
     }
@@ -104,6 +123,13 @@ pub trait Service: Send + Sync + 'static {
     fn signing_name(&self) -> &'static str;
     fn protocol(&self) -> Protocol;
     fn operations(&self) -> &'static [OperationSpec];
+    /// The resources (ARNs) an operation acts on, for authorization: `service:Operation` must
+    /// be allowed on each. Computed from the raw input before the operation runs; an input too
+    /// malformed to name its resource may answer `*`, since the operation will reject it.
+    fn resources(&self, _ctx: &OperationContext<'_>, _input: &Input) -> Vec<String> {
+        vec!["*".to_owned()]
+    }
+
     /// Runs one operation. The caller has been authenticated (and authorized) already.
     async fn call(&self, ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError>;
 }

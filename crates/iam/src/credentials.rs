@@ -8,12 +8,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_policy::RequestPrincipal;
 use rampart_store::{Store, StoreError};
 use rampart_wire::sigv4::SigningKey;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::entities::{self, User};
+use crate::evaluation::{user_policies, CompiledPolicyCache, PrincipalPolicies};
 use crate::ns;
 
 /// How long a resolved (or unknown) access key is trusted without re-reading the store.
@@ -41,6 +43,18 @@ pub struct AccessKeyRecord {
     pub created_at: OffsetDateTime,
 }
 
+impl AccessKeyRecord {
+    /// A store write that saves this record, expecting the key to be at `expect`.
+    pub fn write(&self, expect: rampart_store::Expect) -> rampart_store::Write {
+        rampart_store::Write::Put {
+            ns: ns::ACCESS_KEYS.to_owned(),
+            key: self.access_key_id.clone(),
+            value: serde_json::to_vec(self).expect("plain records serialise"),
+            expect,
+        }
+    }
+}
+
 /// Why a request's credentials were refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -60,8 +74,10 @@ pub struct ResolvedCredential {
     secret: String,
     /// The identity, less the per-request facts (source IP, transport) the server fills in.
     pub identity: CallerIdentity,
-    /// Managed policies attached to the principal (until the IAM policy engine evaluates them).
-    pub attached_policies: Vec<String>,
+    /// The principal as the policy engine sees it (ARN, ids, tags).
+    pub principal: RequestPrincipal,
+    /// The principal's compiled policies, read when the credential was resolved.
+    pub policies: PrincipalPolicies,
     signing_keys: RwLock<Vec<(String, SigningKey)>>,
     fetched_at: Instant,
 }
@@ -105,6 +121,7 @@ pub struct CredentialResolver {
     store: Arc<dyn Store>,
     master_key: Arc<MasterKey>,
     cache: quick_cache::sync::Cache<String, CacheEntry>,
+    compiled: CompiledPolicyCache,
 }
 
 #[derive(Clone)]
@@ -119,6 +136,7 @@ impl CredentialResolver {
             store,
             master_key,
             cache: quick_cache::sync::Cache::new(10_000),
+            compiled: CompiledPolicyCache::default(),
         }
     }
 
@@ -159,6 +177,12 @@ impl CredentialResolver {
         self.cache.remove(access_key_id);
     }
 
+    /// Forgets every cached credential, e.g. after a policy, group or boundary changed: IAM
+    /// writes are rare, and re-reading is cheaper than working out whom a change affects.
+    pub fn invalidate_all(&self) {
+        self.cache.clear();
+    }
+
     async fn load(&self, access_key_id: &str) -> Result<ResolvedCredential, CredentialError> {
         // Key ids are upper-case base32; anything else cannot exist, so spare the store.
         if access_key_id.len() > 128 || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -182,6 +206,9 @@ impl CredentialResolver {
             .map_err(|e| CredentialError::Unsealable(e.to_string()))?;
         let secret = String::from_utf8(secret)
             .map_err(|_| CredentialError::Unsealable("secret is not UTF-8".into()))?;
+        let policies = user_policies(self.store.as_ref(), &self.compiled, &user).await?;
+        let principal = RequestPrincipal::user(&user.arn, &user.user_id)
+            .with_tags(user.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
         let account_id = rampart_core::Arn::parse(&user.arn)
             .map(|arn| arn.account_id)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -202,7 +229,8 @@ impl CredentialResolver {
                 secure_transport: false,
                 mfa_present: false,
             },
-            attached_policies: user.attached_policies,
+            principal,
+            policies,
             signing_keys: RwLock::new(Vec::with_capacity(2)),
             fetched_at: Instant::now(),
         })

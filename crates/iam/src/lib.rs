@@ -9,13 +9,15 @@ pub mod authorizer;
 pub mod bootstrap;
 pub mod credentials;
 pub mod entities;
+pub mod evaluation;
 pub mod sts;
 
 pub use account::Account;
-pub use authorizer::{AuthorizationRequest, Authorizer, Decision};
+pub use authorizer::{Authorization, AuthorizationRequest, Authorizer};
 pub use bootstrap::{bootstrap, BootstrapOutcome};
 pub use credentials::{CredentialError, CredentialResolver, ResolvedCredential};
 pub use entities::{Group, ManagedPolicy, Role, User};
+pub use evaluation::{CompiledPolicyCache, PrincipalPolicies};
 pub use sts::StsService;
 
 /// Storage namespaces owned by this crate.

@@ -6,7 +6,8 @@ use rampart_wire::{
 };
 
 /// The operations STS offers.
-const OPERATIONS: &[OperationSpec] = &[OperationSpec::signed("GetCallerIdentity")];
+const OPERATIONS: &[OperationSpec] =
+    &[OperationSpec::signed("GetCallerIdentity").without_permission()];
 
 /// The STS service surface.
 #[derive(Debug, Default)]

@@ -17,16 +17,15 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, StatusCode};
 use rampart_core::{ids, AuditOutcome, AuditRecord, CallerIdentity};
 use rampart_iam::{
-    AuthorizationRequest, Authorizer, CredentialError, CredentialResolver, Decision,
-    ResolvedCredential,
+    AuthorizationRequest, Authorizer, CredentialError, CredentialResolver, ResolvedCredential,
 };
 use rampart_wire::protocol::query::QueryParams;
 use rampart_wire::protocol::{self, json, query, rest_json, EncodedResponse, ProtocolKind};
 use rampart_wire::service::RestInput;
 use rampart_wire::sigv4::{self, RequestView, Settings};
 use rampart_wire::{
-    Authentication, CommonError, Input, OperationContext, OperationSpec, Output, Protocol,
-    ServiceError,
+    Authentication, CommonError, Input, OperationContext, OperationSpec, Output, Permission,
+    Protocol, ServiceError,
 };
 use time::OffsetDateTime;
 
@@ -56,7 +55,9 @@ struct Trail {
     operation: String,
     access_key_id: Option<String>,
     principal_arn: Option<String>,
-    decision: Option<Decision>,
+    /// The authorization decision (`allowed`, `explicitDeny`, `implicitDeny`), once made.
+    decision: Option<&'static str>,
+    matched_statements: Vec<String>,
     /// The protocol answers are given in: guessed from the request's shape until the service
     /// is known.
     protocol: Protocol,
@@ -110,6 +111,7 @@ pub async fn handle(
         access_key_id: None,
         principal_arn: None,
         decision: None,
+        matched_statements: Vec::new(),
         protocol: Protocol::RestJson,
     };
     let result = pipeline.process(&mut trail, request).await;
@@ -217,28 +219,40 @@ impl Pipeline {
             }
             (None, Authentication::None) => None,
             (Some(credential), _) => {
-                let action = format!("{}:{}", service.signing_name, operation.name);
-                let resources = ["*".to_owned()];
-                let decision = self.authorizer.authorize(
-                    &credential,
-                    &AuthorizationRequest {
-                        action: &action,
-                        resources: &resources,
-                    },
-                );
-                let allowed = matches!(decision, Decision::Allowed { .. });
-                let denial = (!allowed)
-                    .then(|| access_denied_message(&credential.identity.arn, &action, &decision));
-                trail.decision = Some(decision);
-                if let Some(message) = denial {
-                    return Err(Rejection::in_service(
-                        service,
-                        CommonError::AccessDenied(message),
-                    ));
-                }
                 let mut identity: CallerIdentity = credential.identity.clone();
                 identity.source_ip = trail.source_ip;
                 identity.secure_transport = self.tls;
+                if operation.permission == Permission::Required {
+                    let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
+                    let probe = OperationContext {
+                        request_id: &trail.request_id,
+                        caller: Some(&identity),
+                        region,
+                        operation,
+                    };
+                    let resources = service.service.resources(&probe, &input);
+                    let action = format!("{}:{}", service.signing_name, operation.name);
+                    let authorization = self.authorizer.authorize(
+                        &credential,
+                        &AuthorizationRequest {
+                            action: &action,
+                            resources: &resources,
+                            source_ip: trail.source_ip,
+                            secure_transport: self.tls,
+                            region,
+                            now: OffsetDateTime::now_utc(),
+                        },
+                    );
+                    trail.matched_statements = authorization.matched_statements();
+                    trail.decision = Some(authorization.evaluation.decision.as_str());
+                    if !authorization.is_allowed() {
+                        let message = authorization.denial_message(&identity.arn, &action);
+                        return Err(Rejection::in_service(
+                            service,
+                            CommonError::AccessDenied(message),
+                        ));
+                    }
+                }
                 Some(identity)
             }
         };
@@ -366,12 +380,8 @@ impl Pipeline {
             outcome,
             error_code: error_code.clone(),
             http_status: encoded.status,
-            decision: trail.decision.as_ref().map(|d| d.as_str().to_owned()),
-            matched_statements: trail
-                .decision
-                .as_ref()
-                .map(|d| d.matched().to_vec())
-                .unwrap_or_default(),
+            decision: trail.decision.map(str::to_owned),
+            matched_statements: trail.matched_statements,
         };
         let encoded = match self.audit.record(record).await {
             Ok(()) => encoded,
@@ -508,17 +518,6 @@ fn encode_output(
             )
         }
     }
-}
-
-/// AWS's wording for an authorization failure.
-fn access_denied_message(arn: &str, action: &str, decision: &Decision) -> String {
-    let why = match decision {
-        Decision::ExplicitDeny { .. } => {
-            "with an explicit deny in an identity-based policy".to_owned()
-        }
-        _ => format!("because no identity-based policy allows the {action} action"),
-    };
-    format!("User: {arn} is not authorized to perform: {action} on resource: * {why}")
 }
 
 fn into_response(encoded: EncodedResponse, request_id: &str) -> Response {

@@ -107,6 +107,7 @@ impl Service for WidgetService {
 
 struct Harness {
     app: axum::Router,
+    master_key: Arc<MasterKey>,
     store: Arc<dyn Store>,
     access_key_id: String,
     secret: String,
@@ -120,6 +121,7 @@ async fn harness() -> Harness {
         .unwrap();
     let (key, _) = MasterKey::generate();
     let key = Arc::new(key);
+    let key_for_harness = key.clone();
     let BootstrapOutcome::Created {
         access_key_id,
         secret_access_key,
@@ -141,6 +143,7 @@ async fn harness() -> Harness {
     });
     Harness {
         app: pipeline::router(pipeline),
+        master_key: key_for_harness,
         store,
         access_key_id,
         secret: secret_access_key,
@@ -250,6 +253,10 @@ async fn json_service_answers_and_is_audited() {
     );
     assert_eq!(record.source_ip, "192.0.2.7");
     assert_eq!(record.decision.as_deref(), Some("allowed"));
+    assert_eq!(
+        record.matched_statements,
+        vec!["arn:aws:iam::aws:policy/AdministratorAccess#0".to_owned()]
+    );
 }
 
 #[tokio::test]
@@ -436,5 +443,123 @@ async fn rest_json_routes_by_method_and_path() {
     assert_eq!(
         (status, body["__type"].as_str()),
         (403, Some("MissingAuthenticationTokenException"))
+    );
+}
+
+/// Creates user `bob` with one inline policy and an access key, straight in the store.
+async fn bob(h: &Harness, key: &MasterKey, policy: &str) -> (String, String) {
+    use rampart_iam::credentials::{AccessKeyRecord, AccessKeyStatus};
+    use rampart_iam::entities::{self, User};
+    use rampart_store::Expect;
+    let account = rampart_iam::Account::load(h.store.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let user = User {
+        name: "bob".into(),
+        user_id: rampart_core::ids::unique_id("AIDA"),
+        arn: format!("arn:aws:iam::{}:user/bob", account.account_id),
+        path: "/".into(),
+        created_at: now,
+        attached_policies: vec![],
+        inline_policies: [("EchoOnly".to_owned(), policy.to_owned())].into(),
+        groups: vec![],
+        permissions_boundary: None,
+        tags: vec![],
+    };
+    let access_key_id = rampart_core::ids::access_key_id();
+    let secret = rampart_core::ids::secret_access_key();
+    let record = AccessKeyRecord {
+        access_key_id: access_key_id.clone(),
+        user_name: "bob".into(),
+        status: AccessKeyStatus::Active,
+        sealed_secret: key.seal(secret.as_bytes(), &access_key_id),
+        created_at: now,
+    };
+    h.store
+        .commit(vec![
+            entities::put(&user, Expect::Absent),
+            record.write(Expect::Absent),
+        ])
+        .await
+        .unwrap();
+    (access_key_id, secret)
+}
+
+#[tokio::test]
+async fn policies_decide_and_denials_read_like_aws() {
+    let mut h = harness().await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"EchoFromDocNet","Effect":"Allow","Action":"echo:*","Resource":"*",
+         "Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}},
+        {"Sid":"NeverFail","Effect":"Deny","Action":"echo:Fail","Resource":"*"}]}"#;
+    let (akid, secret) = bob(&h, &h.master_key.clone(), policy).await;
+    h.access_key_id = akid;
+    h.secret = secret;
+
+    let req = signed(
+        &h,
+        "echo",
+        "POST",
+        "/",
+        &[JSON11, ("x-amz-target", "EchoService.Echo")],
+        br#"{"Message":"hi"}"#,
+        None,
+    );
+    let (status, headers, body) = send(&h, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["Caller"].as_str().unwrap().ends_with(":user/bob"));
+    let request_id = headers["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let records = h.store.query_audit(&AuditQuery::default()).await.unwrap();
+    let record = records.iter().find(|r| r.request_id == request_id).unwrap();
+    assert_eq!(record.matched_statements.len(), 1);
+    assert!(
+        record.matched_statements[0].ends_with("#inline/EchoOnly#0(EchoFromDocNet)"),
+        "{:?}",
+        record.matched_statements
+    );
+
+    // An explicit deny wins over the allow.
+    let req = signed(
+        &h,
+        "echo",
+        "POST",
+        "/",
+        &[JSON11, ("x-amz-target", "EchoService.Fail")],
+        b"{}",
+        None,
+    );
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (403, Some("AccessDeniedException"))
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("User: arn:aws:iam::"), "{message}");
+    assert!(
+        message.ends_with(":user/bob is not authorized to perform: echo:Fail on resource: * with an explicit deny in an identity-based policy"),
+        "{message}"
+    );
+
+    // Nothing allows widgets at all: an implicit deny, worded as AWS does.
+    let req = signed(
+        &h,
+        "widgets",
+        "GET",
+        "/2026-01-01/widgets/w",
+        &[],
+        b"",
+        None,
+    );
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["__type"], "AccessDeniedException");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("because no identity-based policy allows the widgets:GetWidget action"),
+        "{body}"
     );
 }
