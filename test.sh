@@ -34,3 +34,6 @@ fi
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 RAMPART_BIN="$TARGET_DIR/debug/rampart" PATH="$VENV/bin:$PATH" \
   "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider "$@"
+
+step "policy differential test (iam-simulate, moto)"
+tests/oracle/run.sh
