@@ -48,6 +48,12 @@ pub fn secret_access_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(random_bytes::<30>())
 }
 
+/// A session token for temporary credentials: 64 random bytes, base64.
+pub fn session_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(random_bytes::<64>())
+}
+
 /// A unique principal id with the given prefix (`AIDA` users, `AROA` roles, `AGPA` groups…).
 pub fn unique_id(prefix: &str) -> String {
     format!("{prefix}{}", random_base32(17))
