@@ -15,5 +15,6 @@ pub mod sigv4;
 pub use error::{CommonError, Fault, ServiceError};
 pub use protocol::{Protocol, ProtocolKind};
 pub use service::{
-    Authentication, Input, OperationContext, OperationSpec, Output, Permission, Service,
+    Authentication, AuthorizationTarget, Input, OperationContext, OperationSpec, Output,
+    Permission, ResourcePolicy, ResourcePolicyKind, Service,
 };

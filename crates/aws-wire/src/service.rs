@@ -76,6 +76,52 @@ impl OperationSpec {
     }
 }
 
+/// The resources an operation acts on and the service-specific condition keys it supplies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizationTarget {
+    /// ARNs, or `*` for operations without a resource.
+    pub resources: Vec<String>,
+    /// Condition keys and their values (`sts:ExternalId`, `aws:RequestTag/team`, …); a key
+    /// may repeat for a multi-valued key (`aws:TagKeys`).
+    pub condition_keys: Vec<(String, String)>,
+}
+
+impl AuthorizationTarget {
+    /// `*`, no extra keys.
+    pub fn any_resource() -> Self {
+        AuthorizationTarget {
+            resources: vec!["*".to_owned()],
+            condition_keys: Vec::new(),
+        }
+    }
+
+    /// One resource, no extra keys.
+    pub fn resource(arn: impl Into<String>) -> Self {
+        AuthorizationTarget {
+            resources: vec![arn.into()],
+            condition_keys: Vec::new(),
+        }
+    }
+}
+
+/// How a resource-based policy takes part in evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourcePolicyKind {
+    /// A resource policy: same-account, an allow in it or in the caller's policies suffices.
+    Resource,
+    /// A role's trust policy: it must allow, whatever else does.
+    Trust,
+}
+
+/// A resource-based policy document for a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePolicy {
+    pub kind: ResourcePolicyKind,
+    /// The document, or None when the resource does not exist — evaluated as a policy that
+    /// allows nothing, so a caller learns nothing from the difference.
+    pub document: Option<String>,
+}
+
 /// A rest-json request's members, as the HTTP request carried them.
 #[derive(Debug, Clone, Default)]
 pub struct RestInput {
@@ -123,11 +169,27 @@ pub trait Service: Send + Sync + 'static {
     fn signing_name(&self) -> &'static str;
     fn protocol(&self) -> Protocol;
     fn operations(&self) -> &'static [OperationSpec];
-    /// The resources (ARNs) an operation acts on, for authorization: `service:Operation` must
-    /// be allowed on each. Computed from the raw input before the operation runs; an input too
-    /// malformed to name its resource may answer `*`, since the operation will reject it.
-    fn resources(&self, _ctx: &OperationContext<'_>, _input: &Input) -> Vec<String> {
-        vec!["*".to_owned()]
+    /// What an operation acts on, for authorization: `service:Operation` must be allowed on
+    /// each resource, with the operation's condition keys in the request context. Computed
+    /// from the raw input before the operation runs; an input too malformed to name its
+    /// resource may answer `*`, since the operation will reject it. Async because a resource's
+    /// ARN may need a lookup (an IAM user's path).
+    async fn authorization_target(
+        &self,
+        _ctx: &OperationContext<'_>,
+        _input: &Input,
+    ) -> AuthorizationTarget {
+        AuthorizationTarget::any_resource()
+    }
+
+    /// The resource-based policy attached to `resource` (a role's trust policy, a function's
+    /// or a secret's policy), evaluated together with the caller's own policies.
+    async fn resource_policy(
+        &self,
+        _ctx: &OperationContext<'_>,
+        _resource: &str,
+    ) -> Result<Option<ResourcePolicy>, ServiceError> {
+        Ok(None)
     }
 
     /// Runs one operation. The caller has been authenticated (and authorized) already.

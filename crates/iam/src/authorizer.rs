@@ -5,8 +5,12 @@
 //! ordinary user with `AdministratorAccess` attached.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use rampart_policy::{evaluate, Decision, Evaluation, EvaluationContext};
+use rampart_policy::{
+    evaluate, CompiledPolicy, Decision, Evaluation, EvaluationContext, PolicyKind,
+};
+use rampart_wire::{AuthorizationTarget, ResourcePolicy, ResourcePolicyKind};
 use time::OffsetDateTime;
 
 use crate::credentials::ResolvedCredential;
@@ -16,8 +20,8 @@ use crate::credentials::ResolvedCredential;
 pub struct AuthorizationRequest<'a> {
     /// `service:Operation`, e.g. `iam:CreateRole`.
     pub action: &'a str,
-    /// The resources the operation touches (`*` when it names none).
-    pub resources: &'a [String],
+    /// The resources the operation touches and its condition keys.
+    pub target: &'a AuthorizationTarget,
     pub source_ip: IpAddr,
     pub secure_transport: bool,
     /// The region the request was signed for (`aws:RequestedRegion`).
@@ -62,26 +66,71 @@ impl Authorization {
     }
 }
 
+/// A resource's policy, ready for evaluation.
+#[derive(Debug, Clone)]
+pub enum AttachedPolicy {
+    /// The resource has no resource-based policy.
+    None,
+    /// The resource needs one (a role's trust policy) but does not exist or has none.
+    Missing(PolicyKind),
+    Compiled(Arc<CompiledPolicy>),
+}
+
+impl AttachedPolicy {
+    /// Compiles what a service returned. A stored document that no longer parses is treated
+    /// as missing: it allows nothing.
+    pub fn compile(resource: &str, policy: Option<&ResourcePolicy>) -> AttachedPolicy {
+        let Some(policy) = policy else {
+            return AttachedPolicy::None;
+        };
+        let kind = match policy.kind {
+            ResourcePolicyKind::Resource => PolicyKind::Resource,
+            ResourcePolicyKind::Trust => PolicyKind::Trust,
+        };
+        let Some(document) = &policy.document else {
+            return AttachedPolicy::Missing(kind);
+        };
+        match CompiledPolicy::parse(resource, kind, document) {
+            Ok(compiled) => AttachedPolicy::Compiled(Arc::new(compiled)),
+            Err(e) => {
+                tracing::error!(resource, error = %e, "stored resource policy does not parse");
+                AttachedPolicy::Missing(kind)
+            }
+        }
+    }
+}
+
 /// Decides whether a caller may perform an action.
 #[derive(Debug, Default, Clone)]
 pub struct Authorizer;
 
 impl Authorizer {
     /// Every resource must be allowed; the first one that is not decides the answer.
+    /// `resource_policies[i]` is the policy of `request.target.resources[i]`.
     pub fn authorize(
         &self,
         caller: &ResolvedCredential,
         request: &AuthorizationRequest<'_>,
+        resource_policies: &[AttachedPolicy],
     ) -> Authorization {
         let mut last = None;
-        for resource in request.resources {
-            let ctx = EvaluationContext::new(caller.principal.clone(), request.action, resource)
-                .with_source_ip(request.source_ip)
-                .with_current_time(request.now.unix_timestamp())
-                .with_secure_transport(request.secure_transport)
-                .with_mfa(caller.identity.mfa_present, None)
-                .with_requested_region(request.region);
-            let evaluation = evaluate(caller.policies.all(), &ctx);
+        for (i, resource) in request.target.resources.iter().enumerate() {
+            let attached = resource_policies.get(i).unwrap_or(&AttachedPolicy::None);
+            let evaluation = match attached {
+                AttachedPolicy::Missing(kind) => Evaluation {
+                    decision: Decision::ImplicitDeny,
+                    statements: Vec::new(),
+                    missing_allow: Some(*kind),
+                },
+                _ => {
+                    let ctx = self.context(caller, request, resource);
+                    let resource_policy = match attached {
+                        AttachedPolicy::Compiled(p) => Some(p.as_ref()),
+                        _ => None,
+                    };
+                    evaluate(caller.policies.all().chain(resource_policy), &ctx)
+                }
+            };
             let authorization = Authorization {
                 evaluation,
                 resource: resource.clone(),
@@ -99,5 +148,39 @@ impl Authorizer {
             },
             resource: "*".to_owned(),
         })
+    }
+
+    fn context(
+        &self,
+        caller: &ResolvedCredential,
+        request: &AuthorizationRequest<'_>,
+        resource: &str,
+    ) -> EvaluationContext {
+        let mut ctx = EvaluationContext::new(caller.principal.clone(), request.action, resource)
+            .with_source_ip(request.source_ip)
+            .with_current_time(request.now.unix_timestamp())
+            .with_secure_transport(request.secure_transport)
+            .with_mfa(caller.identity.mfa_present, None)
+            .with_requested_region(request.region);
+        if let Some(issued) = caller.identity.token_issue_time {
+            ctx = ctx.with_token_issue_time(issued.unix_timestamp());
+        }
+        let keys = &request.target.condition_keys;
+        for (i, (key, _)) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                continue;
+            }
+            let values: Vec<&str> = keys
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if values.len() == 1 {
+                ctx.set(key, values[0]);
+            } else {
+                ctx.set_values(key, values);
+            }
+        }
+        ctx
     }
 }

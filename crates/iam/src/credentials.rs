@@ -14,9 +14,12 @@ use rampart_wire::sigv4::SigningKey;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::entities::{self, User};
-use crate::evaluation::{user_policies, CompiledPolicyCache, PrincipalPolicies};
+use crate::entities::{self, Role, User};
+use crate::evaluation::{
+    role_policies, session_policies, user_policies, CompiledPolicyCache, PrincipalPolicies,
+};
 use crate::ns;
+use crate::sessions::{SessionOrigin, SessionRecord};
 
 /// How long a resolved (or unknown) access key is trusted without re-reading the store.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -78,6 +81,8 @@ pub struct ResolvedCredential {
     pub principal: RequestPrincipal,
     /// The principal's compiled policies, read when the credential was resolved.
     pub policies: PrincipalPolicies,
+    /// For temporary credentials: the session token and expiry to check on every request.
+    pub session: Option<SessionFacts>,
     signing_keys: RwLock<Vec<(String, SigningKey)>>,
     fetched_at: Instant,
 }
@@ -188,6 +193,9 @@ impl CredentialResolver {
         if access_key_id.len() > 128 || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(CredentialError::UnknownAccessKey);
         }
+        if access_key_id.starts_with("ASIA") {
+            return self.load_session(access_key_id).await;
+        }
         let Some(item) = self.store.get(ns::ACCESS_KEYS, access_key_id).await? else {
             return Err(CredentialError::UnknownAccessKey);
         };
@@ -200,39 +208,187 @@ impl CredentialResolver {
             .await?
             .ok_or(CredentialError::UnknownAccessKey)?
             .entity;
+        let secret = self.unseal(&record.sealed_secret, access_key_id)?;
+        let policies = user_policies(self.store.as_ref(), &self.compiled, &user).await?;
+        Ok(self.user_credential(access_key_id, secret, &user, policies, None))
+    }
+
+    fn unseal(&self, sealed: &str, access_key_id: &str) -> Result<String, CredentialError> {
         let secret = self
             .master_key
-            .open(&record.sealed_secret, access_key_id)
+            .open(sealed, access_key_id)
             .map_err(|e| CredentialError::Unsealable(e.to_string()))?;
-        let secret = String::from_utf8(secret)
-            .map_err(|_| CredentialError::Unsealable("secret is not UTF-8".into()))?;
-        let policies = user_policies(self.store.as_ref(), &self.compiled, &user).await?;
+        String::from_utf8(secret)
+            .map_err(|_| CredentialError::Unsealable("secret is not UTF-8".into()))
+    }
+
+    /// A credential that acts as `user` (a long-term key, or a `GetSessionToken` session).
+    fn user_credential(
+        &self,
+        access_key_id: &str,
+        secret: String,
+        user: &User,
+        policies: PrincipalPolicies,
+        session: Option<SessionFacts>,
+    ) -> ResolvedCredential {
         let principal = RequestPrincipal::user(&user.arn, &user.user_id)
             .with_tags(user.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
-        let account_id = rampart_core::Arn::parse(&user.arn)
-            .map(|arn| arn.account_id)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(ResolvedCredential {
+        let identity = CallerIdentity {
+            account_id: account_of(&user.arn),
+            arn: user.arn.clone(),
+            user_id: user.user_id.clone(),
+            principal_type: PrincipalType::User,
+            name: user.name.clone(),
             access_key_id: access_key_id.to_owned(),
+            temporary: session.is_some(),
+            session_name: None,
+            token_issue_time: session.as_ref().map(|s| s.issued_at),
+            source_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+            secure_transport: false,
+            mfa_present: false,
+        };
+        self.credential(
+            access_key_id,
             secret,
-            identity: CallerIdentity {
-                account_id,
-                arn: user.arn.clone(),
-                user_id: user.user_id.clone(),
-                principal_type: PrincipalType::User,
-                name: user.name.clone(),
-                access_key_id: access_key_id.to_owned(),
-                temporary: false,
-                session_name: None,
-                token_issue_time: None,
-                source_ip: std::net::IpAddr::from([0, 0, 0, 0]),
-                secure_transport: false,
-                mfa_present: false,
-            },
+            identity,
             principal,
             policies,
+            session,
+        )
+    }
+
+    fn credential(
+        &self,
+        access_key_id: &str,
+        secret: String,
+        identity: CallerIdentity,
+        principal: RequestPrincipal,
+        policies: PrincipalPolicies,
+        session: Option<SessionFacts>,
+    ) -> ResolvedCredential {
+        ResolvedCredential {
+            access_key_id: access_key_id.to_owned(),
+            secret,
+            identity,
+            principal,
+            policies,
+            session,
             signing_keys: RwLock::new(Vec::with_capacity(2)),
             fetched_at: Instant::now(),
-        })
+        }
+    }
+
+    /// Temporary credentials from `sts:AssumeRole` or `sts:GetSessionToken`.
+    async fn load_session(
+        &self,
+        access_key_id: &str,
+    ) -> Result<ResolvedCredential, CredentialError> {
+        let Some(item) = self.store.get(ns::SESSIONS, access_key_id).await? else {
+            return Err(CredentialError::UnknownAccessKey);
+        };
+        let record: SessionRecord = serde_json::from_slice(&item.value)
+            .map_err(|e| StoreError::Corrupt(format!("session record: {e}")))?;
+        let secret = self.unseal(&record.sealed_secret, access_key_id)?;
+        let mut token_sha256 = [0u8; 32];
+        hex::decode_to_slice(&record.token_sha256, &mut token_sha256)
+            .map_err(|_| StoreError::Corrupt("session token hash".into()))?;
+        let facts = SessionFacts {
+            token_sha256,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+            from_get_session_token: matches!(record.origin, SessionOrigin::SessionToken { .. }),
+        };
+        let store = self.store.as_ref();
+        match &record.origin {
+            SessionOrigin::SessionToken { user_name } => {
+                let user = entities::load::<User>(store, user_name)
+                    .await?
+                    .ok_or(CredentialError::UnknownAccessKey)?
+                    .entity;
+                let policies = user_policies(store, &self.compiled, &user).await?;
+                Ok(self.user_credential(access_key_id, secret, &user, policies, Some(facts)))
+            }
+            SessionOrigin::AssumedRole {
+                role_name,
+                session_name,
+                ..
+            } => {
+                // A deleted role takes its sessions with it.
+                let role = entities::load::<Role>(store, role_name)
+                    .await?
+                    .ok_or(CredentialError::UnknownAccessKey)?
+                    .entity;
+                let mut policies = role_policies(store, &self.compiled, &role).await?;
+                policies.session = session_policies(store, &self.compiled, &record).await?;
+                let account_id = account_of(&role.arn);
+                // Session tags override the role's tags of the same key.
+                let mut tags: Vec<(&str, &str)> = record
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.as_str(), t.value.as_str()))
+                    .collect();
+                for t in &role.tags {
+                    if !tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&t.key)) {
+                        tags.push((&t.key, &t.value));
+                    }
+                }
+                let principal =
+                    RequestPrincipal::role_session(&role.arn, session_name, &role.role_id)
+                        .with_tags(tags);
+                let identity = CallerIdentity {
+                    arn: format!(
+                        "arn:aws:sts::{account_id}:assumed-role/{}/{session_name}",
+                        role.name
+                    ),
+                    user_id: format!("{}:{session_name}", role.role_id),
+                    account_id,
+                    principal_type: PrincipalType::AssumedRole,
+                    name: role.name.clone(),
+                    access_key_id: access_key_id.to_owned(),
+                    temporary: true,
+                    session_name: Some(session_name.clone()),
+                    token_issue_time: Some(record.issued_at),
+                    source_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+                    secure_transport: false,
+                    mfa_present: false,
+                };
+                Ok(self.credential(
+                    access_key_id,
+                    secret,
+                    identity,
+                    principal,
+                    policies,
+                    Some(facts),
+                ))
+            }
+        }
+    }
+}
+
+/// The account id in an IAM ARN (empty if it is not one).
+fn account_of(arn: &str) -> String {
+    rampart_core::Arn::parse(arn)
+        .map(|a| a.account_id)
+        .unwrap_or_default()
+}
+
+/// What a temporary credential must also satisfy on every request.
+#[derive(Debug, Clone)]
+pub struct SessionFacts {
+    /// SHA-256 of the session token the request must carry.
+    pub token_sha256: [u8; 32],
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// `GetSessionToken` credentials may not call the IAM API without MFA (AWS's rule).
+    pub from_get_session_token: bool,
+}
+
+impl SessionFacts {
+    /// Whether `token` is this session's token (constant-time comparison).
+    pub fn token_matches(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        crate::sessions::token_sha256(token)
+            .ct_eq(&self.token_sha256)
+            .into()
     }
 }

@@ -124,6 +124,13 @@ pub struct ManagedPolicy {
     pub next_version: u32,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// How many users, groups and roles have the policy attached. Kept in the same commit as
+    /// every attach and detach, so `DeletePolicy` can refuse atomically.
+    #[serde(default)]
+    pub attachment_count: u32,
+    /// How many users and roles use the policy as their permissions boundary.
+    #[serde(default)]
+    pub permissions_boundary_usage_count: u32,
 }
 
 impl ManagedPolicy {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rampart_policy::{CompiledPolicy, PolicyKind};
 use rampart_store::{Store, StoreError};
 
-use crate::entities::{self, aws_managed_policy, Group, ManagedPolicy, User};
+use crate::entities::{self, aws_managed_policy, Group, ManagedPolicy, Role, User};
+use crate::sessions::SessionRecord;
 
 /// The compiled policies of one principal, by the role each plays in evaluation.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +108,73 @@ async fn owner_policies(
     Ok(())
 }
 
+/// A permissions boundary, compiled; one naming a policy that is gone denies everything
+/// rather than nothing.
+async fn boundary(
+    store: &dyn Store,
+    cache: &CompiledPolicyCache,
+    arn: &str,
+) -> Result<Arc<CompiledPolicy>, StoreError> {
+    if let Some(policy) = cache.managed(store, arn, PolicyKind::Boundary).await? {
+        return Ok(policy);
+    }
+    Ok(Arc::new(compile(
+        arn,
+        PolicyKind::Boundary,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"BoundaryPolicyMissing","Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+    )?))
+}
+
+/// The policies of a role: its own and its boundary (session policies are added per session).
+pub async fn role_policies(
+    store: &dyn Store,
+    cache: &CompiledPolicyCache,
+    role: &Role,
+) -> Result<PrincipalPolicies, StoreError> {
+    let mut policies = PrincipalPolicies::default();
+    owner_policies(
+        store,
+        cache,
+        &role.arn,
+        &role.inline_policies,
+        &role.attached_policies,
+        &mut policies.identity,
+    )
+    .await?;
+    if let Some(arn) = &role.permissions_boundary {
+        policies.boundary = Some(boundary(store, cache, arn).await?);
+    }
+    Ok(policies)
+}
+
+/// A session's own policies (`Policy`, `PolicyArns`), which only ever narrow.
+pub async fn session_policies(
+    store: &dyn Store,
+    cache: &CompiledPolicyCache,
+    session: &SessionRecord,
+) -> Result<Vec<Arc<CompiledPolicy>>, StoreError> {
+    let mut out = Vec::new();
+    if let Some(document) = &session.session_policy {
+        out.push(Arc::new(compile(
+            "session-policy",
+            PolicyKind::Session,
+            document,
+        )?));
+    }
+    for arn in &session.session_policy_arns {
+        match cache.managed(store, arn, PolicyKind::Session).await? {
+            Some(policy) => out.push(policy),
+            // A session policy that is gone still narrows: to nothing.
+            None => out.push(Arc::new(compile(
+                arn,
+                PolicyKind::Session,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+            )?)),
+        }
+    }
+    Ok(out)
+}
+
 /// The policies that apply to an IAM user: its own, its groups', its boundary.
 pub async fn user_policies(
     store: &dyn Store,
@@ -138,16 +206,8 @@ pub async fn user_policies(
             .await?;
         }
     }
-    if let Some(boundary) = &user.permissions_boundary {
-        policies.boundary = cache.managed(store, boundary, PolicyKind::Boundary).await?;
-        if policies.boundary.is_none() {
-            // A boundary naming a policy that is gone denies everything rather than nothing.
-            policies.boundary = Some(Arc::new(compile(
-                boundary,
-                PolicyKind::Boundary,
-                r#"{"Version":"2012-10-17","Statement":[{"Sid":"BoundaryPolicyMissing","Effect":"Deny","Action":"*","Resource":"*"}]}"#,
-            )?));
-        }
+    if let Some(arn) = &user.permissions_boundary {
+        policies.boundary = Some(boundary(store, cache, arn).await?);
     }
     Ok(policies)
 }

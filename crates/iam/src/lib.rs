@@ -5,15 +5,19 @@
 //! State lives in the store ([`rampart_store::Store`]); the resolver only caches it.
 
 pub mod account;
+pub mod api;
 pub mod authorizer;
 pub mod bootstrap;
 pub mod credentials;
 pub mod entities;
 pub mod evaluation;
+pub mod iam_target;
+pub mod sessions;
 pub mod sts;
 
 pub use account::Account;
-pub use authorizer::{Authorization, AuthorizationRequest, Authorizer};
+pub use api::{ChangeHook, IamService};
+pub use authorizer::{AttachedPolicy, Authorization, AuthorizationRequest, Authorizer};
 pub use bootstrap::{bootstrap, BootstrapOutcome};
 pub use credentials::{CredentialError, CredentialResolver, ResolvedCredential};
 pub use entities::{Group, ManagedPolicy, Role, User};
@@ -28,4 +32,5 @@ pub(crate) mod ns {
     pub const ROLES: &str = "iam/roles";
     pub const POLICIES: &str = "iam/policies";
     pub const ACCESS_KEYS: &str = "iam/access-keys";
+    pub const SESSIONS: &str = "sts/sessions";
 }

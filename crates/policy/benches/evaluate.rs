@@ -137,5 +137,127 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(evaluate_benches, benches);
+/// The same decision made by Cedar (`--features cedar-bench`): the ten statements above as
+/// Cedar policies, evaluated by `cedar_policy::Authorizer` in the same run. See
+/// `BENCHMARKS.md` for what the translation cannot express.
+#[cfg(feature = "cedar-bench")]
+mod cedar {
+    use cedar_policy::{
+        Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Response,
+    };
+    use serde_json::json;
+
+    /// Statement by statement. IAM actions are case-insensitive, Cedar's `==` and `like` are
+    /// not: action names go into the context lower-cased and the patterns are written
+    /// lower-case. Wildcard actions and ARN patterns become `like` on strings (Cedar has no
+    /// action wildcard). An operator on a missing key is false (true when negated), so every
+    /// condition checks `has` first, as IAM's "key not present" rule does.
+    pub const POLICIES: &str = r#"
+        @id("S0") permit(principal, action, resource) when {
+            context.action like "ec2:describe*" || context.action like "ec2:get*" };
+        @id("S1") forbid(principal, action, resource) when {
+            context.action like "s3:*" && context has secure_transport && !context.secure_transport };
+        @id("S2") forbid(principal, action, resource) when {
+            !(context has source_ip) || !(context.source_ip.isInRange(ip("10.0.0.0/8"))
+              || context.source_ip.isInRange(ip("192.0.2.0/24"))
+              || context.source_ip.isInRange(ip("2001:db8::/32"))) };
+        @id("S3") permit(principal, action, resource) when {
+            context.action like "dynamodb:*"
+            && context.resource like "arn:aws:dynamodb:*:111122223333:table/*"
+            && (!(context has attributes) || ["ID", "Message"].containsAll(context.attributes)) };
+        @id("S4") forbid(principal, action, resource) when {
+            context.action == "s3:deleteobject" && context.resource like "arn:aws:s3:::bucket/locked/*" };
+        @id("S5") permit(principal, action, resource) when {
+            context.action == "s3:listbucket" && context.resource == "arn:aws:s3:::bucket"
+            && context has prefix
+            && (context.prefix == "" || context.prefix == "home/" || context.prefix like "home/alice/*") };
+        @id("S6") forbid(principal, action, resource) when {
+            context has current_time && context.current_time > datetime("2030-01-01T00:00:00Z") };
+        @id("S7") permit(principal, action, resource) when {
+            context.action == "sqs:sendmessage"
+            && context.resource like "arn:aws:sqs:us-east-1:111122223333:*"
+            && context has source_arn && context.source_arn like "arn:aws:sns:*:111122223333:*" };
+        @id("S8") forbid(principal, action, resource) unless {
+            context.action like "s3:*" || context.action like "sts:*" || context.action like "ec2:*"
+            || context.action like "dynamodb:*" || context.action like "sqs:*" };
+        @id("S9") permit(principal, action, resource) when {
+            (context.action == "s3:getobject" || context.action == "s3:putobject")
+            && context.resource like "arn:aws:s3:::bucket/home/alice/*"
+            && principal has tags && principal.tags has team && principal.tags.team == "blue"
+            && context has max_keys && context.max_keys <= 1000 };
+    "#;
+
+    /// What one decision needs, built once (as the IAM side builds its context once).
+    pub struct Setup {
+        pub authorizer: Authorizer,
+        pub policies: PolicySet,
+        pub request: Request,
+        pub entities: Entities,
+    }
+
+    pub fn setup() -> Setup {
+        let policies: PolicySet = POLICIES.parse().expect("Cedar policies parse");
+        assert_eq!(policies.policies().count(), 10);
+        let principal: EntityUid = r#"User::"alice""#.parse().unwrap();
+        let action: EntityUid = r#"Action::"s3:GetObject""#.parse().unwrap();
+        let resource: EntityUid = r#"Resource::"arn:aws:s3:::bucket/home/alice/notes.txt""#
+            .parse()
+            .unwrap();
+        let context = Context::from_json_value(
+            json!({
+                "action": "s3:getobject",
+                "resource": "arn:aws:s3:::bucket/home/alice/notes.txt",
+                "source_ip": {"__extn": {"fn": "ip", "arg": "10.1.2.3"}},
+                "secure_transport": true,
+                "current_time": {"__extn": {"fn": "datetime", "arg": "2024-06-01T12:00:00Z"}},
+                "max_keys": 100
+            }),
+            None,
+        )
+        .expect("context");
+        let request = Request::new(principal, action, resource, context, None).expect("request");
+        let entities = Entities::from_json_value(
+            json!([{"uid": {"type": "User", "id": "alice"},
+                    "attrs": {"username": "alice", "tags": {"team": "blue"}},
+                    "parents": []}]),
+            None,
+        )
+        .expect("entities");
+        let setup = Setup {
+            authorizer: Authorizer::new(),
+            policies,
+            request,
+            entities,
+        };
+        let response = decide(&setup);
+        assert_eq!(response.decision(), Decision::Allow, "{response:?}");
+        let reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        // Allowed by S9 alone (Cedar names parsed policies `policy0`…, in order).
+        assert_eq!(reasons, ["policy9"]);
+        setup
+    }
+
+    pub fn decide(setup: &Setup) -> Response {
+        setup
+            .authorizer
+            .is_authorized(&setup.request, &setup.policies, &setup.entities)
+    }
+}
+
+#[cfg(feature = "cedar-bench")]
+fn cedar_benches(c: &mut Criterion) {
+    let setup = cedar::setup();
+    c.bench_function("cedar/10 statements with conditions", |b| {
+        b.iter(|| cedar::decide(black_box(&setup)))
+    });
+}
+
+#[cfg(not(feature = "cedar-bench"))]
+fn cedar_benches(_: &mut Criterion) {}
+
+criterion_group!(evaluate_benches, benches, cedar_benches);
 criterion_main!(evaluate_benches);

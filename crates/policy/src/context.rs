@@ -258,14 +258,15 @@ impl EvaluationContext {
 
     /// The account that owns the resource: set explicitly, or else the account segment of
     /// the resource ARN when it has one. `None` means "the caller's own account" (S3-style
-    /// ARNs carry no account).
+    /// ARNs carry no account; AWS-managed policies, `arn:aws:iam::aws:policy/…`, belong to
+    /// no customer account and are readable by every one).
     pub fn resource_account(&self) -> Option<&str> {
         if let Some(account) = &self.resource_account {
             return Some(account);
         }
         self.resource_parts()
             .map(|parts| parts[4])
-            .filter(|account| !account.is_empty())
+            .filter(|account| !account.is_empty() && *account != "aws")
     }
 
     /// The resource ARN's six segments, or `None` if it is not an ARN.

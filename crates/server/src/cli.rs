@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Test only: accept STS session durations shorter than AWS's 900 s minimum, so that
+    /// expiry can be observed in a test. Never set this in a deployment.
+    #[arg(long, hide = true)]
+    pub test_min_session_seconds: Option<u32>,
     /// Log format.
     #[arg(long, env = "RAMPART_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

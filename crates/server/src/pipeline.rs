@@ -17,7 +17,8 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, StatusCode};
 use rampart_core::{ids, AuditOutcome, AuditRecord, CallerIdentity};
 use rampart_iam::{
-    AuthorizationRequest, Authorizer, CredentialError, CredentialResolver, ResolvedCredential,
+    AttachedPolicy, AuthorizationRequest, Authorizer, CredentialError, CredentialResolver,
+    ResolvedCredential,
 };
 use rampart_wire::protocol::query::QueryParams;
 use rampart_wire::protocol::{self, json, query, rest_json, EncodedResponse, ProtocolKind};
@@ -230,18 +231,31 @@ impl Pipeline {
                         region,
                         operation,
                     };
-                    let resources = service.service.resources(&probe, &input);
+                    let target = service.service.authorization_target(&probe, &input).await;
+                    let mut resource_policies = Vec::with_capacity(target.resources.len());
+                    for resource in &target.resources {
+                        let policy = service
+                            .service
+                            .resource_policy(&probe, resource)
+                            .await
+                            .map_err(|error| Rejection {
+                                protocol: service.protocol,
+                                error,
+                            })?;
+                        resource_policies.push(AttachedPolicy::compile(resource, policy.as_ref()));
+                    }
                     let action = format!("{}:{}", service.signing_name, operation.name);
                     let authorization = self.authorizer.authorize(
                         &credential,
                         &AuthorizationRequest {
                             action: &action,
-                            resources: &resources,
+                            target: &target,
                             source_ip: trail.source_ip,
                             secure_transport: self.tls,
                             region,
                             now: OffsetDateTime::now_utc(),
                         },
+                        &resource_policies,
                     );
                     trail.matched_statements = authorization.matched_statements();
                     trail.decision = Some(authorization.evaluation.decision.as_str());
@@ -308,12 +322,39 @@ impl Pipeline {
                 };
                 Rejection::in_service(service, error)
             })?;
-        // A session token with long-term credentials is refused, as AWS does.
-        if auth.security_token.is_some() && !credential.identity.temporary {
-            return Err(Rejection::in_service(
-                service,
-                CommonError::InvalidSessionToken,
-            ));
+        match (&credential.session, auth.security_token.as_deref()) {
+            // A session token with long-term credentials is refused, as AWS does.
+            (None, Some(_)) => {
+                return Err(Rejection::in_service(
+                    service,
+                    CommonError::InvalidSessionToken,
+                ))
+            }
+            (Some(_), None) => {
+                return Err(Rejection::in_service(
+                    service,
+                    CommonError::InvalidClientTokenId,
+                ))
+            }
+            (Some(session), Some(token)) => {
+                if !session.token_matches(token) {
+                    return Err(Rejection::in_service(
+                        service,
+                        CommonError::InvalidClientTokenId,
+                    ));
+                }
+                if OffsetDateTime::now_utc() >= session.expires_at {
+                    return Err(Rejection::in_service(service, CommonError::ExpiredToken));
+                }
+                // AWS: GetSessionToken credentials cannot call the IAM API without MFA.
+                if session.from_get_session_token && service.signing_name == "iam" {
+                    return Err(Rejection::in_service(
+                        service,
+                        CommonError::InvalidClientTokenId,
+                    ));
+                }
+            }
+            (None, None) => {}
         }
         let key = credential.signing_key(auth.scope.date, auth.scope.region, auth.scope.service);
         sigv4::verify(view, auth, &key, &Settings::AWS, OffsetDateTime::now_utc())

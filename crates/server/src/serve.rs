@@ -10,7 +10,9 @@ use anyhow::{bail, Context};
 use axum::routing::get;
 use axum::Router;
 use rampart_core::MasterKey;
-use rampart_iam::{bootstrap, Authorizer, BootstrapOutcome, CredentialResolver, StsService};
+use rampart_iam::{
+    bootstrap, Authorizer, BootstrapOutcome, ChangeHook, CredentialResolver, IamService, StsService,
+};
 
 use crate::audit::AuditWriter;
 use crate::cli::ServeArgs;
@@ -76,7 +78,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let metrics_handle = crate::metrics::install().map_err(anyhow::Error::msg)?;
     let mut registry = Registry::default();
-    registry.register(Arc::new(StsService));
+    registry.register(Arc::new(StsService::new(
+        store.clone(),
+        master_key.clone(),
+        args.test_min_session_seconds.unwrap_or(900),
+    )));
+    let iam_changes = ChangeHook::default();
+    registry.register(Arc::new(IamService::new(
+        store.clone(),
+        master_key.clone(),
+        account_id.clone(),
+        iam_changes.clone(),
+    )));
     let pipeline = Arc::new(Pipeline {
         registry,
         resolver: CredentialResolver::new(store.clone(), master_key.clone()),
@@ -84,6 +97,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit: AuditWriter::start(store.clone()),
         max_body_bytes: args.max_body_bytes,
         tls,
+    });
+    // An IAM change made on this node takes effect at once: drop the credentials (and the
+    // policies they carry) that the request path cached. Other nodes catch up within the TTL.
+    let weak = Arc::downgrade(&pipeline);
+    iam_changes.connect(move || {
+        if let Some(pipeline) = weak.upgrade() {
+            pipeline.resolver.invalidate_all();
+        }
     });
 
     let backend = store.backend();

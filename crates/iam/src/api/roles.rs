@@ -1,0 +1,205 @@
+//! Roles: CreateRole, GetRole, ListRoles, UpdateRole, UpdateAssumeRolePolicy, DeleteRole.
+//! A role's trust policy is validated as a trust policy (it must name principals and may not
+//! name resources) before it is stored.
+
+use rampart_core::ids;
+use rampart_policy::{check_size, parse_policy, PolicyKind, SizeLimit};
+use rampart_store::{Expect, Write};
+use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use time::OffsetDateTime;
+
+use super::error::IamError;
+use super::input;
+use super::pagination::{scan_page, PageRequest};
+use super::xml::{self, Detail};
+use super::{IamService, Reply, COMMIT_ATTEMPTS};
+use crate::entities::{self, Role};
+
+/// `MaxSessionDuration` bounds and default, in seconds.
+const MIN_SESSION: i64 = 3600;
+const MAX_SESSION: i64 = 43200;
+
+/// The most characters a role description may have.
+const MAX_DESCRIPTION: usize = 1000;
+
+/// Checks a document as a policy of `kind` within `limit`, with IAM's errors.
+pub(super) fn check_document(
+    document: &str,
+    kind: PolicyKind,
+    limit: SizeLimit,
+) -> Result<(), IamError> {
+    check_size(document, limit).map_err(|e| IamError::LimitExceeded(e.to_string()))?;
+    parse_policy(document, kind)
+        .map(|_| ())
+        .map_err(|e| IamError::MalformedPolicyDocument(e.aws_message()))
+}
+
+fn description(p: &QueryParams) -> Result<Option<String>, IamError> {
+    match p.get("Description") {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(IamError::constraint(
+            "description",
+            d,
+            &format!("Member must have length less than or equal to {MAX_DESCRIPTION}"),
+        )),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+impl IamService {
+    pub(super) async fn create_role(&self, p: &QueryParams) -> Reply {
+        let name = input::name(p, "RoleName", 64)?;
+        let path = input::path(p, "Path")?;
+        let document = input::required(p, "AssumeRolePolicyDocument")?;
+        check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
+        let description = description(p)?;
+        let max_session = input::integer(p, "MaxSessionDuration", MIN_SESSION, MAX_SESSION)?
+            .unwrap_or(MIN_SESSION) as u32;
+        let tags = input::tags(p)?;
+        let boundary = p.get("PermissionsBoundary");
+        if let Some(arn) = boundary {
+            input::check_policy_arn(arn)?;
+        }
+        for _ in 0..COMMIT_ATTEMPTS {
+            if entities::load::<Role>(self.store.as_ref(), name)
+                .await?
+                .is_some()
+            {
+                return Err(IamError::already_exists("Role", name));
+            }
+            let mut writes: Vec<Write> = Vec::new();
+            if let Some(arn) = boundary {
+                writes.extend(self.boundary_policy(arn).await?.adjust(0, 1));
+            }
+            let role = Role {
+                name: name.to_owned(),
+                role_id: ids::unique_id("AROA"),
+                arn: self.arn("role", &path, name),
+                path: path.clone(),
+                created_at: OffsetDateTime::now_utc(),
+                assume_role_policy_document: document.to_owned(),
+                description: description.clone(),
+                max_session_duration: max_session,
+                attached_policies: Vec::new(),
+                inline_policies: Default::default(),
+                permissions_boundary: boundary.map(str::to_owned),
+                tags: tags.clone(),
+            };
+            writes.push(entities::put(&role, Expect::Absent));
+            if self.try_commit(writes).await? {
+                let mut out = XmlWriter::new();
+                xml::role(&mut out, "Role", &role, Detail::Full);
+                return Ok(Some(out.finish()));
+            }
+        }
+        Err(IamError::concurrent())
+    }
+
+    pub(super) async fn get_role(&self, p: &QueryParams) -> Reply {
+        let name = input::name(p, "RoleName", 64)?;
+        let role = self.load::<Role>(name).await?;
+        let mut out = XmlWriter::new();
+        xml::role(&mut out, "Role", &role.entity, Detail::Full);
+        Ok(Some(out.finish()))
+    }
+
+    pub(super) async fn list_roles(&self, p: &QueryParams) -> Reply {
+        let prefix = input::path_prefix(p)?;
+        let req = PageRequest::from_params(p)?;
+        let page =
+            scan_page::<Role>(self.store.as_ref(), &req, |r| r.path.starts_with(&prefix)).await?;
+        let mut out = XmlWriter::new();
+        out.start("Roles");
+        for r in &page.items {
+            xml::role(&mut out, "member", &r.entity, Detail::Summary);
+        }
+        out.end("Roles");
+        page.write_tail(&mut out);
+        Ok(Some(out.finish()))
+    }
+
+    /// Changes the description and/or the longest session; answers an empty result element,
+    /// as IAM does.
+    pub(super) async fn update_role(&self, p: &QueryParams) -> Reply {
+        let name = input::name(p, "RoleName", 64)?;
+        let description = description(p)?;
+        let max_session = input::integer(p, "MaxSessionDuration", MIN_SESSION, MAX_SESSION)?;
+        self.modify::<Role>(name, |role| {
+            if let Some(d) = &description {
+                role.description = Some(d.clone());
+            }
+            if let Some(m) = max_session {
+                role.max_session_duration = m as u32;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(Some(String::new()))
+    }
+
+    pub(super) async fn update_assume_role_policy(&self, p: &QueryParams) -> Reply {
+        let name = input::name(p, "RoleName", 64)?;
+        let document = input::required(p, "PolicyDocument")?;
+        check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
+        self.modify::<Role>(name, |role| {
+            role.assume_role_policy_document = document.to_owned();
+            Ok(())
+        })
+        .await?;
+        Ok(None)
+    }
+
+    /// Deletes a role with no policies left, as IAM requires.
+    pub(super) async fn delete_role(&self, p: &QueryParams) -> Reply {
+        let name = input::name(p, "RoleName", 64)?;
+        for _ in 0..COMMIT_ATTEMPTS {
+            let current = self.load::<Role>(name).await?;
+            if !current.entity.inline_policies.is_empty() {
+                return Err(IamError::DeleteConflict(
+                    "Cannot delete entity, must delete policies first.".into(),
+                ));
+            }
+            if !current.entity.attached_policies.is_empty() {
+                return Err(IamError::DeleteConflict(
+                    "Cannot delete entity, must detach all policies first.".into(),
+                ));
+            }
+            let mut writes = Vec::new();
+            if let Some(arn) = &current.entity.permissions_boundary {
+                if let Some(policy) = self.find_policy(arn).await? {
+                    writes.extend(policy.adjust(0, -1));
+                }
+            }
+            writes.push(entities::delete::<Role>(
+                name,
+                Expect::Version(current.version),
+            ));
+            if self.try_commit(writes).await? {
+                return Ok(None);
+            }
+        }
+        Err(IamError::concurrent())
+    }
+
+    /// Read-modify-write of one entity, retried when another writer got there first.
+    pub(super) async fn modify<T: super::Holder>(
+        &self,
+        name: &str,
+        change: impl Fn(&mut T) -> Result<(), IamError>,
+    ) -> Result<(), IamError> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            let current = self.load::<T>(name).await?;
+            let mut entity = current.entity.clone();
+            change(&mut entity)?;
+            if self
+                .try_commit(vec![entities::put(
+                    &entity,
+                    Expect::Version(current.version),
+                )])
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(IamError::concurrent())
+    }
+}

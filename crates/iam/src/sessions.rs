@@ -1,0 +1,123 @@
+//! Temporary credentials: `ASIA…` access keys with a session token and an expiry, issued by
+//! `sts:AssumeRole` and `sts:GetSessionToken`. They are verified like long-term keys; the
+//! session token is checked (its SHA-256 is stored, never the token) and the expiry enforced.
+
+use aws_lc_rs::digest;
+use rampart_core::{ids, MasterKey};
+use rampart_store::{Expect, Write};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::entities::Tag;
+use crate::ns;
+
+/// Where a session came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum SessionOrigin {
+    /// `sts:AssumeRole`: the session acts as the role.
+    AssumedRole {
+        role_name: String,
+        role_id: String,
+        role_arn: String,
+        session_name: String,
+    },
+    /// `sts:GetSessionToken`: the session acts as the user.
+    SessionToken { user_name: String },
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub access_key_id: String,
+    /// The secret access key, sealed with the master key and bound to the access key id.
+    pub sealed_secret: String,
+    /// Hex SHA-256 of the session token.
+    pub token_sha256: String,
+    pub origin: SessionOrigin,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Inline session policy (`Policy`), as submitted.
+    #[serde(default)]
+    pub session_policy: Option<String>,
+    /// Managed session policies (`PolicyArns`).
+    #[serde(default)]
+    pub session_policy_arns: Vec<String>,
+    /// Session tags (`Tags`), which become `aws:PrincipalTag/*`.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub source_identity: Option<String>,
+    /// The ARN of the principal that asked for the session.
+    pub issued_to: String,
+}
+
+impl SessionRecord {
+    pub fn write(&self) -> Write {
+        Write::Put {
+            ns: ns::SESSIONS.to_owned(),
+            key: self.access_key_id.clone(),
+            value: serde_json::to_vec(self).expect("plain records serialise"),
+            expect: Expect::Absent,
+        }
+    }
+}
+
+/// What the caller receives, once.
+#[derive(Debug, Clone)]
+pub struct IssuedCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// SHA-256 of a session token, as stored.
+pub fn token_sha256(token: &str) -> [u8; 32] {
+    let digest = digest::digest(&digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// New credentials and the record that makes them valid until `expires_at`.
+#[allow(clippy::too_many_arguments)]
+pub fn issue(
+    master_key: &MasterKey,
+    origin: SessionOrigin,
+    issued_to: &str,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    session_policy: Option<String>,
+    session_policy_arns: Vec<String>,
+    tags: Vec<Tag>,
+    source_identity: Option<String>,
+) -> (IssuedCredentials, SessionRecord) {
+    let access_key_id = ids::temporary_access_key_id();
+    let secret_access_key = ids::secret_access_key();
+    let session_token = ids::session_token();
+    let record = SessionRecord {
+        access_key_id: access_key_id.clone(),
+        sealed_secret: master_key.seal(secret_access_key.as_bytes(), &access_key_id),
+        token_sha256: hex::encode(token_sha256(&session_token)),
+        origin,
+        issued_at: now,
+        expires_at,
+        session_policy,
+        session_policy_arns,
+        tags,
+        source_identity,
+        issued_to: issued_to.to_owned(),
+    };
+    (
+        IssuedCredentials {
+            access_key_id,
+            secret_access_key,
+            session_token,
+            expires_at,
+        },
+        record,
+    )
+}
