@@ -35,6 +35,7 @@ mod document;
 mod error;
 mod evaluate;
 mod json;
+pub mod lint;
 mod parse;
 mod pattern;
 mod principal;
@@ -52,6 +53,7 @@ pub use document::{
 };
 pub use error::{Location, Malformed, PolicyError, MALFORMED_POLICY_DOCUMENT};
 pub use evaluate::evaluate;
+pub use lint::{lint, Finding, Severity};
 pub use parse::parse_policy;
 pub use principal::{PrincipalMatch, PrincipalType, RequestPrincipal};
 pub use size::{

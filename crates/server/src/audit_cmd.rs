@@ -18,11 +18,18 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let store = rampart_store::open(&store_url)
         .await
         .context("cannot open the store")?;
+    let (service, operation) = match &args.action {
+        Some(action) => match action.split_once(':') {
+            Some((service, operation)) => (Some(service.to_owned()), Some(operation.to_owned())),
+            None => bail!("--action {action:?}: expected service:Operation, e.g. iam:CreateRole"),
+        },
+        None => (args.service, args.operation),
+    };
     let query = AuditQuery {
         since: args.since.as_deref().map(parse_since).transpose()?,
         principal: args.principal,
-        service: args.service,
-        operation: args.operation,
+        service,
+        operation,
         outcome: args.outcome.as_deref().and_then(AuditOutcome::parse),
         decision: args.decision,
         limit: args.limit,

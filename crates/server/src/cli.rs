@@ -32,6 +32,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the audit trail: one record per request, accepted or rejected.
     Audit(AuditArgs),
+    /// Check, lint and simulate IAM policy documents offline.
+    #[command(subcommand)]
+    Policy(crate::policy_cmd::PolicyCommand),
 }
 
 /// Where Rampart keeps its state.
@@ -116,6 +119,9 @@ pub struct AuditArgs {
     /// Only records of this operation (e.g. GetCallerIdentity).
     #[arg(long)]
     pub operation: Option<String>,
+    /// Only records of this action, service:Operation (e.g. iam:CreateRole).
+    #[arg(long, conflicts_with_all = ["service", "operation"])]
+    pub action: Option<String>,
     /// Only successful or only failed requests.
     #[arg(long, value_parser = ["success", "failure"])]
     pub outcome: Option<String>,

@@ -7,6 +7,7 @@ pub mod audit_cmd;
 pub mod cli;
 pub mod metrics;
 pub mod pipeline;
+pub mod policy_cmd;
 pub mod registry;
 pub mod serve;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! `rampart`: a self-hosted, secure-by-default serverless platform that speaks the AWS APIs.
 
 use clap::Parser;
-use rampart_server::{audit_cmd, cli, serve};
+use rampart_server::{audit_cmd, cli, policy_cmd, serve};
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
@@ -19,6 +19,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::Audit(args) => audit_cmd::run(args).await,
+            cli::Command::Policy(command) => policy_cmd::run(command),
         }
     });
     match result {
