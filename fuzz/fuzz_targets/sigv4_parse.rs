@@ -1,4 +1,5 @@
-//! Arbitrary bytes through the whole SigV4 path: parse, canonicalise, build the string to sign,
+//! Arbitrary bytes through request parsing (protocol detection, form/JSON/target/path decoding,
+//! error rendering) and the whole SigV4 path: parse, canonicalise, build the string to sign,
 //! derive a key and verify. Nothing may panic, whatever the request looks like.
 //!
 //! Input layout: byte 0 chooses the settings (bit 0 normalize, bit 1 double-encode, bit 2 allow
@@ -13,6 +14,9 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use rampart_wire::protocol::query::QueryParams;
+use rampart_wire::protocol::rest_json::RestRoute;
+use rampart_wire::protocol::{self, json, Protocol, ProtocolKind};
 use rampart_wire::sigv4::{
     canonical_request, canonical_request_with_token_mode, parse_authorization, string_to_sign,
     verify, RequestView, SessionTokenMode, Settings, SigningKey,
@@ -62,8 +66,14 @@ fuzz_target!(|data: &[u8]| {
         body,
     };
 
-    let Ok(auth) = parse_authorization(&req) else {
-        return;
+    decode_like_the_pipeline(&req);
+
+    let auth = match parse_authorization(&req) {
+        Ok(auth) => auth,
+        Err(e) => {
+            render_error(rampart_wire::CommonError::Signature(e));
+            return;
+        }
     };
     if let Ok(creq) = canonical_request(&req, &auth, &settings) {
         let _ = string_to_sign(&auth, &creq);
@@ -82,6 +92,48 @@ fuzz_target!(|data: &[u8]| {
         .checked_add(time::Duration::minutes(i64::from(minutes)))
         .unwrap_or(auth.request_time);
     if let Err(e) = verify(&req, &auth, &key, &settings, now) {
-        let _ = e.to_string();
+        render_error(rampart_wire::CommonError::Signature(e));
     }
 });
+
+/// Routes the pipeline matches rest-json requests against (a plain label and a greedy one).
+const ROUTES: &[RestRoute] = &[
+    RestRoute { method: "POST", template: "/2015-03-31/functions/{FunctionName}/invocations" },
+    RestRoute { method: "GET", template: "/{Bucket}/{Key+}" },
+];
+
+/// Request parsing as `rampart serve` does it before and after authentication: protocol
+/// detection, form decoding, `X-Amz-Target`, JSON bodies and rest-json path templates.
+fn decode_like_the_pipeline(req: &RequestView) {
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    };
+    let target = header("x-amz-target");
+    let kind = protocol::guess_protocol(header("content-type"), target.is_some(), req.query);
+    if let Ok(params) = QueryParams::parse(&[req.query.as_bytes(), req.body]) {
+        let _ = params.list("Tags");
+        let _ = params.integer("DurationSeconds", 900, 43_200);
+        let _ = params.required("Action");
+    }
+    if let Some(target) = target {
+        let _ = json::split_target(target);
+    }
+    if let Err(e) = json::decode::<serde_json::Value>(req.body) {
+        render_error(e);
+    }
+    for route in ROUTES {
+        let _ = route.matches(req.method, req.path);
+    }
+    let _ = kind;
+}
+
+/// Every error must render in every protocol without panicking.
+fn render_error(error: rampart_wire::CommonError) {
+    for kind in [ProtocolKind::Query, ProtocolKind::Json, ProtocolKind::RestJson] {
+        let rendered = error.for_protocol(kind);
+        let _ = protocol::encode_error(&Protocol::generic(kind), &rendered, "fuzz");
+    }
+}
