@@ -57,6 +57,8 @@ pub async fn iam_authorization_target(
             .map(|name| iam_arn(account, "policy", params.get("Path").unwrap_or("/"), name))
     } else if let Some(policy) = params.get("PolicyArn") {
         Some(policy.to_owned())
+    } else if let Some(source) = params.get("PolicySourceArn") {
+        Some(source.to_owned())
     } else if matches!(
         operation,
         "GetUser"

@@ -20,6 +20,7 @@ pub mod pagination;
 mod policies;
 mod policy_versions;
 mod roles;
+mod simulate;
 mod tags;
 mod users;
 pub mod xml;
@@ -125,6 +126,8 @@ impl IamService {
     ) -> Reply {
         match operation {
             "CreateUser" => self.create_user(p).await,
+            "SimulateCustomPolicy" => self.simulate_custom_policy(p, caller).await,
+            "SimulatePrincipalPolicy" => self.simulate_principal_policy(p).await,
             "GetUser" => self.get_user(p, caller).await,
             "ListUsers" => self.list_users(p).await,
             "UpdateUser" => self.update_user(p).await,
@@ -199,11 +202,15 @@ impl IamService {
 
 /// Whether an operation only reads: everything else may change what a credential is allowed.
 fn is_read_only(operation: &str) -> bool {
-    operation.starts_with("Get") || operation.starts_with("List")
+    operation.starts_with("Get")
+        || operation.starts_with("List")
+        || operation.starts_with("Simulate")
 }
 
 /// The operations IAM offers.
 const OPERATIONS: &[OperationSpec] = &[
+    OperationSpec::signed("SimulateCustomPolicy"),
+    OperationSpec::signed("SimulatePrincipalPolicy"),
     OperationSpec::signed("CreateUser"),
     OperationSpec::signed("GetUser"),
     OperationSpec::signed("ListUsers"),
