@@ -4,11 +4,11 @@
 
 use aws_lc_rs::digest;
 use rampart_core::{ids, MasterKey};
-use rampart_store::{Expect, Write};
+use rampart_store::{Expect, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::entities::Tag;
+use crate::entities::{Role, Tag};
 use crate::ns;
 
 /// Where a session came from.
@@ -120,4 +120,48 @@ pub fn issue(
         },
         record,
     )
+}
+
+/// What a role session is asked for, by `sts:AssumeRole` or by an internal caller.
+#[derive(Debug, Clone)]
+pub struct RoleSessionRequest {
+    pub session_name: String,
+    pub duration: time::Duration,
+    pub session_policy: Option<String>,
+    pub session_policy_arns: Vec<String>,
+    pub tags: Vec<Tag>,
+    pub source_identity: Option<String>,
+    /// Who asked: a principal ARN, or an internal component (`rampart:functions`).
+    pub issued_to: String,
+}
+
+/// Issues and stores a session of `role`. `sts:AssumeRole` calls this once the caller was
+/// authorized against the role's trust policy; internal callers (the function runtime giving
+/// each function its role's credentials) call it directly, so every role credential in the
+/// system is made, stored, verified and expired the same way.
+pub async fn issue_role_session(
+    store: &dyn Store,
+    master_key: &MasterKey,
+    role: &Role,
+    request: RoleSessionRequest,
+) -> Result<IssuedCredentials, StoreError> {
+    let now = OffsetDateTime::now_utc();
+    let (creds, record) = issue(
+        master_key,
+        SessionOrigin::AssumedRole {
+            role_name: role.name.clone(),
+            role_id: role.role_id.clone(),
+            role_arn: role.arn.clone(),
+            session_name: request.session_name,
+        },
+        &request.issued_to,
+        now,
+        now + request.duration,
+        request.session_policy,
+        request.session_policy_arns,
+        request.tags,
+        request.source_identity,
+    );
+    store.commit(vec![record.write()]).await?;
+    Ok(creds)
 }

@@ -21,7 +21,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::entities::{self, Role, Tag};
-use crate::sessions::{issue, IssuedCredentials, SessionOrigin};
+use crate::sessions::{
+    issue, issue_role_session, IssuedCredentials, RoleSessionRequest, SessionOrigin,
+};
 
 /// The operations STS offers.
 const OPERATIONS: &[OperationSpec] = &[
@@ -183,25 +185,16 @@ impl StsService {
             check_name("sourceIdentity", si, 2, 64)?;
         }
         let tags = session_tags(params)?;
-        let now = OffsetDateTime::now_utc();
-        let (creds, record) = issue(
-            &self.master_key,
-            SessionOrigin::AssumedRole {
-                role_name: role.name.clone(),
-                role_id: role.role_id.clone(),
-                role_arn: role.arn.clone(),
-                session_name: session_name.to_owned(),
-            },
-            &caller.arn,
-            now,
-            now + Duration::seconds(duration),
+        let request = RoleSessionRequest {
+            session_name: session_name.to_owned(),
+            duration: Duration::seconds(duration),
             session_policy,
-            policy_arns,
+            session_policy_arns: policy_arns,
             tags,
-            source_identity.clone(),
-        );
-        self.store
-            .commit(vec![record.write()])
+            source_identity: source_identity.clone(),
+            issued_to: caller.arn.clone(),
+        };
+        let creds = issue_role_session(self.store.as_ref(), &self.master_key, &role, request)
             .await
             .map_err(unavailable)?;
         let mut xml = XmlWriter::new();
