@@ -208,3 +208,64 @@ def test_account_authorization_details(server):
     iam.delete_group(GroupName=group)
     iam.delete_role_policy(RoleName=role, PolicyName="rp")
     iam.delete_role(RoleName=role)
+
+
+def test_boundary_usage_is_counted(server):
+    iam = server.client("iam")
+    user, role = unique("bu"), unique("br")
+    policy = iam.create_policy(
+        PolicyName=unique("boundary"), PolicyDocument=identity_policy("s3:*"), Tags=[{"Key": "k", "Value": "v"}]
+    )["Policy"]
+    assert policy["Tags"] == [{"Key": "k", "Value": "v"}]
+    arn = policy["Arn"]
+    iam.create_user(UserName=user, PermissionsBoundary=arn)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust_policy(), PermissionsBoundary=arn)
+    assert iam.get_role(RoleName=role)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == arn
+    counted = iam.get_policy(PolicyArn=arn)["Policy"]
+    assert (counted["PermissionsBoundaryUsageCount"], counted["AttachmentCount"]) == (2, 0)
+    used = iam.list_entities_for_policy(PolicyArn=arn, PolicyUsageFilter="PermissionsBoundary")
+    assert [u["UserName"] for u in used["PolicyUsers"]] == [user]
+    assert [r["RoleName"] for r in used["PolicyRoles"]] == [role]
+    assert iam.list_entities_for_policy(PolicyArn=arn)["PolicyUsers"] == []
+    assert error_of(iam.delete_policy, PolicyArn=arn)[0] == "DeleteConflict"
+    iam.delete_user_permissions_boundary(UserName=user)
+    iam.delete_role(RoleName=role)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["PermissionsBoundaryUsageCount"] == 0
+    iam.delete_policy(PolicyArn=arn)
+    iam.delete_user(UserName=user)
+
+
+def test_group_and_version_changes_take_effect_at_once(server):
+    iam = server.client("iam")
+    user, group = unique("member"), unique("admins")
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine = server.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    assert error_of(mine.list_groups)[0] == "AccessDenied"
+
+    # Through a group: joining and leaving change what the key may do, with no cache delay.
+    iam.attach_group_policy(GroupName=group, PolicyArn=ADMIN_POLICY)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    assert "Groups" in mine.list_groups(MaxItems=1)
+    iam.remove_user_from_group(GroupName=group, UserName=user)
+    assert error_of(mine.list_groups)[0] == "AccessDenied"
+
+    # A customer-managed policy: a new default version changes what it allows, at once.
+    arn = iam.create_policy(PolicyName=unique("lg"), PolicyDocument=identity_policy("iam:ListGroups"))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    mine.list_groups(MaxItems=1)
+    assert error_of(mine.list_roles)[0] == "AccessDenied"
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=identity_policy("iam:ListRoles"), SetAsDefault=True)
+    mine.list_roles(MaxItems=1)
+    assert error_of(mine.list_groups)[0] == "AccessDenied"
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v1")
+    mine.list_groups(MaxItems=1)
+
+    iam.detach_user_policy(UserName=user, PolicyArn=arn)
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
+    iam.delete_policy(PolicyArn=arn)
+    iam.detach_group_policy(GroupName=group, PolicyArn=ADMIN_POLICY)
+    iam.delete_group(GroupName=group)
+    iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=user)
