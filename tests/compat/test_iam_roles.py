@@ -134,3 +134,12 @@ def test_inline_policies(server, kind):
     assert error_of(delete, PolicyName="read", **member)[0] == "NoSuchEntity"
     getattr(iam, f"delete_{kind}")(**member)
     assert error_of(lst, **member)[0] == "NoSuchEntity"
+
+
+def test_role_names_are_unique_regardless_of_case(server):
+    iam = server.client("iam")
+    name = unique("Svc")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy())
+    code, message, status = error_of(iam.create_role, RoleName=name.lower(), AssumeRolePolicyDocument=trust_policy())
+    assert (code, status) == ("EntityAlreadyExists", 409)
+    iam.delete_role(RoleName=name)

@@ -264,3 +264,22 @@ def test_aws_cli_create_and_list_users(server):
     assert out.returncode == 0, out.stderr
     assert name in [u["UserName"] for u in json.loads(out.stdout)["Users"]]
     server.client("iam").delete_user(UserName=name)
+
+
+def test_names_are_unique_regardless_of_case(server):
+    iam = server.client("iam")
+    name = unique("Case")
+    iam.create_user(UserName=name)
+    assert error_of(iam.create_user, UserName=name.lower())[0] == "EntityAlreadyExists"
+    # Changing only the case of a name is a rename of the same user.
+    iam.update_user(UserName=name, NewUserName=name.upper())
+    assert iam.get_user(UserName=name.upper())["User"]["UserName"] == name.upper()
+    other = unique("other")
+    iam.create_user(UserName=other)
+    assert error_of(iam.update_user, UserName=other, NewUserName=name.lower())[0] == "EntityAlreadyExists"
+    group = unique("Grp")
+    iam.create_group(GroupName=group)
+    assert error_of(iam.create_group, GroupName=group.upper())[0] == "EntityAlreadyExists"
+    iam.delete_group(GroupName=group)
+    iam.delete_user(UserName=other)
+    iam.delete_user(UserName=name.upper())

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
-use super::pagination::{paginate, scan_all, scan_page, PageRequest};
+use super::pagination::{name_taken, paginate, scan_all, scan_page, PageRequest};
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::entities::{self, Group, User};
@@ -22,10 +22,7 @@ impl IamService {
         let name = input::name(p, "GroupName", 128)?;
         let path = input::path(p, "Path")?;
         for _ in 0..COMMIT_ATTEMPTS {
-            if entities::load::<Group>(self.store.as_ref(), name)
-                .await?
-                .is_some()
-            {
+            if name_taken::<Group>(self.store.as_ref(), name).await? {
                 return Err(IamError::already_exists("Group", name));
             }
             let group = Group {
@@ -107,10 +104,7 @@ impl IamService {
             let renamed = new_name.filter(|n| *n != name);
             let mut writes = Vec::new();
             if let Some(n) = renamed {
-                if entities::load::<Group>(self.store.as_ref(), n)
-                    .await?
-                    .is_some()
-                {
+                if self.rename_taken::<Group>(name, n).await? {
                     return Err(IamError::already_exists("Group", n));
                 }
                 group.name = n.to_owned();

@@ -147,6 +147,19 @@ pub async fn scan_all<T: Entity + Send>(store: &dyn Store) -> Result<Vec<Version
     }
 }
 
+/// Whether an entity named `name` exists, comparing names case-insensitively: IAM does not
+/// distinguish `Bob` from `bob` when it checks a new name. (A scan, checked before the
+/// create's commit; two creates racing with names differing only in case can both pass.)
+pub async fn name_taken<T: Entity + Send>(store: &dyn Store, name: &str) -> Result<bool, IamError> {
+    if entities::load::<T>(store, name).await?.is_some() {
+        return Ok(true);
+    }
+    Ok(scan_all::<T>(store)
+        .await?
+        .iter()
+        .any(|v| v.entity.key().eq_ignore_ascii_case(name)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

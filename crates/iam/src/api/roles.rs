@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
-use super::pagination::{scan_page, PageRequest};
+use super::pagination::{name_taken, scan_page, PageRequest};
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::entities::{self, Role};
@@ -60,10 +60,7 @@ impl IamService {
             input::check_policy_arn(arn)?;
         }
         for _ in 0..COMMIT_ATTEMPTS {
-            if entities::load::<Role>(self.store.as_ref(), name)
-                .await?
-                .is_some()
-            {
+            if name_taken::<Role>(self.store.as_ref(), name).await? {
                 return Err(IamError::already_exists("Role", name));
             }
             let mut writes: Vec<Write> = Vec::new();

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
-use super::pagination::{scan_page, PageRequest};
+use super::pagination::{name_taken, scan_page, PageRequest};
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::credentials::AccessKeyRecord;
@@ -23,10 +23,7 @@ impl IamService {
             input::check_policy_arn(arn)?;
         }
         for _ in 0..COMMIT_ATTEMPTS {
-            if entities::load::<User>(self.store.as_ref(), name)
-                .await?
-                .is_some()
-            {
+            if name_taken::<User>(self.store.as_ref(), name).await? {
                 return Err(IamError::already_exists("User", name));
             }
             let mut writes = Vec::new();
@@ -114,10 +111,7 @@ impl IamService {
             }
             let renamed = new_name.filter(|n| *n != name);
             if let Some(n) = renamed {
-                if entities::load::<User>(self.store.as_ref(), n)
-                    .await?
-                    .is_some()
-                {
+                if self.rename_taken::<User>(name, n).await? {
                     return Err(IamError::already_exists("User", n));
                 }
                 user.name = n.to_owned();
@@ -186,6 +180,22 @@ impl IamService {
             }
         }
         Err(IamError::concurrent())
+    }
+
+    /// Whether renaming `from` to `to` collides with another entity. A change of case alone
+    /// names the same entity, so then only an exact match counts.
+    pub(super) async fn rename_taken<T: entities::Entity + Send>(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, IamError> {
+        if from.eq_ignore_ascii_case(to) {
+            Ok(entities::load::<T>(self.store.as_ref(), to)
+                .await?
+                .is_some())
+        } else {
+            name_taken::<T>(self.store.as_ref(), to).await
+        }
     }
 
     /// The access keys of one user (a scan: keys are stored by id, as the resolver reads them).
