@@ -143,3 +143,13 @@ def test_role_names_are_unique_regardless_of_case(server):
     code, message, status = error_of(iam.create_role, RoleName=name.lower(), AssumeRolePolicyDocument=trust_policy())
     assert (code, status) == ("EntityAlreadyExists", 409)
     iam.delete_role(RoleName=name)
+
+
+def test_update_role_description_answers_the_role(server):
+    iam = server.client("iam")
+    name = unique("desc")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy())
+    role = iam.update_role_description(RoleName=name, Description="described")["Role"]
+    assert role["RoleName"] == name and role["Description"] == "described"
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == "described"
+    iam.delete_role(RoleName=name)

@@ -133,6 +133,18 @@ impl IamService {
         Ok(Some(String::new()))
     }
 
+    /// The older form of UpdateRole: sets the description and answers the role.
+    pub(super) async fn update_role_description(&self, p: &QueryParams) -> Reply {
+        let name = input::name(p, "RoleName", 64)?;
+        let description = description(p)?.ok_or_else(|| IamError::missing("Description"))?;
+        self.modify::<Role>(name, |role| {
+            role.description = Some(description.clone());
+            Ok(())
+        })
+        .await?;
+        self.get_role(p).await
+    }
+
     pub(super) async fn update_assume_role_policy(&self, p: &QueryParams) -> Reply {
         let name = input::name(p, "RoleName", 64)?;
         let document = input::required(p, "PolicyDocument")?;
