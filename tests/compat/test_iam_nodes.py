@@ -1,0 +1,55 @@
+"""The IAM API on PostgreSQL with two `rampart serve` nodes sharing one store: state lives in
+the store (each node sees the other's writes at once), concurrent writers through both nodes
+keep IAM's quotas, and a key disabled through one node stops working on the other within the
+credential cache's few seconds."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from botocore.exceptions import ClientError
+
+from iam_helpers import ADMIN_POLICY, error_of, unique
+
+
+def test_two_nodes_share_iam_state(fresh_server, pg_store_url):
+    a = fresh_server(["--store", pg_store_url])
+    # Same data dir: the second node uses the first's master key and admin profile.
+    b = fresh_server(["--store", pg_store_url], data_dir=a.data_dir)
+    iam_a, iam_b = a.client("iam"), b.client("iam")
+
+    name = unique("shared")
+    iam_a.create_user(UserName=name)
+    assert iam_b.get_user(UserName=name)["User"]["UserName"] == name
+    assert error_of(iam_b.create_user, UserName=name)[0] == "EntityAlreadyExists"
+
+    # Eight concurrent CreateAccessKey calls through both nodes: exactly two keys exist after.
+    def create(i):
+        try:
+            return (iam_a if i % 2 else iam_b).create_access_key(UserName=name)["AccessKey"]
+        except ClientError as e:
+            assert e.response["Error"]["Code"] in ("LimitExceeded", "ConcurrentModification")
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = [k for k in pool.map(create, range(8)) if k]
+    assert len(keys) == 2
+    assert len(iam_b.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 2
+
+    key = keys[0]
+    creds = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    iam_a.attach_user_policy(UserName=name, PolicyArn=ADMIN_POLICY)
+    # Node b has not cached this key yet: it reads the attachment from the store.
+    assert b.client("iam", **creds).get_user()["User"]["UserName"] == name
+
+    # Disabled on node a: node b stops honouring it once its cached entry expires (5 s).
+    iam_a.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert error_of(a.client("sts", **creds).get_caller_identity)[0] == "InvalidClientTokenId"
+    deadline = time.time() + 10
+    while True:
+        try:
+            b.client("sts", **creds).get_caller_identity()
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InvalidClientTokenId"
+            break
+        assert time.time() < deadline, "node b kept honouring a disabled key"
+        time.sleep(0.5)
