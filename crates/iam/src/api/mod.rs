@@ -12,10 +12,13 @@
 mod access_keys;
 mod account_details;
 mod attachments;
+/// IAM's error codes and messages.
 pub mod error;
 mod groups;
 mod inline_policies;
+/// Request members read and validated as IAM does (pure, unit-tested).
 pub mod input;
+/// `Marker`/`IsTruncated`/`MaxItems`.
 pub mod pagination;
 mod policies;
 mod policy_versions;
@@ -23,6 +26,7 @@ mod roles;
 mod simulate;
 mod tags;
 mod users;
+/// The XML shapes botocore's IAM model reads.
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -82,6 +86,8 @@ pub struct IamService {
 }
 
 impl IamService {
+    /// The service over `store`, sealing new secrets with `master_key`, minting ARNs in
+    /// `account_id`, and calling `on_change` after every successful change.
     pub fn new(
         store: Arc<dyn Store>,
         master_key: Arc<MasterKey>,

@@ -25,6 +25,7 @@ const SCAN_BATCH: usize = 500;
 pub struct PageRequest {
     /// The sort key of the last item of the previous page.
     pub after: Option<String>,
+    /// The most items the page may hold (`MaxItems`, 1..=1000, default 100).
     pub max_items: usize,
 }
 
@@ -44,7 +45,9 @@ impl PageRequest {
 /// A page of items and, when more follow, the key to continue after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
+    /// The items, in key order.
     pub items: Vec<T>,
+    /// The key of the last item when more follow (the next `Marker`), else None.
     pub next_after: Option<String>,
 }
 

@@ -27,9 +27,13 @@ const MAX_DESCRIPTION: usize = 1000;
 /// An AWS-managed policy Rampart ships: its metadata as AWS publishes it.
 #[derive(Debug)]
 pub(super) struct AwsPolicy {
+    /// `arn:aws:iam::aws:policy/…`.
     pub arn: &'static str,
+    /// The policy name.
     pub name: &'static str,
+    /// AWS's published policy id (`ANPA…`).
     pub id: &'static str,
+    /// When AWS created it (its only version's date too).
     pub created: OffsetDateTime,
 }
 
