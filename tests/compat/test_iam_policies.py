@@ -269,3 +269,18 @@ def test_group_and_version_changes_take_effect_at_once(server):
     iam.delete_group(GroupName=group)
     iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
     iam.delete_user(UserName=user)
+
+
+def test_policy_tags(server):
+    iam = server.client("iam")
+    arn = iam.create_policy(PolicyName=unique("tp"), PolicyDocument=identity_policy())["Policy"]["Arn"]
+    iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    page = iam.list_policy_tags(PolicyArn=arn, MaxItems=1)
+    assert page["IsTruncated"] and page["Tags"] == [{"Key": "a", "Value": "1"}]
+    iam.untag_policy(PolicyArn=arn, TagKeys=["a"])
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Tags"] == [{"Key": "b", "Value": "2"}]
+    assert iam.list_policy_tags(PolicyArn=ADMIN_POLICY)["Tags"] == []
+    assert error_of(iam.tag_policy, PolicyArn=ADMIN_POLICY, Tags=[{"Key": "x", "Value": "y"}])[0] == "InvalidInput"
+    iam.delete_policy(PolicyArn=arn)
+    assert error_of(iam.list_policy_tags, PolicyArn=arn)[0] == "NoSuchEntity"

@@ -1,5 +1,6 @@
 //! Tags and permissions boundaries of users and roles: Tag*/Untag*/List*Tags and
-//! Put*/Delete*PermissionsBoundary, written once for both.
+//! Put*/Delete*PermissionsBoundary, written once for both; and the tags of customer-managed
+//! policies (TagPolicy, UntagPolicy, ListPolicyTags).
 
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
@@ -7,6 +8,7 @@ use rampart_wire::protocol::query::{QueryParams, XmlWriter};
 use super::error::IamError;
 use super::input;
 use super::pagination::{paginate, PageRequest};
+use super::policies::PolicyRef;
 use super::xml;
 use super::{IamService, Reply, Tagged, COMMIT_ATTEMPTS};
 use crate::entities;
@@ -110,5 +112,68 @@ impl IamService {
             }
         }
         Err(IamError::concurrent())
+    }
+}
+
+impl IamService {
+    pub(super) async fn tag_policy(&self, p: &QueryParams) -> Reply {
+        let arn = input::policy_arn(p, "PolicyArn")?;
+        let tags = input::tags(p)?;
+        if tags.is_empty() {
+            return Err(IamError::missing("Tags"));
+        }
+        for _ in 0..COMMIT_ATTEMPTS {
+            let current = self.local_policy(arn).await?;
+            let mut policy = current.entity.clone();
+            input::merge_tags(&mut policy.tags, tags.clone())?;
+            if self
+                .try_commit(vec![entities::put(
+                    &policy,
+                    Expect::Version(current.version),
+                )])
+                .await?
+            {
+                return Ok(None);
+            }
+        }
+        Err(IamError::concurrent())
+    }
+
+    pub(super) async fn untag_policy(&self, p: &QueryParams) -> Reply {
+        let arn = input::policy_arn(p, "PolicyArn")?;
+        let keys = p.list("TagKeys");
+        for _ in 0..COMMIT_ATTEMPTS {
+            let current = self.local_policy(arn).await?;
+            let mut policy = current.entity.clone();
+            policy
+                .tags
+                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+            if self
+                .try_commit(vec![entities::put(
+                    &policy,
+                    Expect::Version(current.version),
+                )])
+                .await?
+            {
+                return Ok(None);
+            }
+        }
+        Err(IamError::concurrent())
+    }
+
+    /// AWS-managed policies carry no tags.
+    pub(super) async fn list_policy_tags(&self, p: &QueryParams) -> Reply {
+        let arn = input::policy_arn(p, "PolicyArn")?;
+        let req = PageRequest::from_params(p)?;
+        let tags = match self.find_policy(arn).await? {
+            Some(PolicyRef::Local(v)) => v.entity.tags,
+            Some(PolicyRef::Aws(_)) => Vec::new(),
+            None => return Err(super::policies::not_found(arn)),
+        };
+        let page = paginate(tags, |t| t.key.clone(), &req);
+        let mut out = XmlWriter::new();
+        xml::tags(&mut out, "Tags", &page.items);
+        page.write_tail(&mut out);
+        Ok(Some(out.finish()))
     }
 }
