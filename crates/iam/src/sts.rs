@@ -126,6 +126,18 @@ fn credentials_xml(xml: &mut XmlWriter, creds: &IssuedCredentials) {
 }
 
 impl StsService {
+    /// The role a role ARN names, if it exists under exactly that ARN (path included).
+    async fn load_role(&self, role_arn: &str) -> Result<Option<Role>, ServiceError> {
+        let Some(name) = role_name(role_arn) else {
+            return Ok(None);
+        };
+        Ok(entities::load::<Role>(self.store.as_ref(), name)
+            .await
+            .map_err(unavailable)?
+            .map(|v| v.entity)
+            .filter(|r| r.arn == role_arn))
+    }
+
     async fn assume_role(
         &self,
         ctx: &OperationContext<'_>,
@@ -137,14 +149,7 @@ impl StsService {
         let role_arn = params.required("RoleArn").map_err(common)?;
         let session_name = params.required("RoleSessionName").map_err(common)?;
         check_name("roleSessionName", session_name, 2, 64)?;
-        let role = match role_name(role_arn) {
-            Some(name) => entities::load::<Role>(self.store.as_ref(), name)
-                .await
-                .map_err(unavailable)?
-                .map(|v| v.entity)
-                .filter(|r| r.arn == role_arn),
-            None => None,
-        };
+        let role = self.load_role(role_arn).await?;
         // The pipeline already refused callers the trust policy does not allow, including
         // for roles that do not exist; a role deleted in between is the same answer.
         let role = role.ok_or_else(|| {
@@ -312,14 +317,7 @@ impl Service for StsService {
         if ctx.operation.name != "AssumeRole" {
             return Ok(None);
         }
-        let role = match role_name(resource) {
-            Some(name) => entities::load::<Role>(self.store.as_ref(), name)
-                .await
-                .map_err(unavailable)?
-                .map(|v| v.entity)
-                .filter(|r| r.arn == resource),
-            None => None,
-        };
+        let role = self.load_role(resource).await?;
         Ok(Some(ResourcePolicy {
             kind: ResourcePolicyKind::Trust,
             document: role.map(|r| r.assume_role_policy_document),
