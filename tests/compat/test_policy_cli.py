@@ -75,3 +75,14 @@ def test_audit_filters_by_action_and_decision(server):
     assert any(r["principal_arn"] == user["Arn"] and r["error_code"] == "AccessDenied" for r in denied)
     allowed = [json.loads(l) for l in server.audit("--json", "--action", "iam:ListUsers", "--decision", "allowed").splitlines()]
     assert allowed and all(r["matched_statements"] == ["arn:aws:iam::aws:policy/AdministratorAccess#0"] for r in allowed)
+
+
+def test_policy_writes_answer_lint_findings(server):
+    iam = server.client("iam")
+    iam.create_user(UserName="linted")
+    out = iam.put_user_policy(UserName="linted", PolicyName="too-broad", PolicyDocument=json.dumps(ADMIN))
+    findings = json.loads(out["ResponseMetadata"]["HTTPHeaders"]["x-rampart-policy-findings"])
+    assert {f["rule"] for f in findings} >= {"wildcard-action", "wildcard-resource", "passrole-wildcard"}
+    assert all(f["statement"] == 0 for f in findings)
+    narrow = iam.put_user_policy(UserName="linted", PolicyName="narrow", PolicyDocument=json.dumps(LEAST))
+    assert "x-rampart-policy-findings" not in narrow["ResponseMetadata"]["HTTPHeaders"]

@@ -149,6 +149,13 @@ pub enum Output {
     Json(Vec<u8>),
     /// A rest-json answer: status and JSON body.
     Rest { status: u16, body: Vec<u8> },
+    /// Any of the above with extra response headers that SDKs pass through untouched
+    /// (botocore: `ResponseMetadata.HTTPHeaders`), for Rampart's own advice such as
+    /// `x-rampart-policy-findings`.
+    Annotated {
+        output: Box<Output>,
+        headers: Vec<(&'static str, String)>,
+    },
 }
 
 /// What an operation knows about the request it serves.

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod entities;
 pub mod evaluation;
 pub mod iam_target;
+pub mod policy_findings;
 pub mod sessions;
 pub mod sts;
 

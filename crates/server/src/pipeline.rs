@@ -537,6 +537,11 @@ fn encode_output(
     request_id: &str,
 ) -> EncodedResponse {
     match (protocol, output) {
+        (_, Output::Annotated { output, headers }) => {
+            let mut encoded = encode_output(protocol, operation, *output, request_id);
+            encoded.headers.extend(headers);
+            encoded
+        }
         (Protocol::Query { xml_namespace, .. }, Output::Query(result)) => {
             query::encode_result(xml_namespace, operation.name, result.as_deref(), request_id)
         }

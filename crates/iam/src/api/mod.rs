@@ -335,7 +335,16 @@ impl Service for IamService {
         if !is_read_only(operation) {
             self.on_change.fire();
         }
-        Ok(Output::Query(reply))
+        let output = Output::Query(reply);
+        Ok(
+            match crate::policy_findings::findings_header(operation, &params) {
+                Some(header) => Output::Annotated {
+                    output: Box::new(output),
+                    headers: vec![header],
+                },
+                None => output,
+            },
+        )
     }
 }
 
