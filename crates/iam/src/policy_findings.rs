@@ -48,7 +48,20 @@ pub fn findings_header(operation: &str, params: &QueryParams) -> Option<(&'stati
             })
         })
         .collect();
-    Some((FINDINGS_HEADER, serde_json::Value::Array(json).to_string()))
+    // Header values must be ASCII to survive every HTTP stack: escape the rest as JSON does.
+    let text = serde_json::Value::Array(json).to_string();
+    let ascii: String = text
+        .chars()
+        .flat_map(|c| match c.is_ascii() {
+            true => vec![c.to_string()],
+            false => c
+                .encode_utf16(&mut [0; 2])
+                .iter()
+                .map(|unit| format!("\\u{unit:04x}"))
+                .collect(),
+        })
+        .collect();
+    Some((FINDINGS_HEADER, ascii))
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ fn lint_statement(index: usize, st: &Statement, out: &mut Vec<Finding>) {
         find(
             Severity::Error,
             "passrole-wildcard",
-            "iam:PassRole on \"*\" lets the principal hand any role — including administrators' — to a service".into(),
+            "iam:PassRole on \"*\" lets the principal hand any role (including administrators') to a service".into(),
         );
     }
     if unconditioned && !st.action.negated {
