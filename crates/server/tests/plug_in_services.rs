@@ -207,6 +207,20 @@ fn signed(
     request
 }
 
+/// A signed request to the JSON test service's `operation`.
+fn echo(h: &Harness, operation: &str, body: &[u8], secret: Option<&str>) -> Request<Body> {
+    let target = format!("EchoService.{operation}");
+    signed(
+        h,
+        "echo",
+        "POST",
+        "/",
+        &[JSON11, ("x-amz-target", &target)],
+        body,
+        secret,
+    )
+}
+
 async fn send(h: &Harness, request: Request<Body>) -> (u16, http::HeaderMap, serde_json::Value) {
     let response = h.app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
@@ -224,15 +238,7 @@ const JSON11: (&str, &str) = ("content-type", "application/x-amz-json-1.1");
 #[tokio::test]
 async fn json_service_answers_and_is_audited() {
     let h = harness().await;
-    let req = signed(
-        &h,
-        "echo",
-        "POST",
-        "/",
-        &[JSON11, ("x-amz-target", "EchoService.Echo")],
-        br#"{"Message":"hi"}"#,
-        None,
-    );
+    let req = echo(&h, "Echo", br#"{"Message":"hi"}"#, None);
     let (status, headers, body) = send(&h, req).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(headers["content-type"], "application/x-amz-json-1.1");
@@ -263,55 +269,19 @@ async fn json_service_answers_and_is_audited() {
 async fn json_errors_are_json_shaped() {
     let h = harness().await;
     let cases: Vec<(Request<Body>, u16, &str)> = vec![
+        (echo(&h, "Echo", b"{}", None), 400, "ValidationException"),
         (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Echo")],
-                b"{}",
-                None,
-            ),
-            400,
-            "ValidationException",
-        ),
-        (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Echo")],
-                b"{nope",
-                None,
-            ),
+            echo(&h, "Echo", b"{nope", None),
             400,
             "SerializationException",
         ),
         (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Echo")],
-                br#"{"Message":1}"#,
-                None,
-            ),
+            echo(&h, "Echo", br#"{"Message":1}"#, None),
             400,
             "SerializationException",
         ),
         (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Nope")],
-                b"{}",
-                None,
-            ),
+            echo(&h, "Nope", b"{}", None),
             400,
             "UnknownOperationException",
         ),
@@ -347,41 +317,17 @@ async fn json_errors_are_json_shaped() {
             "MethodNotAllowedException",
         ),
         (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Fail")],
-                b"{}",
-                None,
-            ),
+            echo(&h, "Fail", b"{}", None),
             400,
             "ResourceNotFoundException",
         ),
         (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Echo")],
-                br#"{"Message":"x"}"#,
-                Some("wrong-secret"),
-            ),
+            echo(&h, "Echo", br#"{"Message":"x"}"#, Some("wrong-secret")),
             400,
             "InvalidSignatureException",
         ),
         (
-            signed(
-                &h,
-                "echo",
-                "POST",
-                "/",
-                &[JSON11, ("x-amz-target", "EchoService.Echo")],
-                &[b'x'; 2048],
-                None,
-            ),
+            echo(&h, "Echo", &[b'x'; 2048], None),
             413,
             "RequestEntityTooLargeException",
         ),
@@ -498,15 +444,7 @@ async fn policies_decide_and_denials_read_like_aws() {
     h.access_key_id = akid;
     h.secret = secret;
 
-    let req = signed(
-        &h,
-        "echo",
-        "POST",
-        "/",
-        &[JSON11, ("x-amz-target", "EchoService.Echo")],
-        br#"{"Message":"hi"}"#,
-        None,
-    );
+    let req = echo(&h, "Echo", br#"{"Message":"hi"}"#, None);
     let (status, headers, body) = send(&h, req).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["Caller"].as_str().unwrap().ends_with(":user/bob"));
@@ -521,15 +459,7 @@ async fn policies_decide_and_denials_read_like_aws() {
     );
 
     // An explicit deny wins over the allow.
-    let req = signed(
-        &h,
-        "echo",
-        "POST",
-        "/",
-        &[JSON11, ("x-amz-target", "EchoService.Fail")],
-        b"{}",
-        None,
-    );
+    let req = echo(&h, "Fail", b"{}", None);
     let (status, _, body) = send(&h, req).await;
     assert_eq!(
         (status, body["__type"].as_str()),
