@@ -6,7 +6,8 @@
 //! append-only audit trail — so both backends can implement it exactly and one test suite
 //! (`tests/suite`) can hold them to the same contract.
 //!
-//! * [`SqliteStore`] is the embedded default: one file, WAL, `synchronous=FULL`.
+//! * [`SqliteStore`] is the embedded default: one file, WAL; state changes at
+//!   `synchronous=FULL`, audit batches at NORMAL (durable against process death).
 //! * [`PostgresStore`] is for scale-out: all coordination happens in the database (row locks,
 //!   unique constraints, a table lock for the audit sequence), never in this process.
 

@@ -58,8 +58,8 @@ impl SqliteStore {
     ///
     /// Missing parent directories are created with mode 0700 and a new database file with mode
     /// 0600 — it holds credentials and secrets — and SQLite gives its `-wal`/`-shm` files the
-    /// same mode. `synchronous=FULL` in WAL mode fsyncs the log on every commit, so a commit
-    /// that returned survives a crash or power loss.
+    /// same mode. `commit` runs at `synchronous=FULL` (WAL fsynced on every commit, so a commit
+    /// that returned survives a crash or power loss); audit batches at NORMAL.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let owned = path.to_owned();
         tokio::task::spawn_blocking(move || create_private_file(&owned))
@@ -70,7 +70,9 @@ impl SqliteStore {
             .filename(path)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Full);
+            // The writer runs at NORMAL, which audit batches use; `commit` raises it to FULL
+            // around every state change (see there).
+            .synchronous(SqliteSynchronous::Normal);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -107,9 +109,10 @@ impl SqliteStore {
     }
 }
 
-/// Checks that the writer really runs in WAL mode with `synchronous=FULL`: SQLite silently keeps
-/// the old journal mode where WAL is unsupported (some network filesystems), and the durability
-/// promise of `commit` rests on both settings.
+/// Checks that the writer really runs in WAL mode with its default `synchronous=NORMAL`
+/// (`commit` raises it to FULL per transaction): SQLite silently keeps the old journal mode
+/// where WAL is unsupported (some network filesystems), and the durability promises of
+/// `commit` and `append_audit` rest on WAL.
 async fn verify_durability(writer: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = writer.acquire().await.map_err(map_err)?;
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -120,7 +123,7 @@ async fn verify_durability(writer: &SqlitePool) -> Result<(), StoreError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(map_err)?;
-    if journal.eq_ignore_ascii_case("wal") && synchronous == 2 {
+    if journal.eq_ignore_ascii_case("wal") && synchronous == 1 {
         Ok(())
     } else {
         Err(StoreError::Unavailable(format!(
@@ -207,6 +210,34 @@ async fn insert_audit_batch(
     Ok(seqs)
 }
 
+/// Applies `writes` in one IMMEDIATE transaction; a failed expectation rolls everything back.
+async fn commit_writes(
+    conn: &mut sqlx::SqliteConnection,
+    writes: &[Write],
+) -> Result<Vec<i64>, StoreError> {
+    use sqlx::Connection;
+    // IMMEDIATE takes the write lock up front, so a second process on the same file waits
+    // in the busy handler instead of failing to upgrade a read transaction.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    match kv::apply::<Sqlite>(&mut tx, writes)
+        .await
+        .map_err(map_err)?
+    {
+        Applied::Done(versions) => {
+            tx.commit().await.map_err(map_err)?;
+            Ok(versions)
+        }
+        Applied::Conflict(index) => {
+            tx.rollback().await.map_err(map_err)?;
+            let (ns, key) = writes[index].target();
+            Err(StoreError::Conflict {
+                ns: ns.to_owned(),
+                key: key.to_owned(),
+            })
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -233,56 +264,33 @@ impl Store for SqliteStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        // IMMEDIATE takes the write lock up front, so a second process on the same file waits
-        // in the busy handler instead of failing to upgrade a read transaction.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
+        // State changes are fsynced (FULL): they must survive a power cut, not only the process
+        // dying. The writer's default is NORMAL (for audit batches), so raise it first; should
+        // lowering it again fail, the connection merely stays at the safer setting.
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
             .await
             .map_err(map_err)?;
-        match kv::apply::<Sqlite>(&mut tx, &writes)
-            .await
-            .map_err(map_err)?
-        {
-            Applied::Done(versions) => {
-                tx.commit().await.map_err(map_err)?;
-                Ok(versions)
-            }
-            Applied::Conflict(index) => {
-                tx.rollback().await.map_err(map_err)?;
-                let (ns, key) = writes[index].target();
-                Err(StoreError::Conflict {
-                    ns: ns.to_owned(),
-                    key: key.to_owned(),
-                })
-            }
-        }
+        let result = commit_writes(&mut conn, &writes).await;
+        let _ = sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await;
+        result
     }
 
-    /// Audit batches are committed with `synchronous=NORMAL`: the WAL frames are written to the
-    /// operating system before the commit returns, so an acknowledged record survives the
-    /// process being killed (SIGKILL, OOM, panic), but not a power cut in the following moments.
-    /// That is the guarantee an audit trail of requests needs, at a fraction of an fsync per
-    /// batch; state changes (`commit`) keep `synchronous=FULL`.
+    /// Audit batches are committed at the writer's default `synchronous=NORMAL`: the WAL
+    /// frames are written to the operating system before the commit returns, so an
+    /// acknowledged record survives the process being killed (SIGKILL, OOM, panic), but not a
+    /// power cut in the following moments. That is the guarantee an audit trail of requests
+    /// needs, at a fraction of an fsync per batch and three statements per batch; state changes
+    /// (`commit`) run at FULL.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let mut conn = self.writer.acquire().await.map_err(map_err)?;
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await
-            .map_err(map_err)?;
-        let result = insert_audit_batch(&mut conn, records).await;
-        if sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
-            // Never hand a connection that lost FULL back to `commit`: reopen it instead.
-            conn.close_on_drop();
-        }
-        result
+        insert_audit_batch(&mut conn, records).await
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
@@ -309,7 +317,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn audit_appends_leave_commits_fully_synchronous() {
+    async fn commits_restore_the_audit_default() {
         let dir = std::env::temp_dir().join(format!("rampart-sync-{}", uuid::Uuid::new_v4()));
         let store = SqliteStore::open(&dir.join("t.db")).await.unwrap();
         let record = AuditRecord {
@@ -330,6 +338,15 @@ mod tests {
             matched_statements: vec![],
         };
         let seqs = store.append_audit(&vec![record; 600]).await.unwrap();
+        store
+            .commit(vec![Write::Put {
+                ns: "t".into(),
+                key: "k".into(),
+                value: b"v".to_vec(),
+                expect: crate::Expect::Absent,
+            }])
+            .await
+            .unwrap();
         assert_eq!(seqs.len(), 600);
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
         let mut conn = store.writer.acquire().await.unwrap();
@@ -337,7 +354,8 @@ mod tests {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-        assert_eq!(synchronous, 2, "FULL");
+        // `commit` raised it to FULL for its transaction and lowered it again afterwards.
+        assert_eq!(synchronous, 1, "NORMAL between commits");
         drop(conn);
         store.close().await;
         let _ = std::fs::remove_dir_all(dir);
