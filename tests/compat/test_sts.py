@@ -134,10 +134,12 @@ def test_unknown_rest_json_service_answers_in_rest_json(server):
 
 
 def test_unknown_query_action_is_invalid_action(server):
-    # AssumeRole is a real STS action that this endpoint does not offer yet.
+    # DecodeAuthorizationMessage is a real STS action this endpoint does not offer: a signed
+    # call is authenticated, then told the action does not exist.
     with pytest.raises(ClientError) as e:
-        server.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/x", RoleSessionName="session")
-    assert error_code(e) in ("InvalidAction", "AccessDenied")
+        server.client("sts").decode_authorization_message(EncodedMessage="x")
+    assert error_code(e) == "InvalidAction"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def test_bootstrap_file_is_private_and_secret_never_logged(server):

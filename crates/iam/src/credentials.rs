@@ -177,11 +177,6 @@ impl CredentialResolver {
         }
     }
 
-    /// Forgets a cached key (after it was changed on this node).
-    pub fn invalidate(&self, access_key_id: &str) {
-        self.cache.remove(access_key_id);
-    }
-
     /// Forgets every cached credential, e.g. after a policy, group or boundary changed: IAM
     /// writes are rare, and re-reading is cheaper than working out whom a change affects.
     pub fn invalidate_all(&self) {
