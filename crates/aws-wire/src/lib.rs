@@ -15,6 +15,6 @@ pub mod sigv4;
 pub use error::{CommonError, Fault, ServiceError};
 pub use protocol::{Protocol, ProtocolKind};
 pub use service::{
-    Authentication, AuthorizationTarget, Input, OperationContext, OperationSpec, Output,
-    Permission, ResourcePolicy, ResourcePolicyKind, Service,
+    Authentication, Check, Input, OperationContext, OperationSpec, Output, Permission,
+    PreparedOperation, Resource, ResourcePolicy, ResourcePolicyKind, Service,
 };

@@ -40,17 +40,21 @@ pub struct OperationSpec {
     pub name: &'static str,
     pub authentication: Authentication,
     pub permission: Permission,
+    /// Whether the operation only reads. Writes tell caches (credentials, compiled policies)
+    /// that what they hold may be stale.
+    pub read_only: bool,
     /// For rest-json services: the method and path template that select this operation.
     pub route: Option<RestRoute>,
 }
 
 impl OperationSpec {
-    /// An operation authenticated by SigV4 (query or JSON protocol).
+    /// An operation authenticated by SigV4 (query or JSON protocol) that may change state.
     pub const fn signed(name: &'static str) -> Self {
         OperationSpec {
             name,
             authentication: Authentication::SigV4,
             permission: Permission::Required,
+            read_only: false,
             route: None,
         }
     }
@@ -58,6 +62,12 @@ impl OperationSpec {
     /// The same operation, callable by any authenticated caller.
     pub const fn without_permission(mut self) -> Self {
         self.permission = Permission::NotRequired;
+        self
+    }
+
+    /// The same operation, declared to change nothing.
+    pub const fn read_only(mut self) -> Self {
+        self.read_only = true;
         self
     }
 
@@ -71,36 +81,86 @@ impl OperationSpec {
             name,
             authentication: Authentication::SigV4,
             permission: Permission::Required,
+            read_only: false,
             route: Some(RestRoute { method, template }),
         }
     }
 }
 
-/// The resources an operation acts on and the service-specific condition keys it supplies.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuthorizationTarget {
-    /// ARNs, or `*` for operations without a resource.
-    pub resources: Vec<String>,
-    /// Condition keys and their values (`sts:ExternalId`, `aws:RequestTag/team`, …); a key
-    /// may repeat for a multi-valued key (`aws:TagKeys`).
-    pub condition_keys: Vec<(String, String)>,
+/// What a check is made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// One resource, by ARN (with the path a stored entity carries).
+    Arn(String),
+    /// The action has no resource type in AWS's service authorization reference
+    /// (`iam:ListUsers`, `sts:GetSessionToken`): it is evaluated against `*`. An operation
+    /// says so explicitly; nothing defaults to it.
+    Unscoped,
 }
 
-impl AuthorizationTarget {
-    /// `*`, no extra keys.
-    pub fn any_resource() -> Self {
-        AuthorizationTarget {
-            resources: vec!["*".to_owned()],
+impl Resource {
+    /// The resource as the policy engine matches it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Resource::Arn(arn) => arn,
+            Resource::Unscoped => "*",
+        }
+    }
+}
+
+/// One authorization check an operation declares: `action` must be allowed on `resource`,
+/// with `condition_keys` in the request context and `resource_policy` evaluated beside the
+/// caller's policies. An operation may declare several (`lambda:CreateFunction` and
+/// `iam:PassRole`; `sts:AssumeRole` and `sts:TagSession`); every one must be allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// `service:Action`, e.g. `iam:AttachUserPolicy`.
+    pub action: String,
+    pub resource: Resource,
+    /// Condition keys and their values (`iam:PolicyARN`, `aws:ResourceTag/team`, …); a key
+    /// may repeat for a multi-valued key (`aws:TagKeys`). Keys about the resource come from its
+    /// stored state, never from what the request claims.
+    pub condition_keys: Vec<(String, String)>,
+    /// The resource's own policy (a role's trust policy, a function's policy), if it has one.
+    pub resource_policy: Option<ResourcePolicy>,
+}
+
+impl Check {
+    /// `action` on the resource `arn`.
+    pub fn on(action: impl Into<String>, arn: impl Into<String>) -> Self {
+        Check {
+            action: action.into(),
+            resource: Resource::Arn(arn.into()),
             condition_keys: Vec::new(),
+            resource_policy: None,
         }
     }
 
-    /// One resource, no extra keys.
-    pub fn resource(arn: impl Into<String>) -> Self {
-        AuthorizationTarget {
-            resources: vec![arn.into()],
+    /// `action`, which AWS scopes to no resource type.
+    pub fn unscoped(action: impl Into<String>) -> Self {
+        Check {
+            action: action.into(),
+            resource: Resource::Unscoped,
             condition_keys: Vec::new(),
+            resource_policy: None,
         }
+    }
+
+    /// Adds one condition key value.
+    pub fn with_key(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.condition_keys.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds one condition key value in place.
+    pub fn push_key(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.condition_keys.push((key.into(), value.into()));
+    }
+
+    /// Sets the resource's own policy.
+    pub fn with_resource_policy(mut self, policy: ResourcePolicy) -> Self {
+        self.resource_policy = Some(policy);
+        self
     }
 }
 
@@ -149,6 +209,13 @@ pub enum Output {
     Json(Vec<u8>),
     /// A rest-json answer: status and JSON body.
     Rest { status: u16, body: Vec<u8> },
+    /// An HTTP answer the operation shapes itself (several `Set-Cookie` headers, binary or
+    /// non-JSON bodies), whatever the service's protocol.
+    Raw {
+        status: u16,
+        headers: Vec<(http::HeaderName, http::HeaderValue)>,
+        body: Bytes,
+    },
     /// Any of the above with extra response headers that SDKs pass through untouched
     /// (botocore: `ResponseMetadata.HTTPHeaders`), for Rampart's own advice such as
     /// `x-rampart-policy-findings`.
@@ -169,6 +236,20 @@ pub struct OperationContext<'a> {
     pub operation: &'a OperationSpec,
 }
 
+/// An operation decoded once into its typed request, ready to be authorized and run. The
+/// checks it declares are derived from that typed value (and the stored state of what it
+/// names), and [`PreparedOperation::execute`] runs that same value: authorization cannot look
+/// at one entity while the operation acts on another.
+#[async_trait::async_trait]
+pub trait PreparedOperation: Send {
+    /// What the caller must be allowed. Empty only for operations declared
+    /// [`Permission::NotRequired`]; the request path refuses an empty list otherwise.
+    fn checks(&self) -> &[Check];
+
+    /// Runs the operation. Every check has been allowed.
+    async fn execute(self: Box<Self>, ctx: OperationContext<'_>) -> Result<Output, ServiceError>;
+}
+
 /// A service surface (IAM, STS, KMS, …).
 #[async_trait::async_trait]
 pub trait Service: Send + Sync + 'static {
@@ -176,29 +257,13 @@ pub trait Service: Send + Sync + 'static {
     fn signing_name(&self) -> &'static str;
     fn protocol(&self) -> Protocol;
     fn operations(&self) -> &'static [OperationSpec];
-    /// What an operation acts on, for authorization: `service:Operation` must be allowed on
-    /// each resource, with the operation's condition keys in the request context. Computed
-    /// from the raw input before the operation runs; an input too malformed to name its
-    /// resource may answer `*`, since the operation will reject it. Async because a resource's
-    /// ARN may need a lookup (an IAM user's path).
-    async fn authorization_target(
-        &self,
-        _ctx: &OperationContext<'_>,
-        _input: &Input,
-    ) -> AuthorizationTarget {
-        AuthorizationTarget::any_resource()
-    }
 
-    /// The resource-based policy attached to `resource` (a role's trust policy, a function's
-    /// or a secret's policy), evaluated together with the caller's own policies.
-    async fn resource_policy(
-        &self,
-        _ctx: &OperationContext<'_>,
-        _resource: &str,
-    ) -> Result<Option<ResourcePolicy>, ServiceError> {
-        Ok(None)
-    }
-
-    /// Runs one operation. The caller has been authenticated (and authorized) already.
-    async fn call(&self, ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError>;
+    /// Decodes `input` into the operation's typed request and derives its checks, reading the
+    /// stored state its condition keys need (a target's tags or permissions boundary, a role's
+    /// trust policy). Malformed input is refused here with the service's error.
+    async fn prepare<'s>(
+        &'s self,
+        ctx: &OperationContext<'_>,
+        input: Input,
+    ) -> Result<Box<dyn PreparedOperation + 's>, ServiceError>;
 }

@@ -57,6 +57,20 @@ pub struct AuditRecord {
     pub decision: Option<String>,
     /// The policy statements that decided it.
     pub matched_statements: Vec<String>,
+    /// Every authorization check the operation declared, in order, with its decision: the
+    /// resources the request acted on. Checks after a denied one were not evaluated.
+    pub checks: Vec<AuditCheck>,
+}
+
+/// One authorization check a request was decided on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditCheck {
+    /// `service:Action`.
+    pub action: String,
+    /// The resource ARN, or `*` for actions without a resource type.
+    pub resource: String,
+    /// `allowed`, `explicitDeny` or `implicitDeny`.
+    pub decision: String,
 }
 
 /// A filter over the audit trail; every set field must match.

@@ -57,4 +57,16 @@ pub struct CallerIdentity {
     pub secure_transport: bool,
     /// Whether the credentials were obtained with MFA (`aws:MultiFactorAuthPresent`).
     pub mfa_present: bool,
+    /// What a role session carries into the sessions it assumes (role chaining).
+    pub lineage: SessionLineage,
+}
+
+/// What a role session passes on when it assumes another role: AWS carries the source
+/// identity and the transitive session tags through every link of a role chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionLineage {
+    /// The session's `SourceIdentity` (`aws:SourceIdentity`), fixed once set.
+    pub source_identity: Option<String>,
+    /// Session tags marked transitive, with their values.
+    pub transitive_tags: Vec<(String, String)>,
 }

@@ -1,6 +1,7 @@
-//! The authorization step every authenticated request passes before its operation runs:
-//! `service:Operation` on each resource the operation touches, decided by the policy engine
-//! over the caller's policies (identity, boundary, session) exactly as AWS evaluates them.
+//! The authorization step every authenticated request passes before its operation runs: each
+//! check the operation declares (`service:Action` on a resource, with condition keys and the
+//! resource's own policy) is decided by the policy engine over the caller's policies
+//! (identity, boundary, session) exactly as AWS evaluates them.
 //! Deny is the default; nothing bypasses this step — the bootstrap administrator is an
 //! ordinary user with `AdministratorAccess` attached.
 
@@ -10,30 +11,28 @@ use std::sync::Arc;
 use rampart_policy::{
     evaluate, CompiledPolicy, Decision, Evaluation, EvaluationContext, PolicyKind,
 };
-use rampart_wire::{AuthorizationTarget, ResourcePolicy, ResourcePolicyKind};
+use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
 use time::OffsetDateTime;
 
 use crate::credentials::ResolvedCredential;
 
-/// What the request wants to do, and the request facts conditions can test.
+/// The facts about the request itself that conditions can test, the same for every check.
 #[derive(Debug, Clone)]
-pub struct AuthorizationRequest<'a> {
-    /// `service:Operation`, e.g. `iam:CreateRole`.
-    pub action: &'a str,
-    /// The resources the operation touches and its condition keys.
-    pub target: &'a AuthorizationTarget,
+pub struct RequestFacts<'a> {
     pub source_ip: IpAddr,
     pub secure_transport: bool,
-    /// The region the request was signed for (`aws:RequestedRegion`).
+    /// The region the request is served in (`aws:RequestedRegion`).
     pub region: &'a str,
     pub now: OffsetDateTime,
 }
 
-/// The decision for a whole request, and the resource it was decided on.
+/// The decision on one check, and what it was made on.
 #[derive(Debug, Clone)]
 pub struct Authorization {
     pub evaluation: Evaluation,
-    /// The resource that was denied, or the last one allowed.
+    /// The action checked.
+    pub action: String,
+    /// The resource it was checked on (`*` for unscoped actions).
     pub resource: String,
 }
 
@@ -55,7 +54,8 @@ impl Authorization {
     }
 
     /// AWS's wording for a denial.
-    pub fn denial_message(&self, caller_arn: &str, action: &str) -> String {
+    pub fn denial_message(&self, caller_arn: &str) -> String {
+        let action = &self.action;
         let why = self.evaluation.explanation(action).unwrap_or_else(|| {
             format!("because no identity-based policy allows the {action} action")
         });
@@ -105,67 +105,64 @@ impl AttachedPolicy {
 pub struct Authorizer;
 
 impl Authorizer {
-    /// Every resource must be allowed; the first one that is not decides the answer.
-    /// `resource_policies[i]` is the policy of `request.target.resources[i]`.
+    /// Decides one check for `caller`.
     pub fn authorize(
         &self,
         caller: &ResolvedCredential,
-        request: &AuthorizationRequest<'_>,
-        resource_policies: &[AttachedPolicy],
+        check: &Check,
+        facts: &RequestFacts<'_>,
     ) -> Authorization {
-        let mut last = None;
-        for (i, resource) in request.target.resources.iter().enumerate() {
-            let attached = resource_policies.get(i).unwrap_or(&AttachedPolicy::None);
-            let evaluation = match attached {
-                AttachedPolicy::Missing(kind) => Evaluation {
-                    decision: Decision::ImplicitDeny,
-                    statements: Vec::new(),
-                    missing_allow: Some(*kind),
-                },
-                _ => {
-                    let ctx = self.context(caller, request, resource);
-                    let resource_policy = match attached {
-                        AttachedPolicy::Compiled(p) => Some(p.as_ref()),
-                        _ => None,
-                    };
-                    evaluate(caller.policies.all().chain(resource_policy), &ctx)
-                }
-            };
-            let authorization = Authorization {
-                evaluation,
-                resource: resource.clone(),
-            };
-            if authorization.evaluation.decision != Decision::Allowed {
-                return authorization;
-            }
-            last = Some(authorization);
-        }
-        last.unwrap_or_else(|| Authorization {
-            evaluation: Evaluation {
+        let resource = check.resource.as_str();
+        let attached = AttachedPolicy::compile(resource, check.resource_policy.as_ref());
+        let evaluation = match &attached {
+            AttachedPolicy::Missing(kind) => Evaluation {
                 decision: Decision::ImplicitDeny,
                 statements: Vec::new(),
-                missing_allow: None,
+                missing_allow: Some(*kind),
             },
-            resource: "*".to_owned(),
-        })
+            _ => {
+                let ctx = self.context(caller, check, facts);
+                let resource_policy = match &attached {
+                    AttachedPolicy::Compiled(p) => Some(p.as_ref()),
+                    _ => None,
+                };
+                evaluate(caller.policies.all().chain(resource_policy), &ctx)
+            }
+        };
+        Authorization {
+            evaluation,
+            action: check.action.clone(),
+            resource: resource.to_owned(),
+        }
     }
 
     fn context(
         &self,
         caller: &ResolvedCredential,
-        request: &AuthorizationRequest<'_>,
-        resource: &str,
+        check: &Check,
+        facts: &RequestFacts<'_>,
     ) -> EvaluationContext {
-        let mut ctx = EvaluationContext::new(caller.principal.clone(), request.action, resource)
-            .with_source_ip(request.source_ip)
-            .with_current_time(request.now.unix_timestamp())
-            .with_secure_transport(request.secure_transport)
-            .with_mfa(caller.identity.mfa_present, None)
-            .with_requested_region(request.region);
+        let mut ctx = EvaluationContext::new(
+            caller.principal.clone(),
+            &check.action,
+            check.resource.as_str(),
+        )
+        .with_source_ip(facts.source_ip)
+        .with_current_time(facts.now.unix_timestamp())
+        .with_secure_transport(facts.secure_transport)
+        .with_requested_region(facts.region);
+        // AWS: aws:MultiFactorAuthPresent is present only for temporary credentials; a
+        // long-term access key leaves it absent, so `Null: true` deny patterns fire.
+        if caller.identity.temporary {
+            ctx = ctx.with_mfa(caller.identity.mfa_present, None);
+        }
+        if let Some(source_identity) = &caller.identity.lineage.source_identity {
+            ctx.set("aws:SourceIdentity", source_identity.as_str());
+        }
         if let Some(issued) = caller.identity.token_issue_time {
             ctx = ctx.with_token_issue_time(issued.unix_timestamp());
         }
-        let keys = &request.target.condition_keys;
+        let keys = &check.condition_keys;
         for (i, (key, _)) in keys.iter().enumerate() {
             if keys[..i].iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
                 continue;

@@ -4,10 +4,11 @@
 //! resolver caches what it read for a short time: a key disabled or deleted on another node
 //! stops working within [`CACHE_TTL`]; on this node, invalidation is immediate.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_core::{CallerIdentity, MasterKey, PrincipalType, SessionLineage};
 use rampart_policy::RequestPrincipal;
 use rampart_store::{Store, StoreError};
 use rampart_wire::sigv4::SigningKey;
@@ -127,6 +128,9 @@ pub struct CredentialResolver {
     master_key: Arc<MasterKey>,
     cache: quick_cache::sync::Cache<String, CacheEntry>,
     compiled: CompiledPolicyCache,
+    /// Bumped by every invalidation. A load that started before an invalidation read state
+    /// the invalidation may have removed, so its result is used once but never cached.
+    generation: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -142,6 +146,7 @@ impl CredentialResolver {
             master_key,
             cache: quick_cache::sync::Cache::new(10_000),
             compiled: CompiledPolicyCache::default(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -159,18 +164,33 @@ impl CredentialResolver {
             }
             _ => {}
         }
-        match self.load(access_key_id).await {
+        let generation = self.generation.load(Ordering::Acquire);
+        let loaded = self.load(access_key_id).await;
+        // Cache only what no invalidation overtook while it was read.
+        let current = || self.generation.load(Ordering::Acquire) == generation;
+        match loaded {
             Ok(cred) => {
                 let cred = Arc::new(cred);
-                self.cache
-                    .insert(access_key_id.to_owned(), CacheEntry::Known(cred.clone()));
+                if current() {
+                    self.cache
+                        .insert(access_key_id.to_owned(), CacheEntry::Known(cred.clone()));
+                    // An invalidation between the check and the insert: take it back out.
+                    if !current() {
+                        self.cache.remove(access_key_id);
+                    }
+                }
                 Ok(cred)
             }
             Err(CredentialError::UnknownAccessKey) => {
-                self.cache.insert(
-                    access_key_id.to_owned(),
-                    CacheEntry::Unknown(Instant::now()),
-                );
+                if current() {
+                    self.cache.insert(
+                        access_key_id.to_owned(),
+                        CacheEntry::Unknown(Instant::now()),
+                    );
+                    if !current() {
+                        self.cache.remove(access_key_id);
+                    }
+                }
                 Err(CredentialError::UnknownAccessKey)
             }
             Err(e) => Err(e),
@@ -180,6 +200,7 @@ impl CredentialResolver {
     /// Forgets every cached credential, e.g. after a policy, group or boundary changed: IAM
     /// writes are rare, and re-reading is cheaper than working out whom a change affects.
     pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.clear();
     }
 
@@ -241,6 +262,7 @@ impl CredentialResolver {
             source_ip: std::net::IpAddr::from([0, 0, 0, 0]),
             secure_transport: false,
             mfa_present: false,
+            lineage: SessionLineage::default(),
         };
         self.credential(
             access_key_id,
@@ -295,24 +317,33 @@ impl CredentialResolver {
         };
         let store = self.store.as_ref();
         match &record.origin {
-            SessionOrigin::SessionToken { user_name } => {
+            SessionOrigin::SessionToken { user_name, user_id } => {
                 let user = entities::load::<User>(store, user_name)
                     .await?
                     .ok_or(CredentialError::UnknownAccessKey)?
                     .entity;
+                // Another user under the same name is another principal.
+                if user_id.as_ref().is_some_and(|id| *id != user.user_id) {
+                    return Err(CredentialError::UnknownAccessKey);
+                }
                 let policies = user_policies(store, &self.compiled, &user).await?;
                 Ok(self.user_credential(access_key_id, secret, &user, policies, Some(facts)))
             }
             SessionOrigin::AssumedRole {
                 role_name,
+                role_id,
                 session_name,
                 ..
             } => {
-                // A deleted role takes its sessions with it.
+                // A deleted role takes its sessions with it, and a role re-created under the
+                // same name is another role: its id differs, as on AWS.
                 let role = entities::load::<Role>(store, role_name)
                     .await?
                     .ok_or(CredentialError::UnknownAccessKey)?
                     .entity;
+                if role.role_id != *role_id {
+                    return Err(CredentialError::UnknownAccessKey);
+                }
                 let mut policies = role_policies(store, &self.compiled, &role).await?;
                 policies.session = session_policies(store, &self.compiled, &record).await?;
                 let account_id = account_of(&role.arn);
@@ -346,6 +377,20 @@ impl CredentialResolver {
                     source_ip: std::net::IpAddr::from([0, 0, 0, 0]),
                     secure_transport: false,
                     mfa_present: false,
+                    lineage: SessionLineage {
+                        source_identity: record.source_identity.clone(),
+                        transitive_tags: record
+                            .tags
+                            .iter()
+                            .filter(|t| {
+                                record
+                                    .transitive_tag_keys
+                                    .iter()
+                                    .any(|k| k.eq_ignore_ascii_case(&t.key))
+                            })
+                            .map(|t| (t.key.clone(), t.value.clone()))
+                            .collect(),
+                    },
                 };
                 Ok(self.credential(
                     access_key_id,

@@ -11,14 +11,13 @@ pub mod bootstrap;
 pub mod credentials;
 pub mod entities;
 pub mod evaluation;
-pub mod iam_target;
 pub mod policy_findings;
 pub mod sessions;
 pub mod sts;
 
 pub use account::Account;
 pub use api::{ChangeHook, IamService};
-pub use authorizer::{AttachedPolicy, Authorization, AuthorizationRequest, Authorizer};
+pub use authorizer::{AttachedPolicy, Authorization, Authorizer, RequestFacts};
 pub use bootstrap::{bootstrap, BootstrapOutcome};
 pub use credentials::{CredentialError, CredentialResolver, ResolvedCredential};
 pub use entities::{Group, ManagedPolicy, Role, User};

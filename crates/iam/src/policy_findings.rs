@@ -4,32 +4,12 @@
 //! `response["ResponseMetadata"]["HTTPHeaders"]["x-rampart-policy-findings"]`).
 
 use rampart_policy::{lint, parse_policy, PolicyKind};
-use rampart_wire::protocol::query::QueryParams;
 
 /// The response header that carries the findings.
 pub const FINDINGS_HEADER: &str = "x-rampart-policy-findings";
 
-/// The document an operation stores, and the kind it is stored as.
-fn written_document<'a>(operation: &str, params: &'a QueryParams) -> Option<(&'a str, PolicyKind)> {
-    match operation {
-        "CreatePolicy"
-        | "CreatePolicyVersion"
-        | "PutUserPolicy"
-        | "PutGroupPolicy"
-        | "PutRolePolicy" => params
-            .get("PolicyDocument")
-            .map(|d| (d, PolicyKind::Identity)),
-        "CreateRole" => params
-            .get("AssumeRolePolicyDocument")
-            .map(|d| (d, PolicyKind::Trust)),
-        "UpdateAssumeRolePolicy" => params.get("PolicyDocument").map(|d| (d, PolicyKind::Trust)),
-        _ => None,
-    }
-}
-
 /// The findings header for a successful policy write, if the document has findings.
-pub fn findings_header(operation: &str, params: &QueryParams) -> Option<(&'static str, String)> {
-    let (document, kind) = written_document(operation, params)?;
+pub fn findings_header(document: &str, kind: PolicyKind) -> Option<(&'static str, String)> {
     // The operation accepted the document, so it parses; stay quiet if it somehow does not.
     let parsed = parse_policy(document, kind).ok()?;
     let findings = lint(&parsed);
@@ -68,18 +48,13 @@ pub fn findings_header(operation: &str, params: &QueryParams) -> Option<(&'stati
 mod tests {
     use super::*;
 
-    fn params(form: &str) -> QueryParams {
-        QueryParams::parse(&[form.as_bytes()]).unwrap()
-    }
-
     #[test]
-    fn findings_for_over_broad_writes_only() {
-        let admin = "PolicyDocument=%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%7D";
-        let (name, value) = findings_header("PutUserPolicy", &params(admin)).unwrap();
+    fn findings_for_over_broad_documents_only() {
+        let admin = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+        let (name, value) = findings_header(admin, PolicyKind::Identity).unwrap();
         assert_eq!(name, FINDINGS_HEADER);
         assert!(value.contains("wildcard-action") && value.contains("passrole-wildcard"));
-        assert!(findings_header("GetUserPolicy", &params(admin)).is_none());
-        let narrow = "PolicyDocument=%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22iam%3AGetRole%22%2C%22Resource%22%3A%22arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx%22%7D%7D";
-        assert!(findings_header("PutUserPolicy", &params(narrow)).is_none());
+        let narrow = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetRole","Resource":"arn:aws:iam::1:role/x"}}"#;
+        assert!(findings_header(narrow, PolicyKind::Identity).is_none());
     }
 }

@@ -23,7 +23,14 @@ pub enum SessionOrigin {
         session_name: String,
     },
     /// `sts:GetSessionToken`: the session acts as the user.
-    SessionToken { user_name: String },
+    SessionToken {
+        user_name: String,
+        /// The user's unique id: a user deleted and re-created under the same name (or a
+        /// renamed one whose name was taken) is another principal, and the session dies with
+        /// the user it was issued to. Absent in sessions issued before ids were recorded.
+        #[serde(default)]
+        user_id: Option<String>,
+    },
 }
 
 /// A session as stored.
@@ -48,6 +55,9 @@ pub struct SessionRecord {
     /// Session tags (`Tags`), which become `aws:PrincipalTag/*`.
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The tag keys that pass on to sessions this one assumes (role chaining).
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
     #[serde(default)]
     pub source_identity: Option<String>,
     /// The ARN of the principal that asked for the session.
@@ -82,18 +92,26 @@ pub fn token_sha256(token: &str) -> [u8; 32] {
     out
 }
 
+/// What a session is limited to and carries besides its principal's own policies.
+#[derive(Debug, Clone, Default)]
+pub struct SessionScope {
+    /// Inline session policy (`Policy`).
+    pub session_policy: Option<String>,
+    /// Managed session policies (`PolicyArns`).
+    pub session_policy_arns: Vec<String>,
+    pub tags: Vec<Tag>,
+    pub transitive_tag_keys: Vec<String>,
+    pub source_identity: Option<String>,
+}
+
 /// New credentials and the record that makes them valid until `expires_at`.
-#[allow(clippy::too_many_arguments)]
 pub fn issue(
     master_key: &MasterKey,
     origin: SessionOrigin,
     issued_to: &str,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
-    session_policy: Option<String>,
-    session_policy_arns: Vec<String>,
-    tags: Vec<Tag>,
-    source_identity: Option<String>,
+    scope: SessionScope,
 ) -> (IssuedCredentials, SessionRecord) {
     let access_key_id = ids::temporary_access_key_id();
     let secret_access_key = ids::secret_access_key();
@@ -105,10 +123,11 @@ pub fn issue(
         origin,
         issued_at: now,
         expires_at,
-        session_policy,
-        session_policy_arns,
-        tags,
-        source_identity,
+        session_policy: scope.session_policy,
+        session_policy_arns: scope.session_policy_arns,
+        tags: scope.tags,
+        transitive_tag_keys: scope.transitive_tag_keys,
+        source_identity: scope.source_identity,
         issued_to: issued_to.to_owned(),
     };
     (
@@ -130,6 +149,7 @@ pub struct RoleSessionRequest {
     pub session_policy: Option<String>,
     pub session_policy_arns: Vec<String>,
     pub tags: Vec<Tag>,
+    pub transitive_tag_keys: Vec<String>,
     pub source_identity: Option<String>,
     /// Who asked: a principal ARN, or an internal component (`rampart:functions`).
     pub issued_to: String,
@@ -157,10 +177,13 @@ pub async fn issue_role_session(
         &request.issued_to,
         now,
         now + request.duration,
-        request.session_policy,
-        request.session_policy_arns,
-        request.tags,
-        request.source_identity,
+        SessionScope {
+            session_policy: request.session_policy,
+            session_policy_arns: request.session_policy_arns,
+            tags: request.tags,
+            transitive_tag_keys: request.transitive_tag_keys,
+            source_identity: request.source_identity,
+        },
     );
     store.commit(vec![record.write()]).await?;
     Ok(creds)

@@ -43,6 +43,7 @@ async fn harness() -> Harness {
         source_ip: [127, 0, 0, 1].into(),
         secure_transport: false,
         mfa_present: false,
+        lineage: Default::default(),
     };
     let iam = Arc::new(IamService::new(store, key, account, ChangeHook::default()));
     Harness {
@@ -68,7 +69,8 @@ async fn call(h: &Harness, action: &'static str, form: &str) -> Result<String, S
         operation: &spec,
     };
     let params = QueryParams::parse(&[form.as_bytes()]).expect("form");
-    let mut output = h.iam.call(ctx, Input::Query(params)).await?;
+    let prepared = h.iam.prepare(&ctx, Input::Query(params)).await?;
+    let mut output = prepared.execute(ctx).await?;
     // Policy writes may carry lint findings in a header; the XML is what matters here.
     if let Output::Annotated { output: inner, .. } = output {
         output = *inner;

@@ -39,6 +39,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     for r in &records {
+        // The record serialises whole, `checks` included.
         if args.json {
             writeln!(out, "{}", serde_json::to_string(r)?)?;
         } else {
@@ -58,6 +59,14 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                     .or(r.access_key_id.as_deref())
                     .unwrap_or("-"),
             )?;
+            // The resources it acted on, one authorization check a line under the record.
+            for check in &r.checks {
+                writeln!(
+                    out,
+                    "        {} {} {}",
+                    check.action, check.resource, check.decision
+                )?;
+            }
         }
     }
     Ok(())

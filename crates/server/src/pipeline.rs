@@ -15,17 +15,16 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, StatusCode};
-use rampart_core::{ids, AuditOutcome, AuditRecord, CallerIdentity};
+use rampart_core::{ids, AuditCheck, AuditOutcome, AuditRecord, CallerIdentity};
 use rampart_iam::{
-    AttachedPolicy, AuthorizationRequest, Authorizer, CredentialError, CredentialResolver,
-    ResolvedCredential,
+    Authorizer, CredentialError, CredentialResolver, RequestFacts, ResolvedCredential,
 };
 use rampart_wire::protocol::query::QueryParams;
 use rampart_wire::protocol::{self, json, query, rest_json, EncodedResponse, ProtocolKind};
 use rampart_wire::service::RestInput;
 use rampart_wire::sigv4::{self, RequestView, Settings};
 use rampart_wire::{
-    Authentication, CommonError, Input, OperationContext, OperationSpec, Output, Permission,
+    Authentication, Check, CommonError, Input, OperationContext, OperationSpec, Output, Permission,
     Protocol, ServiceError,
 };
 use time::OffsetDateTime;
@@ -59,6 +58,8 @@ struct Trail {
     /// The authorization decision (`allowed`, `explicitDeny`, `implicitDeny`), once made.
     decision: Option<&'static str>,
     matched_statements: Vec<String>,
+    /// Every check made, with its decision.
+    checks: Vec<AuditCheck>,
     /// The protocol answers are given in: guessed from the request's shape until the service
     /// is known.
     protocol: Protocol,
@@ -113,6 +114,7 @@ pub async fn handle(
         principal_arn: None,
         decision: None,
         matched_statements: Vec::new(),
+        checks: Vec::new(),
         protocol: Protocol::RestJson,
     };
     let result = pipeline.process(&mut trail, request).await;
@@ -120,11 +122,7 @@ pub async fn handle(
 }
 
 impl Pipeline {
-    async fn process(
-        &self,
-        trail: &mut Trail,
-        request: Request,
-    ) -> Result<EncodedResponse, Rejection> {
+    async fn process(&self, trail: &mut Trail, request: Request) -> Result<Answer, Rejection> {
         let (parts, body) = request.into_parts();
         let content_type = parts
             .headers
@@ -211,87 +209,106 @@ impl Pipeline {
         )?;
         trail.operation = operation.name.to_owned();
 
-        let caller = match (credential, operation.authentication) {
+        let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
+        let (credential, caller) = match (credential, operation.authentication) {
             (None, Authentication::SigV4) => {
                 return Err(Rejection::in_service(
                     service,
                     CommonError::MissingAuthenticationToken,
                 ))
             }
-            (None, Authentication::None) => None,
+            (None, Authentication::None) => (None, None),
             (Some(credential), _) => {
                 let mut identity: CallerIdentity = credential.identity.clone();
                 identity.source_ip = trail.source_ip;
                 identity.secure_transport = self.tls;
-                if operation.permission == Permission::Required {
-                    let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
-                    let probe = OperationContext {
-                        request_id: &trail.request_id,
-                        caller: Some(&identity),
-                        region,
-                        operation,
-                    };
-                    let target = service.service.authorization_target(&probe, &input).await;
-                    let mut resource_policies = Vec::with_capacity(target.resources.len());
-                    for resource in &target.resources {
-                        let policy = service
-                            .service
-                            .resource_policy(&probe, resource)
-                            .await
-                            .map_err(|error| Rejection {
-                                protocol: service.protocol,
-                                error,
-                            })?;
-                        resource_policies.push(AttachedPolicy::compile(resource, policy.as_ref()));
-                    }
-                    let action = format!("{}:{}", service.signing_name, operation.name);
-                    let authorization = self.authorizer.authorize(
-                        &credential,
-                        &AuthorizationRequest {
-                            action: &action,
-                            target: &target,
-                            source_ip: trail.source_ip,
-                            secure_transport: self.tls,
-                            region,
-                            now: OffsetDateTime::now_utc(),
-                        },
-                        &resource_policies,
-                    );
-                    trail.matched_statements = authorization.matched_statements();
-                    trail.decision = Some(authorization.evaluation.decision.as_str());
-                    if !authorization.is_allowed() {
-                        let message = authorization.denial_message(&identity.arn, &action);
-                        return Err(Rejection::in_service(
-                            service,
-                            CommonError::AccessDenied(message),
-                        ));
-                    }
-                }
-                Some(identity)
+                (Some(credential), Some(identity))
             }
         };
-        let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
-
-        let ctx = OperationContext {
-            request_id: &trail.request_id,
-            caller: caller.as_ref(),
-            region,
-            operation,
+        let in_service = |error| Rejection {
+            protocol: service.protocol,
+            error,
         };
-        let output = service
+        // One decode: the checks come from the typed request that will run.
+        let prepared = service
             .service
-            .call(ctx, input)
+            .prepare(
+                &OperationContext {
+                    request_id: &trail.request_id,
+                    caller: caller.as_ref(),
+                    region,
+                    operation,
+                },
+                input,
+            )
             .await
-            .map_err(|error| Rejection {
-                protocol: service.protocol,
-                error,
-            })?;
+            .map_err(in_service)?;
+        if let (Some(credential), Permission::Required) = (&credential, operation.permission) {
+            self.authorize(trail, service, credential, prepared.checks(), region)?;
+        }
+        let output = prepared
+            .execute(OperationContext {
+                request_id: &trail.request_id,
+                caller: caller.as_ref(),
+                region,
+                operation,
+            })
+            .await
+            .map_err(in_service)?;
         Ok(encode_output(
             &service.protocol,
             operation,
             output,
             &trail.request_id,
         ))
+    }
+
+    /// Decides every check the operation declared; the first one not allowed refuses the
+    /// request. An operation that requires permission but declares no check is a bug, and
+    /// is refused rather than run unchecked.
+    fn authorize(
+        &self,
+        trail: &mut Trail,
+        service: &RegisteredService,
+        credential: &ResolvedCredential,
+        checks: &[Check],
+        region: &str,
+    ) -> Result<(), Rejection> {
+        if checks.is_empty() {
+            tracing::error!(
+                service = service.signing_name,
+                operation = %trail.operation,
+                "operation declared no authorization check"
+            );
+            return Err(Rejection::in_service(service, CommonError::InternalFailure));
+        }
+        let facts = RequestFacts {
+            source_ip: trail.source_ip,
+            secure_transport: self.tls,
+            region,
+            now: OffsetDateTime::now_utc(),
+        };
+        for check in checks {
+            let authorization = self.authorizer.authorize(credential, check, &facts);
+            let decision = authorization.evaluation.decision.as_str();
+            trail.checks.push(AuditCheck {
+                action: authorization.action.clone(),
+                resource: authorization.resource.clone(),
+                decision: decision.to_owned(),
+            });
+            trail
+                .matched_statements
+                .extend(authorization.matched_statements());
+            trail.decision = Some(decision);
+            if !authorization.is_allowed() {
+                let message = authorization.denial_message(&credential.identity.arn);
+                return Err(Rejection::in_service(
+                    service,
+                    CommonError::AccessDenied(message),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Resolves the access key and verifies the signature.
@@ -394,11 +411,15 @@ impl Pipeline {
     }
 
     /// Audits, counts and encodes the outcome.
-    async fn finish(&self, trail: Trail, result: Result<EncodedResponse, Rejection>) -> Response {
+    async fn finish(&self, trail: Trail, result: Result<Answer, Rejection>) -> Response {
         let (encoded, error_code) = match result {
-            Ok(encoded) => (encoded, None),
+            Ok(answer) => (answer, None),
             Err(rejection) => (
-                protocol::encode_error(&rejection.protocol, &rejection.error, &trail.request_id),
+                Answer::Encoded(protocol::encode_error(
+                    &rejection.protocol,
+                    &rejection.error,
+                    &trail.request_id,
+                )),
                 Some(rejection.error.code.to_string()),
             ),
         };
@@ -420,16 +441,21 @@ impl Pipeline {
             operation: trail.operation.clone(),
             outcome,
             error_code: error_code.clone(),
-            http_status: encoded.status,
+            http_status: encoded.status(),
             decision: trail.decision.map(str::to_owned),
             matched_statements: trail.matched_statements,
+            checks: trail.checks,
         };
         let encoded = match self.audit.record(record).await {
             Ok(()) => encoded,
             Err(e) => {
                 tracing::error!(error = %e, request_id = %trail.request_id, "refusing to answer an unaudited request");
                 let error = CommonError::ServiceUnavailable.for_protocol(trail.protocol.kind());
-                protocol::encode_error(&trail.protocol, &error, &trail.request_id)
+                Answer::Encoded(protocol::encode_error(
+                    &trail.protocol,
+                    &error,
+                    &trail.request_id,
+                ))
             }
         };
         let elapsed = trail.started.elapsed().as_secs_f64();
@@ -444,7 +470,7 @@ impl Pipeline {
             request_id = %trail.request_id,
             service = %trail.service,
             operation = %trail.operation,
-            status = encoded.status,
+            status = encoded.status(),
             error = error_code.as_deref().unwrap_or(""),
             micros = (elapsed * 1e6) as u64,
             "request"
@@ -530,17 +556,71 @@ fn decode(
     }
 }
 
+/// An answer ready to send: a response in the service's protocol, or one the operation
+/// shaped itself.
+enum Answer {
+    Encoded(EncodedResponse),
+    Raw {
+        status: u16,
+        headers: Vec<(http::HeaderName, HeaderValue)>,
+        body: Bytes,
+    },
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        match self {
+            Answer::Encoded(encoded) => encoded.status,
+            Answer::Raw { status, .. } => *status,
+        }
+    }
+}
+
 fn encode_output(
     protocol: &Protocol,
     operation: &OperationSpec,
     output: Output,
     request_id: &str,
-) -> EncodedResponse {
-    match (protocol, output) {
+) -> Answer {
+    let encoded = match (protocol, output) {
         (_, Output::Annotated { output, headers }) => {
-            let mut encoded = encode_output(protocol, operation, *output, request_id);
-            encoded.headers.extend(headers);
-            encoded
+            return match encode_output(protocol, operation, *output, request_id) {
+                Answer::Encoded(mut encoded) => {
+                    encoded.headers.extend(headers);
+                    Answer::Encoded(encoded)
+                }
+                Answer::Raw {
+                    status,
+                    headers: mut raw,
+                    body,
+                } => {
+                    raw.extend(headers.into_iter().filter_map(|(name, value)| {
+                        Some((
+                            http::HeaderName::from_static(name),
+                            HeaderValue::from_str(&value).ok()?,
+                        ))
+                    }));
+                    Answer::Raw {
+                        status,
+                        headers: raw,
+                        body,
+                    }
+                }
+            };
+        }
+        (
+            _,
+            Output::Raw {
+                status,
+                headers,
+                body,
+            },
+        ) => {
+            return Answer::Raw {
+                status,
+                headers,
+                body,
+            }
         }
         (Protocol::Query { xml_namespace, .. }, Output::Query(result)) => {
             query::encode_result(xml_namespace, operation.name, result.as_deref(), request_id)
@@ -563,22 +643,40 @@ fn encode_output(
                 request_id,
             )
         }
-    }
+    };
+    Answer::Encoded(encoded)
 }
 
-fn into_response(encoded: EncodedResponse, request_id: &str) -> Response {
-    let mut response = Response::new(Body::from(encoded.body));
-    *response.status_mut() =
-        StatusCode::from_u16(encoded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(encoded.content_type));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    for (name, value) in encoded.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+fn into_response(answer: Answer, request_id: &str) -> Response {
+    let (status, mut response) = match answer {
+        Answer::Encoded(encoded) => {
+            let mut response = Response::new(Body::from(encoded.body));
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(encoded.content_type));
+            for (name, value) in encoded.headers {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(name, value);
+                }
+            }
+            (encoded.status, response)
         }
+        Answer::Raw {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response = Response::new(Body::from(body));
+            // `append`: an operation may answer a header several times (`Set-Cookie`).
+            for (name, value) in headers {
+                response.headers_mut().append(name, value);
+            }
+            (status, response)
+        }
+    };
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", id);
     }
     response
 }

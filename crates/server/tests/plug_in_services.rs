@@ -19,10 +19,30 @@ use rampart_server::registry::Registry;
 use rampart_store::Store;
 use rampart_wire::protocol::json;
 use rampart_wire::{
-    Input, OperationContext, OperationSpec, Output, Protocol, ProtocolKind, Service, ServiceError,
+    Check, Input, OperationContext, OperationSpec, Output, PreparedOperation, Protocol,
+    ProtocolKind, Service, ServiceError,
 };
 use serde::Deserialize;
 use tower::ServiceExt;
+
+/// A decoded test request: its checks and what it does once they are allowed.
+struct Run<F> {
+    checks: Vec<Check>,
+    run: F,
+}
+
+#[async_trait::async_trait]
+impl<F> PreparedOperation for Run<F>
+where
+    F: FnOnce(OperationContext<'_>) -> Result<Output, ServiceError> + Send,
+{
+    fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+    async fn execute(self: Box<Self>, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
+        (self.run)(ctx)
+    }
+}
 
 struct EchoService;
 
@@ -42,7 +62,11 @@ impl Service for EchoService {
             &[OperationSpec::signed("Echo"), OperationSpec::signed("Fail")];
         OPERATIONS
     }
-    async fn call(&self, ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError> {
+    async fn prepare<'s>(
+        &'s self,
+        ctx: &OperationContext<'_>,
+        input: Input,
+    ) -> Result<Box<dyn PreparedOperation + 's>, ServiceError> {
         #[derive(Deserialize)]
         struct EchoInput {
             #[serde(rename = "Message")]
@@ -51,24 +75,35 @@ impl Service for EchoService {
         let Input::Json(body) = input else {
             unreachable!("the pipeline hands JSON services JSON input")
         };
+        let checks = vec![Check::unscoped(format!("echo:{}", ctx.operation.name))];
         match ctx.operation.name {
             "Echo" => {
                 let input: EchoInput =
                     json::decode(&body).map_err(|e| e.for_protocol(ProtocolKind::Json))?;
-                let caller = ctx.caller.expect("signed operation has a caller");
-                let out = serde_json::json!({
-                    "Message": input.message,
-                    "Caller": caller.arn,
-                    "SourceIp": caller.source_ip.to_string(),
-                    "Region": ctx.region,
-                });
-                Ok(Output::Json(out.to_string().into_bytes()))
+                Ok(Box::new(Run {
+                    checks,
+                    run: move |ctx: OperationContext<'_>| {
+                        let caller = ctx.caller.expect("signed operation has a caller");
+                        let out = serde_json::json!({
+                            "Message": input.message,
+                            "Caller": caller.arn,
+                            "SourceIp": caller.source_ip.to_string(),
+                            "Region": ctx.region,
+                        });
+                        Ok(Output::Json(out.to_string().into_bytes()))
+                    },
+                }))
             }
-            _ => Err(ServiceError::new(
-                "ResourceNotFoundException",
-                400,
-                "Widget not found.",
-            )),
+            _ => Ok(Box::new(Run {
+                checks,
+                run: |_: OperationContext<'_>| {
+                    Err(ServiceError::new(
+                        "ResourceNotFoundException",
+                        400,
+                        "Widget not found.",
+                    ))
+                },
+            })),
         }
     }
 }
@@ -91,17 +126,30 @@ impl Service for WidgetService {
         )];
         OPERATIONS
     }
-    async fn call(&self, _ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError> {
+    async fn prepare<'s>(
+        &'s self,
+        ctx: &OperationContext<'_>,
+        input: Input,
+    ) -> Result<Box<dyn PreparedOperation + 's>, ServiceError> {
+        let account = ctx.caller.map(|c| c.account_id.clone()).unwrap_or_default();
         let Input::Rest(rest) = input else {
             unreachable!("the pipeline hands rest-json services rest input")
         };
-        let name = &rest.path_params[0].1;
-        let verbose = rest.query.get("verbose").unwrap_or("false");
-        let body = serde_json::json!({ "Name": name, "Verbose": verbose });
-        Ok(Output::Rest {
-            status: 200,
-            body: body.to_string().into_bytes(),
-        })
+        let name = rest.path_params[0].1.clone();
+        let verbose = rest.query.get("verbose").unwrap_or("false").to_owned();
+        Ok(Box::new(Run {
+            checks: vec![Check::on(
+                "widgets:GetWidget",
+                format!("arn:aws:widgets:eu-west-1:{account}:widget/{name}"),
+            )],
+            run: move |_: OperationContext<'_>| {
+                let body = serde_json::json!({ "Name": name, "Verbose": verbose });
+                Ok(Output::Rest {
+                    status: 200,
+                    body: body.to_string().into_bytes(),
+                })
+            },
+        }))
     }
 }
 

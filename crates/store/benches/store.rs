@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rampart_core::audit::{AuditOutcome, AuditRecord};
+use rampart_core::audit::{AuditCheck, AuditOutcome, AuditRecord};
 use rampart_store::{Expect, SqliteStore, Store, Write};
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
@@ -41,6 +41,11 @@ fn audit_record(i: usize) -> AuditRecord {
         http_status: 200,
         decision: Some("allowed".into()),
         matched_statements: vec!["AllowAll".into()],
+        checks: vec![AuditCheck {
+            action: "sts:GetCallerIdentity".into(),
+            resource: "*".into(),
+            decision: "allowed".into(),
+        }],
     }
 }
 

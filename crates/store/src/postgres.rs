@@ -18,7 +18,7 @@ use sqlx::{Connection, PgConnection, Postgres, QueryBuilder};
 use crate::kv::{self, Applied};
 use crate::location::{split_schema, validate_schema};
 use crate::rows::{
-    self, audit_from_row, push_audit_filters, statements_json, unix_micros, ErrorCodes,
+    self, audit_from_row, checks_json, push_audit_filters, statements_json, unix_micros, ErrorCodes,
 };
 use crate::{Item, Store, StoreError, Write};
 
@@ -304,17 +304,19 @@ impl Store for PostgresStore {
             ));
         }
         let mut statements = Vec::with_capacity(records.len());
+        let mut checks = Vec::with_capacity(records.len());
         for r in records {
             statements.push(statements_json(&r.matched_statements)?);
+            checks.push(checks_json(&r.checks)?);
         }
         // One statement for the whole batch: arrays in, rows out, one round trip.
         sqlx::query(
             "INSERT INTO audit_records (seq, time_us, request_id, principal_arn, access_key_id, \
              source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, \
-             decision, matched_statements) \
+             decision, matched_statements, checks) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-             $13::int[], $14::text[], $15::text[])",
+             $13::int[], $14::text[], $15::text[], $16::text[])",
         )
         .bind(&seqs)
         .bind(records.iter().map(|r| unix_micros(r.time)).collect::<Vec<_>>())
@@ -331,6 +333,7 @@ impl Store for PostgresStore {
         .bind(records.iter().map(|r| i32::from(r.http_status)).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.decision.as_deref()).collect::<Vec<_>>())
         .bind(statements)
+        .bind(checks)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;

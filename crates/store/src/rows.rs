@@ -1,7 +1,7 @@
 //! What both backends share: turning rows into domain values (never panicking on bad data),
 //! mapping sqlx errors onto [`StoreError`], and the audit query's filters.
 
-use rampart_core::audit::{AuditOutcome, AuditQuery, AuditRecord};
+use rampart_core::audit::{AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 use time::OffsetDateTime;
 
@@ -102,10 +102,16 @@ pub(crate) fn statements_json(statements: &[String]) -> Result<String, StoreErro
         .map_err(|e| StoreError::Corrupt(format!("matched_statements not encodable: {e}")))
 }
 
+/// `checks` as stored: a JSON array of `{"action", "resource", "decision"}` objects.
+pub(crate) fn checks_json(checks: &[AuditCheck]) -> Result<String, StoreError> {
+    serde_json::to_string(checks)
+        .map_err(|e| StoreError::Corrupt(format!("checks not encodable: {e}")))
+}
+
 /// The audit columns in select order, shared so the row decoder and the query agree.
 pub(crate) const AUDIT_COLUMNS: &str = "seq, time_us, request_id, principal_arn, access_key_id, \
      source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, decision, \
-     matched_statements";
+     matched_statements, checks";
 
 /// Appends ` WHERE …` for every set field of `query`, then the order and limit. Binds every
 /// value, so nothing from the query is ever spliced into SQL text.
@@ -174,6 +180,7 @@ where
     let status: Status = row.try_get(12).map_err(corrupt)?;
     let status: i64 = status.into();
     let statements: String = row.try_get(14).map_err(corrupt)?;
+    let checks: String = row.try_get(15).map_err(corrupt)?;
     Ok(AuditRecord {
         seq,
         time: from_unix_micros(row.try_get(1).map_err(corrupt)?)?,
@@ -196,6 +203,8 @@ where
         matched_statements: serde_json::from_str(&statements).map_err(|e| {
             StoreError::Corrupt(format!("audit record {seq}: matched_statements: {e}"))
         })?,
+        checks: serde_json::from_str(&checks)
+            .map_err(|e| StoreError::Corrupt(format!("audit record {seq}: checks: {e}")))?,
     })
 }
 

@@ -18,7 +18,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::kv::{self, Applied};
 use crate::rows::{
-    self, audit_from_row, push_audit_filters, statements_json, unix_micros, ErrorCodes,
+    self, audit_from_row, checks_json, push_audit_filters, statements_json, unix_micros, ErrorCodes,
 };
 use crate::{Item, Store, StoreError, Write};
 
@@ -162,9 +162,9 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
 /// The audit columns `seq` aside; `seq` comes from the AUTOINCREMENT key.
 const AUDIT_INSERT_HEAD: &str = "INSERT INTO audit_records (time_us, request_id, principal_arn, \
      access_key_id, source_ip, tls, user_agent, service, operation, outcome, error_code, \
-     http_status, decision, matched_statements) ";
+     http_status, decision, matched_statements, checks) ";
 
-/// Rows per INSERT statement: 14 parameters each stays well under SQLite's 32766 limit, and
+/// Rows per INSERT statement: 15 parameters each stays well under SQLite's 32766 limit, and
 /// one statement per chunk spares a round trip to sqlx's worker thread per record.
 const AUDIT_ROWS_PER_STATEMENT: usize = 256;
 
@@ -177,27 +177,36 @@ async fn insert_audit_batch(
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
     let mut seqs = Vec::with_capacity(records.len());
     for chunk in records.chunks(AUDIT_ROWS_PER_STATEMENT) {
-        let statements = chunk
+        let json = chunk
             .iter()
-            .map(|r| statements_json(&r.matched_statements))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|r| {
+                Ok((
+                    statements_json(&r.matched_statements)?,
+                    checks_json(&r.checks)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut qb = QueryBuilder::<Sqlite>::new(AUDIT_INSERT_HEAD);
-        qb.push_values(chunk.iter().zip(statements), |mut row, (r, statements)| {
-            row.push_bind(unix_micros(r.time))
-                .push_bind(r.request_id.as_str())
-                .push_bind(r.principal_arn.as_deref())
-                .push_bind(r.access_key_id.as_deref())
-                .push_bind(r.source_ip.as_str())
-                .push_bind(r.tls)
-                .push_bind(r.user_agent.as_deref())
-                .push_bind(r.service.as_str())
-                .push_bind(r.operation.as_str())
-                .push_bind(r.outcome.as_str())
-                .push_bind(r.error_code.as_deref())
-                .push_bind(i64::from(r.http_status))
-                .push_bind(r.decision.as_deref())
-                .push_bind(statements);
-        });
+        qb.push_values(
+            chunk.iter().zip(json),
+            |mut row, (r, (statements, checks))| {
+                row.push_bind(unix_micros(r.time))
+                    .push_bind(r.request_id.as_str())
+                    .push_bind(r.principal_arn.as_deref())
+                    .push_bind(r.access_key_id.as_deref())
+                    .push_bind(r.source_ip.as_str())
+                    .push_bind(r.tls)
+                    .push_bind(r.user_agent.as_deref())
+                    .push_bind(r.service.as_str())
+                    .push_bind(r.operation.as_str())
+                    .push_bind(r.outcome.as_str())
+                    .push_bind(r.error_code.as_deref())
+                    .push_bind(i64::from(r.http_status))
+                    .push_bind(r.decision.as_deref())
+                    .push_bind(statements)
+                    .push_bind(checks);
+            },
+        );
         qb.push(" RETURNING seq");
         let rows = qb.build().fetch_all(&mut *tx).await.map_err(map_err)?;
         for row in rows {
@@ -336,6 +345,7 @@ mod tests {
             http_status: 200,
             decision: None,
             matched_statements: vec![],
+            checks: vec![],
         };
         let seqs = store.append_audit(&vec![record; 600]).await.unwrap();
         store

@@ -128,6 +128,26 @@ impl Harness for PgHarness {
         let _ = conn.close().await;
         value
     }
+
+    async fn migrate_to(&self, version: i64) {
+        // The schema must exist before `raw` puts it first on the search_path, or the tables
+        // would land in the next schema there.
+        let mut conn = PgConnection::connect(&self.server)
+            .await
+            .expect("raw connection");
+        sqlx::query(&format!("CREATE SCHEMA \"{}\"", self.schema))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        let _ = conn.close().await;
+        let mut conn = self.raw().await;
+        suite::migrator_up_to("postgres", version)
+            .await
+            .run_direct(&mut conn)
+            .await
+            .expect("old migrations");
+        let _ = conn.close().await;
+    }
 }
 
 fn random_schema() -> String {

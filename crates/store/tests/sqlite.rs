@@ -66,6 +66,22 @@ impl Harness for SqliteHarness {
         conn.close().await.expect("close");
         value
     }
+
+    async fn migrate_to(&self, version: i64) {
+        std::fs::create_dir_all(self.db.parent().expect("parent")).expect("mkdir");
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&self.db)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .expect("raw connection");
+        suite::migrator_up_to("sqlite", version)
+            .await
+            .run_direct(&mut conn)
+            .await
+            .expect("old migrations");
+        conn.close().await.expect("close");
+    }
 }
 
 /// Runs one suite test on a fresh database, re-raising its panic after cleanup.

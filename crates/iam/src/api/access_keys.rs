@@ -5,14 +5,17 @@
 //! secret sealed with the master key and bound to the key id; it is returned once, by
 //! CreateAccessKey, and never again.
 
-use rampart_core::{ids, CallerIdentity};
+use rampart_core::ids;
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, PageRequest};
+use super::users::UserOrCaller;
 use super::xml;
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::credentials::{AccessKeyRecord, AccessKeyStatus};
@@ -40,18 +43,152 @@ fn no_such_key(id: &str) -> IamError {
     IamError::NoSuchEntity(format!("The Access Key with id {id} cannot be found."))
 }
 
+/// Whether `id` could name a key; one that cannot is answered `NoSuchEntity` without a lookup.
+fn well_formed(id: &str) -> bool {
+    id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `CreateAccessKey` for `UserName` (by default the caller).
+pub(super) struct CreateAccessKey(UserOrCaller);
+
+#[async_trait::async_trait]
+impl IamOperation for CreateAccessKey {
+    fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
+        Ok(CreateAccessKey(UserOrCaller::decode(p, call)?))
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![self.0.check(iam, call).await?])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.create_access_key(&self.0 .0).await
+    }
+}
+
+pub(super) struct ListAccessKeys {
+    user: UserOrCaller,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListAccessKeys {
+    fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListAccessKeys {
+            user: UserOrCaller::decode(p, call)?,
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![self.user.check(iam, call).await?])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_access_keys(self).await
+    }
+}
+
+pub(super) struct UpdateAccessKey {
+    access_key_id: String,
+    user: UserOrCaller,
+    status: AccessKeyStatus,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UpdateAccessKey {
+    fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
+        let status = match input::required(p, "Status")? {
+            "Active" => AccessKeyStatus::Active,
+            "Inactive" => AccessKeyStatus::Inactive,
+            other => {
+                return Err(IamError::constraint(
+                    "status",
+                    other,
+                    "Member must satisfy enum value set: [Active, Inactive]",
+                ))
+            }
+        };
+        Ok(UpdateAccessKey {
+            access_key_id: input::required(p, "AccessKeyId")?.to_owned(),
+            user: UserOrCaller::decode(p, call)?,
+            status,
+        })
+    }
+
+    /// The user; the handler touches the key only if it is that user's.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![self.user.check(iam, call).await?])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.update_access_key(self).await
+    }
+}
+
+pub(super) struct DeleteAccessKey {
+    access_key_id: String,
+    user: UserOrCaller,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for DeleteAccessKey {
+    fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
+        Ok(DeleteAccessKey {
+            access_key_id: input::required(p, "AccessKeyId")?.to_owned(),
+            user: UserOrCaller::decode(p, call)?,
+        })
+    }
+
+    /// The user; the handler touches the key only if it is that user's.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![self.user.check(iam, call).await?])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_access_key(self).await
+    }
+}
+
+pub(super) struct GetAccessKeyLastUsed {
+    access_key_id: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for GetAccessKeyLastUsed {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(GetAccessKeyLastUsed {
+            access_key_id: input::required(p, "AccessKeyId")?.to_owned(),
+        })
+    }
+
+    /// The user that owns the key; a key that does not exist names no user, and the handler
+    /// answers `NoSuchEntity` to a caller allowed the action at all.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let id = self.access_key_id.as_str();
+        let owner = if well_formed(id) {
+            entities::load::<AccessKeyRecord>(iam.store.as_ref(), id).await?
+        } else {
+            None
+        };
+        Ok(vec![match owner {
+            Some(key) => iam.target::<User>(&key.entity.user_name).await?.check(call),
+            None => Check::unscoped(call.action()),
+        }])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.get_access_key_last_used(&self.access_key_id).await
+    }
+}
+
 impl IamService {
-    /// Creates a key for the named user (by default the caller). The user record is written
-    /// back in the same commit, so two concurrent creations cannot both pass the quota check.
-    pub(super) async fn create_access_key(
-        &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Reply {
-        let name = self.user_name_or_caller(p, caller)?;
+    /// Creates a key for `name`. The user record is written back in the same commit, so two
+    /// concurrent creations cannot both pass the quota check.
+    async fn create_access_key(&self, name: &str) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
-            let user = self.load::<User>(&name).await?;
-            if self.access_keys_of(&name).await?.len() >= MAX_KEYS_PER_USER {
+            let user = self.load::<User>(name).await?;
+            if self.access_keys_of(name).await?.len() >= MAX_KEYS_PER_USER {
                 return Err(IamError::LimitExceeded(format!(
                     "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
                 )));
@@ -60,7 +197,7 @@ impl IamService {
             let secret = ids::secret_access_key();
             let record = AccessKeyRecord {
                 access_key_id: access_key_id.clone(),
-                user_name: name.clone(),
+                user_name: name.to_owned(),
                 status: AccessKeyStatus::Active,
                 sealed_secret: self.master_key.seal(secret.as_bytes(), &access_key_id),
                 created_at: OffsetDateTime::now_utc(),
@@ -84,13 +221,11 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn list_access_keys(
-        &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Reply {
-        let name = self.user_name_or_caller(p, caller)?;
-        let req = PageRequest::from_params(p)?;
+    async fn list_access_keys(&self, r: ListAccessKeys) -> Reply {
+        let ListAccessKeys {
+            user: UserOrCaller(name),
+            page: req,
+        } = r;
         self.load::<User>(&name).await?;
         let keys = self.access_keys_of(&name).await?;
         let page = paginate(keys, |k| k.entity.access_key_id.clone(), &req);
@@ -109,16 +244,15 @@ impl IamService {
         Ok(Some(out.finish()))
     }
 
-    /// The key `AccessKeyId` names, which must belong to the user (by default the caller).
+    /// The key `id`, which must belong to the user `name` the request was authorized on:
+    /// another user's key is answered as if it did not exist.
     async fn owned_key(
         &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
+        id: &str,
+        name: &str,
     ) -> Result<Versioned<AccessKeyRecord>, IamError> {
-        let id = input::required(p, "AccessKeyId")?;
-        let name = self.user_name_or_caller(p, caller)?;
-        self.load::<User>(&name).await?;
-        if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        self.load::<User>(name).await?;
+        if !well_formed(id) {
             return Err(no_such_key(id));
         }
         match entities::load::<AccessKeyRecord>(self.store.as_ref(), id).await? {
@@ -127,26 +261,11 @@ impl IamService {
         }
     }
 
-    pub(super) async fn update_access_key(
-        &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Reply {
-        let status = match input::required(p, "Status")? {
-            "Active" => AccessKeyStatus::Active,
-            "Inactive" => AccessKeyStatus::Inactive,
-            other => {
-                return Err(IamError::constraint(
-                    "status",
-                    other,
-                    "Member must satisfy enum value set: [Active, Inactive]",
-                ))
-            }
-        };
+    async fn update_access_key(&self, r: UpdateAccessKey) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
-            let key = self.owned_key(p, caller).await?;
+            let key = self.owned_key(&r.access_key_id, &r.user.0).await?;
             let mut record = key.entity;
-            record.status = status;
+            record.status = r.status;
             if self
                 .try_commit(vec![entities::put(&record, Expect::Version(key.version))])
                 .await?
@@ -157,13 +276,9 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn delete_access_key(
-        &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Reply {
+    async fn delete_access_key(&self, r: DeleteAccessKey) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
-            let key = self.owned_key(p, caller).await?;
+            let key = self.owned_key(&r.access_key_id, &r.user.0).await?;
             let write = entities::delete::<AccessKeyRecord>(
                 &key.entity.access_key_id,
                 Expect::Version(key.version),
@@ -176,9 +291,8 @@ impl IamService {
     }
 
     /// Rampart does not record last use yet; IAM's answer for a key never used says `N/A`.
-    pub(super) async fn get_access_key_last_used(&self, p: &QueryParams) -> Reply {
-        let id = input::required(p, "AccessKeyId")?;
-        if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    async fn get_access_key_last_used(&self, id: &str) -> Reply {
+        if !well_formed(id) {
             return Err(no_such_key(id));
         }
         let key = entities::load::<AccessKeyRecord>(self.store.as_ref(), id)

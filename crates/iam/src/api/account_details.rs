@@ -2,8 +2,10 @@
 //! policies, in one paged list (users, then groups, then roles, then policies).
 
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 
 use super::error::IamError;
+use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, scan_all, PageRequest};
 use super::policies::{aws_document, split_policy_arn, usage_by_scan, AWS_POLICIES};
 use super::xml;
@@ -66,8 +68,15 @@ fn attached_list(out: &mut XmlWriter, arns: &[String]) {
     out.end("AttachedManagedPolicies");
 }
 
-impl IamService {
-    pub(super) async fn get_account_authorization_details(&self, p: &QueryParams) -> Reply {
+pub(super) struct GetAccountAuthorizationDetails {
+    /// The `Filter` members, each one of [`FILTERS`]; none means all.
+    filter: Vec<String>,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for GetAccountAuthorizationDetails {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         let filter = p.list("Filter");
         if let Some(bad) = filter.iter().find(|f| !FILTERS.contains(f)) {
             return Err(IamError::constraint(
@@ -76,8 +85,25 @@ impl IamService {
                 "Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]",
             ));
         }
-        let wants = |kind: &str| filter.is_empty() || filter.contains(&kind);
-        let req = PageRequest::from_params(p)?;
+        Ok(GetAccountAuthorizationDetails {
+            filter: filter.into_iter().map(str::to_owned).collect(),
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![Check::unscoped(call.action())])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.get_account_authorization_details(self).await
+    }
+}
+
+impl IamService {
+    async fn get_account_authorization_details(&self, r: GetAccountAuthorizationDetails) -> Reply {
+        let GetAccountAuthorizationDetails { filter, page: req } = r;
+        let wants = |kind: &str| filter.is_empty() || filter.iter().any(|f| f == kind);
         let store = self.store.as_ref();
         let mut details = Vec::new();
         if wants("User") {

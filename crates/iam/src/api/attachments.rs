@@ -2,11 +2,15 @@
 //! roles, and ListEntitiesForPolicy. An attachment is recorded on the entity, and the
 //! policy's `AttachmentCount` moves in the same commit.
 
+use std::marker::PhantomData;
+
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, scan_all, PageRequest};
 use super::policies::{not_found, split_policy_arn};
 use super::{Holder, IamService, Reply, COMMIT_ATTEMPTS};
@@ -15,10 +19,140 @@ use crate::entities::{self, Group, Role, User};
 /// AWS's default quota of managed policies attached to one user, group or role.
 pub const MAX_ATTACHED: usize = 10;
 
+/// A managed policy and the user, group or role it is attached to or detached from.
+pub(super) struct Attachment<T> {
+    name: String,
+    policy_arn: String,
+    entity: PhantomData<fn() -> T>,
+}
+
+impl<T: Holder> Attachment<T> {
+    fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        Ok(Attachment {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            entity: PhantomData,
+        })
+    }
+
+    /// The entity, with `iam:PolicyARN` and (for users and roles) its current boundary.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let check = iam
+            .target::<T>(&self.name)
+            .await?
+            .check_with_boundary(call)
+            .with_key("iam:PolicyARN", &self.policy_arn);
+        Ok(vec![check])
+    }
+}
+
+/// `Attach{User,Group,Role}Policy`.
+pub(super) struct Attach<T>(Attachment<T>);
+
+#[async_trait::async_trait]
+impl<T: Holder> IamOperation for Attach<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Attachment::decode(p).map(Attach)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.attach(self.0).await
+    }
+}
+
+/// `Detach{User,Group,Role}Policy`.
+pub(super) struct Detach<T>(Attachment<T>);
+
+#[async_trait::async_trait]
+impl<T: Holder> IamOperation for Detach<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Attachment::decode(p).map(Detach)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.detach(self.0).await
+    }
+}
+
+/// `ListAttached{User,Group,Role}Policies`.
+pub(super) struct ListAttached<T> {
+    name: String,
+    prefix: String,
+    page: PageRequest,
+    entity: PhantomData<fn() -> T>,
+}
+
+#[async_trait::async_trait]
+impl<T: Holder> IamOperation for ListAttached<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListAttached {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            prefix: input::path_prefix(p)?,
+            page: PageRequest::from_params(p)?,
+            entity: PhantomData,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<T>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_attached(self).await
+    }
+}
+
+pub(super) struct ListEntitiesForPolicy {
+    policy_arn: String,
+    filter: Option<String>,
+    boundary: bool,
+    prefix: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListEntitiesForPolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let boundary =
+            match p.get("PolicyUsageFilter") {
+                None | Some("PermissionsPolicy") => false,
+                Some("PermissionsBoundary") => true,
+                Some(other) => return Err(IamError::constraint(
+                    "policyUsageFilter",
+                    other,
+                    "Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]",
+                )),
+            };
+        Ok(ListEntitiesForPolicy {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            filter: p.get("EntityFilter").map(str::to_owned),
+            boundary,
+            prefix: input::path_prefix(p)?,
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_entities_for_policy(self).await
+    }
+}
+
 impl IamService {
-    pub(super) async fn attach<T: Holder>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let arn = input::policy_arn(p, "PolicyArn")?;
+    async fn attach<T: Holder>(&self, r: Attachment<T>) -> Reply {
+        let name = r.name.as_str();
+        let arn = r.policy_arn.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
             let policy = self.attachable_policy(arn).await?;
@@ -42,9 +176,9 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn detach<T: Holder>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let arn = input::policy_arn(p, "PolicyArn")?;
+    async fn detach<T: Holder>(&self, r: Attachment<T>) -> Reply {
+        let name = r.name.as_str();
+        let arn = r.policy_arn.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
             let mut entity = current.entity.clone();
@@ -65,11 +199,14 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn list_attached<T: Holder>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let prefix = input::path_prefix(p)?;
-        let req = PageRequest::from_params(p)?;
-        let entity = self.load::<T>(name).await?.entity;
+    async fn list_attached<T: Holder>(&self, r: ListAttached<T>) -> Reply {
+        let ListAttached {
+            name,
+            prefix,
+            page: req,
+            ..
+        } = r;
+        let entity = self.load::<T>(&name).await?.entity;
         let attached: Vec<(String, String)> = entity
             .attached()
             .iter()
@@ -94,21 +231,16 @@ impl IamService {
     /// The users, groups and roles that attach a policy (or, with `PolicyUsageFilter`
     /// `PermissionsBoundary`, use it as their boundary), filtered by `EntityFilter` and
     /// `PathPrefix`, in one paged list: groups, then roles, then users.
-    pub(super) async fn list_entities_for_policy(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let filter = p.get("EntityFilter");
-        let boundary =
-            match p.get("PolicyUsageFilter") {
-                None | Some("PermissionsPolicy") => false,
-                Some("PermissionsBoundary") => true,
-                Some(other) => return Err(IamError::constraint(
-                    "policyUsageFilter",
-                    other,
-                    "Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]",
-                )),
-            };
-        let prefix = input::path_prefix(p)?;
-        let req = PageRequest::from_params(p)?;
+    async fn list_entities_for_policy(&self, r: ListEntitiesForPolicy) -> Reply {
+        let ListEntitiesForPolicy {
+            policy_arn,
+            filter,
+            boundary,
+            prefix,
+            page: req,
+        } = r;
+        let arn = policy_arn.as_str();
+        let filter = filter.as_deref();
         self.find_policy(arn).await?.ok_or_else(|| not_found(arn))?;
         let wants = |kind: &str| match filter {
             None | Some("LocalManagedPolicy") | Some("AWSManagedPolicy") => true,

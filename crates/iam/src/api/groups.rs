@@ -8,19 +8,243 @@
 use rampart_core::ids;
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{name_taken, paginate, scan_all, scan_page, PageRequest};
+use super::targets::path_of;
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::entities::{self, Group, User};
 
+pub(super) struct CreateGroup {
+    name: String,
+    path: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for CreateGroup {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(CreateGroup {
+            name: input::name(p, "GroupName", 128)?.to_owned(),
+            path: input::path(p, "Path")?,
+        })
+    }
+
+    /// The ARN the new group will have.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam
+            .new_target("group", &self.path, &self.name)
+            .check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.create_group(self).await
+    }
+}
+
+pub(super) struct GetGroup {
+    name: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for GetGroup {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(GetGroup {
+            name: input::name(p, "GroupName", 128)?.to_owned(),
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Group>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.get_group(self).await
+    }
+}
+
+pub(super) struct ListGroups {
+    prefix: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListGroups {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListGroups {
+            prefix: input::path_prefix(p)?,
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![Check::unscoped(call.action())])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_groups(self).await
+    }
+}
+
+pub(super) struct UpdateGroup {
+    name: String,
+    new_name: Option<String>,
+    new_path: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UpdateGroup {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let name = input::name(p, "GroupName", 128)?.to_owned();
+        let new_name = input::optional_name(p, "NewGroupName", 128)?.map(str::to_owned);
+        let new_path = match p.get("NewPath") {
+            Some(path) => Some(input::check_path("NewPath", path).map(|()| path.to_owned())?),
+            None => None,
+        };
+        Ok(UpdateGroup {
+            name,
+            new_name,
+            new_path,
+        })
+    }
+
+    /// The group as it is, and (as AWS documents) the group as it will be: a caller must be
+    /// allowed on both names and paths.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let current = iam.target::<Group>(&self.name).await?;
+        let path = match &self.new_path {
+            Some(path) => path.clone(),
+            None => path_of(&current.arn),
+        };
+        let name = self.new_name.as_deref().unwrap_or(&self.name);
+        let renamed = iam.new_target("group", &path, name);
+        let mut checks = vec![current.check(call)];
+        if renamed.arn != current.arn {
+            checks.push(renamed.check(call));
+        }
+        Ok(checks)
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.update_group(self).await
+    }
+}
+
+pub(super) struct DeleteGroup {
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for DeleteGroup {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(DeleteGroup {
+            name: input::name(p, "GroupName", 128)?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Group>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_group(&self.name).await
+    }
+}
+
+/// A user and the group it joins or leaves.
+pub(super) struct Membership {
+    group_name: String,
+    user_name: String,
+}
+
+impl Membership {
+    fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        Ok(Membership {
+            group_name: input::name(p, "GroupName", 128)?.to_owned(),
+            user_name: input::name(p, "UserName", 64)?.to_owned(),
+        })
+    }
+
+    /// The group is the resource of a membership change (as AWS's service authorization
+    /// reference lists it), even though the request names a user too.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam
+            .target::<Group>(&self.group_name)
+            .await?
+            .check(call)])
+    }
+}
+
+/// `AddUserToGroup`.
+pub(super) struct AddUserToGroup(Membership);
+
+#[async_trait::async_trait]
+impl IamOperation for AddUserToGroup {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Membership::decode(p).map(AddUserToGroup)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.change_membership(self.0, true).await
+    }
+}
+
+/// `RemoveUserFromGroup`.
+pub(super) struct RemoveUserFromGroup(Membership);
+
+#[async_trait::async_trait]
+impl IamOperation for RemoveUserFromGroup {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Membership::decode(p).map(RemoveUserFromGroup)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.change_membership(self.0, false).await
+    }
+}
+
+pub(super) struct ListGroupsForUser {
+    user_name: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListGroupsForUser {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListGroupsForUser {
+            user_name: input::name(p, "UserName", 64)?.to_owned(),
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    /// The user whose groups are listed is the resource.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<User>(&self.user_name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_groups_for_user(self).await
+    }
+}
+
 impl IamService {
-    pub(super) async fn create_group(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "GroupName", 128)?;
-        let path = input::path(p, "Path")?;
+    async fn create_group(&self, r: CreateGroup) -> Reply {
+        let CreateGroup { name, path } = r;
+        let name = name.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             if name_taken::<Group>(self.store.as_ref(), name).await? {
                 return Err(IamError::already_exists("Group", name));
@@ -56,11 +280,10 @@ impl IamService {
     }
 
     /// The group and a page of its members.
-    pub(super) async fn get_group(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "GroupName", 128)?;
-        let req = PageRequest::from_params(p)?;
-        let group = self.load::<Group>(name).await?;
-        let page = paginate(self.members(name).await?, |u| u.entity.name.clone(), &req);
+    async fn get_group(&self, r: GetGroup) -> Reply {
+        let GetGroup { name, page: req } = r;
+        let group = self.load::<Group>(&name).await?;
+        let page = paginate(self.members(&name).await?, |u| u.entity.name.clone(), &req);
         let mut out = XmlWriter::new();
         xml::group(&mut out, "Group", &group.entity);
         out.start("Users");
@@ -72,9 +295,8 @@ impl IamService {
         Ok(Some(out.finish()))
     }
 
-    pub(super) async fn list_groups(&self, p: &QueryParams) -> Reply {
-        let prefix = input::path_prefix(p)?;
-        let req = PageRequest::from_params(p)?;
+    async fn list_groups(&self, r: ListGroups) -> Reply {
+        let ListGroups { prefix, page: req } = r;
         let page =
             scan_page::<Group>(self.store.as_ref(), &req, |g| g.path.starts_with(&prefix)).await?;
         let mut out = XmlWriter::new();
@@ -88,13 +310,10 @@ impl IamService {
     }
 
     /// Renames and/or moves a group; a rename rewrites every member's membership with it.
-    pub(super) async fn update_group(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "GroupName", 128)?;
-        let new_name = input::optional_name(p, "NewGroupName", 128)?;
-        let new_path = match p.get("NewPath") {
-            Some(path) => Some(input::check_path("NewPath", path).map(|()| path)?),
-            None => None,
-        };
+    async fn update_group(&self, r: UpdateGroup) -> Reply {
+        let name = r.name.as_str();
+        let new_name = r.new_name.as_deref();
+        let new_path = r.new_path.as_deref();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<Group>(name).await?;
             let mut group = current.entity.clone();
@@ -132,8 +351,7 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn delete_group(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "GroupName", 128)?;
+    async fn delete_group(&self, name: &str) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<Group>(name).await?;
             if !self.members(name).await?.is_empty() {
@@ -159,17 +377,10 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn add_user_to_group(&self, p: &QueryParams) -> Reply {
-        self.change_membership(p, true).await
-    }
-
-    pub(super) async fn remove_user_from_group(&self, p: &QueryParams) -> Reply {
-        self.change_membership(p, false).await
-    }
-
-    async fn change_membership(&self, p: &QueryParams, add: bool) -> Reply {
-        let group_name = input::name(p, "GroupName", 128)?;
-        let user_name = input::name(p, "UserName", 64)?;
+    /// Adds the user to the group (`add`) or removes it.
+    async fn change_membership(&self, r: Membership, add: bool) -> Reply {
+        let group_name = r.group_name.as_str();
+        let user_name = r.user_name.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let group = self.load::<Group>(group_name).await?;
             let current = self.load::<User>(user_name).await?;
@@ -196,10 +407,12 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn list_groups_for_user(&self, p: &QueryParams) -> Reply {
-        let user_name = input::name(p, "UserName", 64)?;
-        let req = PageRequest::from_params(p)?;
-        let user = self.load::<User>(user_name).await?.entity;
+    async fn list_groups_for_user(&self, r: ListGroupsForUser) -> Reply {
+        let ListGroupsForUser {
+            user_name,
+            page: req,
+        } = r;
+        let user = self.load::<User>(&user_name).await?.entity;
         let mut groups = Vec::new();
         for name in &user.groups {
             // A group deleted under a stale membership is skipped rather than failing the list.

@@ -18,6 +18,8 @@ mod groups;
 mod inline_policies;
 /// Request members read and validated as IAM does (pure, unit-tested).
 pub mod input;
+/// The contract every operation keeps: one typed decode, declared checks, that value run.
+pub(crate) mod operation;
 /// `Marker`/`IsTruncated`/`MaxItems`.
 pub mod pagination;
 mod policies;
@@ -25,6 +27,8 @@ mod policy_versions;
 mod roles;
 mod simulate;
 mod tags;
+/// The stored state of named entities, as authorization sees it.
+pub(crate) mod targets;
 mod users;
 /// The XML shapes botocore's IAM model reads.
 pub mod xml;
@@ -32,13 +36,12 @@ pub mod xml;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use rampart_core::{CallerIdentity, MasterKey};
+use rampart_core::MasterKey;
 use rampart_policy::SizeLimit;
 use rampart_store::{Store, StoreError, Write};
-use rampart_wire::protocol::query::QueryParams;
 use rampart_wire::{
-    CommonError, Input, OperationContext, OperationSpec, Output, Protocol, ProtocolKind, Service,
-    ServiceError,
+    CommonError, Input, OperationContext, OperationSpec, PreparedOperation, Protocol, ProtocolKind,
+    Service, ServiceError,
 };
 
 pub use error::IamError;
@@ -123,175 +126,82 @@ impl IamService {
             Err(e) => Err(e.into()),
         }
     }
-
-    async fn dispatch(
-        &self,
-        operation: &str,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Reply {
-        match operation {
-            "CreateUser" => self.create_user(p).await,
-            "SimulateCustomPolicy" => self.simulate_custom_policy(p, caller).await,
-            "SimulatePrincipalPolicy" => self.simulate_principal_policy(p).await,
-            "GetUser" => self.get_user(p, caller).await,
-            "ListUsers" => self.list_users(p).await,
-            "UpdateUser" => self.update_user(p).await,
-            "DeleteUser" => self.delete_user(p).await,
-            "TagUser" => self.tag::<User>(p).await,
-            "UntagUser" => self.untag::<User>(p).await,
-            "ListUserTags" => self.list_tags::<User>(p).await,
-            "PutUserPermissionsBoundary" => self.put_boundary::<User>(p).await,
-            "DeleteUserPermissionsBoundary" => self.delete_boundary::<User>(p).await,
-            "CreateAccessKey" => self.create_access_key(p, caller).await,
-            "ListAccessKeys" => self.list_access_keys(p, caller).await,
-            "UpdateAccessKey" => self.update_access_key(p, caller).await,
-            "DeleteAccessKey" => self.delete_access_key(p, caller).await,
-            "GetAccessKeyLastUsed" => self.get_access_key_last_used(p).await,
-            "CreateGroup" => self.create_group(p).await,
-            "GetGroup" => self.get_group(p).await,
-            "ListGroups" => self.list_groups(p).await,
-            "UpdateGroup" => self.update_group(p).await,
-            "DeleteGroup" => self.delete_group(p).await,
-            "AddUserToGroup" => self.add_user_to_group(p).await,
-            "RemoveUserFromGroup" => self.remove_user_from_group(p).await,
-            "ListGroupsForUser" => self.list_groups_for_user(p).await,
-            "CreateRole" => self.create_role(p).await,
-            "GetRole" => self.get_role(p).await,
-            "ListRoles" => self.list_roles(p).await,
-            "UpdateRole" => self.update_role(p).await,
-            "UpdateRoleDescription" => self.update_role_description(p).await,
-            "UpdateAssumeRolePolicy" => self.update_assume_role_policy(p).await,
-            "DeleteRole" => self.delete_role(p).await,
-            "TagRole" => self.tag::<Role>(p).await,
-            "UntagRole" => self.untag::<Role>(p).await,
-            "ListRoleTags" => self.list_tags::<Role>(p).await,
-            "PutRolePermissionsBoundary" => self.put_boundary::<Role>(p).await,
-            "DeleteRolePermissionsBoundary" => self.delete_boundary::<Role>(p).await,
-            "PutUserPolicy" => self.put_inline::<User>(p).await,
-            "GetUserPolicy" => self.get_inline::<User>(p).await,
-            "ListUserPolicies" => self.list_inline::<User>(p).await,
-            "DeleteUserPolicy" => self.delete_inline::<User>(p).await,
-            "PutGroupPolicy" => self.put_inline::<Group>(p).await,
-            "GetGroupPolicy" => self.get_inline::<Group>(p).await,
-            "ListGroupPolicies" => self.list_inline::<Group>(p).await,
-            "DeleteGroupPolicy" => self.delete_inline::<Group>(p).await,
-            "PutRolePolicy" => self.put_inline::<Role>(p).await,
-            "GetRolePolicy" => self.get_inline::<Role>(p).await,
-            "ListRolePolicies" => self.list_inline::<Role>(p).await,
-            "DeleteRolePolicy" => self.delete_inline::<Role>(p).await,
-            "CreatePolicy" => self.create_policy(p).await,
-            "GetPolicy" => self.get_policy(p).await,
-            "ListPolicies" => self.list_policies(p).await,
-            "DeletePolicy" => self.delete_policy(p).await,
-            "TagPolicy" => self.tag_policy(p).await,
-            "UntagPolicy" => self.untag_policy(p).await,
-            "ListPolicyTags" => self.list_policy_tags(p).await,
-            "CreatePolicyVersion" => self.create_policy_version(p).await,
-            "GetPolicyVersion" => self.get_policy_version(p).await,
-            "ListPolicyVersions" => self.list_policy_versions(p).await,
-            "DeletePolicyVersion" => self.delete_policy_version(p).await,
-            "SetDefaultPolicyVersion" => self.set_default_policy_version(p).await,
-            "AttachUserPolicy" => self.attach::<User>(p).await,
-            "DetachUserPolicy" => self.detach::<User>(p).await,
-            "ListAttachedUserPolicies" => self.list_attached::<User>(p).await,
-            "AttachGroupPolicy" => self.attach::<Group>(p).await,
-            "DetachGroupPolicy" => self.detach::<Group>(p).await,
-            "ListAttachedGroupPolicies" => self.list_attached::<Group>(p).await,
-            "AttachRolePolicy" => self.attach::<Role>(p).await,
-            "DetachRolePolicy" => self.detach::<Role>(p).await,
-            "ListAttachedRolePolicies" => self.list_attached::<Role>(p).await,
-            "ListEntitiesForPolicy" => self.list_entities_for_policy(p).await,
-            "GetAccountAuthorizationDetails" => self.get_account_authorization_details(p).await,
-            other => Err(IamError::InvalidInput(format!(
-                "Could not find operation {other} for service iam"
-            ))),
-        }
-    }
 }
 
-/// Whether an operation only reads: everything else may change what a credential is allowed.
-fn is_read_only(operation: &str) -> bool {
-    operation.starts_with("Get")
-        || operation.starts_with("List")
-        || operation.starts_with("Simulate")
+operation::iam_operations! {
+    read "SimulateCustomPolicy" => simulate::SimulateCustomPolicy;
+    read "SimulatePrincipalPolicy" => simulate::SimulatePrincipalPolicy;
+    write "CreateUser" => users::CreateUser;
+    read "GetUser" => users::GetUser;
+    read "ListUsers" => users::ListUsers;
+    write "UpdateUser" => users::UpdateUser;
+    write "DeleteUser" => users::DeleteUser;
+    write "TagUser" => tags::TagEntity<User>;
+    write "UntagUser" => tags::UntagEntity<User>;
+    read "ListUserTags" => tags::ListEntityTags<User>;
+    write "PutUserPermissionsBoundary" => tags::PutBoundary<User>;
+    write "DeleteUserPermissionsBoundary" => tags::DeleteBoundary<User>;
+    write "CreateAccessKey" => access_keys::CreateAccessKey;
+    read "ListAccessKeys" => access_keys::ListAccessKeys;
+    write "UpdateAccessKey" => access_keys::UpdateAccessKey;
+    write "DeleteAccessKey" => access_keys::DeleteAccessKey;
+    read "GetAccessKeyLastUsed" => access_keys::GetAccessKeyLastUsed;
+    write "CreateGroup" => groups::CreateGroup;
+    read "GetGroup" => groups::GetGroup;
+    read "ListGroups" => groups::ListGroups;
+    write "UpdateGroup" => groups::UpdateGroup;
+    write "DeleteGroup" => groups::DeleteGroup;
+    write "AddUserToGroup" => groups::AddUserToGroup;
+    write "RemoveUserFromGroup" => groups::RemoveUserFromGroup;
+    read "ListGroupsForUser" => groups::ListGroupsForUser;
+    write "CreateRole" => roles::CreateRole;
+    read "GetRole" => roles::GetRole;
+    read "ListRoles" => roles::ListRoles;
+    write "UpdateRole" => roles::UpdateRole;
+    write "UpdateRoleDescription" => roles::UpdateRoleDescription;
+    write "UpdateAssumeRolePolicy" => roles::UpdateAssumeRolePolicy;
+    write "DeleteRole" => roles::DeleteRole;
+    write "TagRole" => tags::TagEntity<Role>;
+    write "UntagRole" => tags::UntagEntity<Role>;
+    read "ListRoleTags" => tags::ListEntityTags<Role>;
+    write "PutRolePermissionsBoundary" => tags::PutBoundary<Role>;
+    write "DeleteRolePermissionsBoundary" => tags::DeleteBoundary<Role>;
+    write "PutUserPolicy" => inline_policies::PutInline<User>;
+    read "GetUserPolicy" => inline_policies::GetInline<User>;
+    read "ListUserPolicies" => inline_policies::ListInline<User>;
+    write "DeleteUserPolicy" => inline_policies::DeleteInline<User>;
+    write "PutGroupPolicy" => inline_policies::PutInline<Group>;
+    read "GetGroupPolicy" => inline_policies::GetInline<Group>;
+    read "ListGroupPolicies" => inline_policies::ListInline<Group>;
+    write "DeleteGroupPolicy" => inline_policies::DeleteInline<Group>;
+    write "PutRolePolicy" => inline_policies::PutInline<Role>;
+    read "GetRolePolicy" => inline_policies::GetInline<Role>;
+    read "ListRolePolicies" => inline_policies::ListInline<Role>;
+    write "DeleteRolePolicy" => inline_policies::DeleteInline<Role>;
+    write "CreatePolicy" => policies::CreatePolicy;
+    read "GetPolicy" => policies::GetPolicy;
+    read "ListPolicies" => policies::ListPolicies;
+    write "DeletePolicy" => policies::DeletePolicy;
+    write "TagPolicy" => tags::TagPolicy;
+    write "UntagPolicy" => tags::UntagPolicy;
+    read "ListPolicyTags" => tags::ListPolicyTags;
+    write "CreatePolicyVersion" => policy_versions::CreatePolicyVersion;
+    read "GetPolicyVersion" => policy_versions::GetPolicyVersion;
+    read "ListPolicyVersions" => policy_versions::ListPolicyVersions;
+    write "DeletePolicyVersion" => policy_versions::DeletePolicyVersion;
+    write "SetDefaultPolicyVersion" => policy_versions::SetDefaultPolicyVersion;
+    write "AttachUserPolicy" => attachments::Attach<User>;
+    write "DetachUserPolicy" => attachments::Detach<User>;
+    read "ListAttachedUserPolicies" => attachments::ListAttached<User>;
+    write "AttachGroupPolicy" => attachments::Attach<Group>;
+    write "DetachGroupPolicy" => attachments::Detach<Group>;
+    read "ListAttachedGroupPolicies" => attachments::ListAttached<Group>;
+    write "AttachRolePolicy" => attachments::Attach<Role>;
+    write "DetachRolePolicy" => attachments::Detach<Role>;
+    read "ListAttachedRolePolicies" => attachments::ListAttached<Role>;
+    read "ListEntitiesForPolicy" => attachments::ListEntitiesForPolicy;
+    read "GetAccountAuthorizationDetails" => account_details::GetAccountAuthorizationDetails;
 }
-
-/// The operations IAM offers.
-const OPERATIONS: &[OperationSpec] = &[
-    OperationSpec::signed("SimulateCustomPolicy"),
-    OperationSpec::signed("SimulatePrincipalPolicy"),
-    OperationSpec::signed("CreateUser"),
-    OperationSpec::signed("GetUser"),
-    OperationSpec::signed("ListUsers"),
-    OperationSpec::signed("UpdateUser"),
-    OperationSpec::signed("DeleteUser"),
-    OperationSpec::signed("TagUser"),
-    OperationSpec::signed("UntagUser"),
-    OperationSpec::signed("ListUserTags"),
-    OperationSpec::signed("PutUserPermissionsBoundary"),
-    OperationSpec::signed("DeleteUserPermissionsBoundary"),
-    OperationSpec::signed("CreateAccessKey"),
-    OperationSpec::signed("ListAccessKeys"),
-    OperationSpec::signed("UpdateAccessKey"),
-    OperationSpec::signed("DeleteAccessKey"),
-    OperationSpec::signed("GetAccessKeyLastUsed"),
-    OperationSpec::signed("CreateGroup"),
-    OperationSpec::signed("GetGroup"),
-    OperationSpec::signed("ListGroups"),
-    OperationSpec::signed("UpdateGroup"),
-    OperationSpec::signed("DeleteGroup"),
-    OperationSpec::signed("AddUserToGroup"),
-    OperationSpec::signed("RemoveUserFromGroup"),
-    OperationSpec::signed("ListGroupsForUser"),
-    OperationSpec::signed("CreateRole"),
-    OperationSpec::signed("GetRole"),
-    OperationSpec::signed("ListRoles"),
-    OperationSpec::signed("UpdateRole"),
-    OperationSpec::signed("UpdateRoleDescription"),
-    OperationSpec::signed("UpdateAssumeRolePolicy"),
-    OperationSpec::signed("DeleteRole"),
-    OperationSpec::signed("TagRole"),
-    OperationSpec::signed("UntagRole"),
-    OperationSpec::signed("ListRoleTags"),
-    OperationSpec::signed("PutRolePermissionsBoundary"),
-    OperationSpec::signed("DeleteRolePermissionsBoundary"),
-    OperationSpec::signed("PutUserPolicy"),
-    OperationSpec::signed("GetUserPolicy"),
-    OperationSpec::signed("ListUserPolicies"),
-    OperationSpec::signed("DeleteUserPolicy"),
-    OperationSpec::signed("PutGroupPolicy"),
-    OperationSpec::signed("GetGroupPolicy"),
-    OperationSpec::signed("ListGroupPolicies"),
-    OperationSpec::signed("DeleteGroupPolicy"),
-    OperationSpec::signed("PutRolePolicy"),
-    OperationSpec::signed("GetRolePolicy"),
-    OperationSpec::signed("ListRolePolicies"),
-    OperationSpec::signed("DeleteRolePolicy"),
-    OperationSpec::signed("CreatePolicy"),
-    OperationSpec::signed("GetPolicy"),
-    OperationSpec::signed("ListPolicies"),
-    OperationSpec::signed("DeletePolicy"),
-    OperationSpec::signed("TagPolicy"),
-    OperationSpec::signed("UntagPolicy"),
-    OperationSpec::signed("ListPolicyTags"),
-    OperationSpec::signed("CreatePolicyVersion"),
-    OperationSpec::signed("GetPolicyVersion"),
-    OperationSpec::signed("ListPolicyVersions"),
-    OperationSpec::signed("DeletePolicyVersion"),
-    OperationSpec::signed("SetDefaultPolicyVersion"),
-    OperationSpec::signed("AttachUserPolicy"),
-    OperationSpec::signed("DetachUserPolicy"),
-    OperationSpec::signed("ListAttachedUserPolicies"),
-    OperationSpec::signed("AttachGroupPolicy"),
-    OperationSpec::signed("DetachGroupPolicy"),
-    OperationSpec::signed("ListAttachedGroupPolicies"),
-    OperationSpec::signed("AttachRolePolicy"),
-    OperationSpec::signed("DetachRolePolicy"),
-    OperationSpec::signed("ListAttachedRolePolicies"),
-    OperationSpec::signed("ListEntitiesForPolicy"),
-    OperationSpec::signed("GetAccountAuthorizationDetails"),
-];
 
 #[async_trait::async_trait]
 impl Service for IamService {
@@ -310,41 +220,22 @@ impl Service for IamService {
         OPERATIONS
     }
 
-    async fn authorization_target(
-        &self,
+    async fn prepare<'s>(
+        &'s self,
         ctx: &OperationContext<'_>,
-        input: &Input,
-    ) -> rampart_wire::AuthorizationTarget {
-        match input {
-            Input::Query(params) => {
-                crate::iam_target::iam_authorization_target(self.store.as_ref(), ctx, params).await
-            }
-            _ => rampart_wire::AuthorizationTarget::any_resource(),
-        }
-    }
-
-    async fn call(&self, ctx: OperationContext<'_>, input: Input) -> Result<Output, ServiceError> {
+        input: Input,
+    ) -> Result<Box<dyn PreparedOperation + 's>, ServiceError> {
         let Input::Query(params) = input else {
             return Err(
                 CommonError::Serialization("IAM speaks the query protocol.".into())
                     .for_protocol(ProtocolKind::Query),
             );
         };
-        let operation = ctx.operation.name;
-        let reply = self.dispatch(operation, &params, ctx.caller).await?;
-        if !is_read_only(operation) {
-            self.on_change.fire();
-        }
-        let output = Output::Query(reply);
-        Ok(
-            match crate::policy_findings::findings_header(operation, &params) {
-                Some(header) => Output::Annotated {
-                    output: Box::new(output),
-                    headers: vec![header],
-                },
-                None => output,
-            },
-        )
+        let call = operation::Call {
+            op: ctx.operation.name,
+            caller: ctx.caller,
+        };
+        Ok(prepare_named(self, &params, &call).await?)
     }
 }
 
@@ -366,6 +257,16 @@ pub(crate) trait Holder: Entity + Clone + Send + Sync + 'static {
     fn inline_mut(&mut self) -> &mut BTreeMap<String, String>;
     fn attached(&self) -> &[String];
     fn attached_mut(&mut self) -> &mut Vec<String>;
+    /// The stored ARN (with the entity's path).
+    fn arn(&self) -> &str;
+    /// Its tags, for `aws:ResourceTag/*` (groups carry none).
+    fn resource_tags(&self) -> &[crate::entities::Tag] {
+        &[]
+    }
+    /// Its permissions boundary (groups have none).
+    fn boundary(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Entities that carry tags and a permissions boundary (users and roles).
@@ -376,7 +277,7 @@ pub(crate) trait Tagged: Holder {
 }
 
 macro_rules! holder {
-    ($t:ty, $noun:literal, $member:literal, $max:literal, $limit:expr, $quota:literal) => {
+    ($t:ty, $noun:literal, $member:literal, $max:literal, $limit:expr, $quota:literal $(, $extra:item)*) => {
         impl Holder for $t {
             const NOUN: &'static str = $noun;
             const NAME_MEMBER: &'static str = $member;
@@ -398,6 +299,10 @@ macro_rules! holder {
             fn attached_mut(&mut self) -> &mut Vec<String> {
                 &mut self.attached_policies
             }
+            fn arn(&self) -> &str {
+                &self.arn
+            }
+            $($extra)*
         }
     };
 }
@@ -408,7 +313,13 @@ holder!(
     "UserName",
     64,
     SizeLimit::UserInline,
-    "PoliciesPerUser"
+    "PoliciesPerUser",
+    fn resource_tags(&self) -> &[crate::entities::Tag] {
+        &self.tags
+    },
+    fn boundary(&self) -> Option<&str> {
+        self.permissions_boundary.as_deref()
+    }
 );
 holder!(
     Group,
@@ -424,7 +335,13 @@ holder!(
     "RoleName",
     64,
     SizeLimit::RoleInline,
-    "PoliciesPerRole"
+    "PoliciesPerRole",
+    fn resource_tags(&self) -> &[crate::entities::Tag] {
+        &self.tags
+    },
+    fn boundary(&self) -> Option<&str> {
+        self.permissions_boundary.as_deref()
+    }
 );
 
 impl Tagged for User {

@@ -7,16 +7,19 @@ use rampart_core::ids;
 use rampart_policy::{PolicyKind, SizeLimit};
 use rampart_store::{Expect, Write};
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{scan_all, scan_page, Page, PageRequest};
 use super::roles::check_document;
+use super::targets::request_tags;
 use super::xml;
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::entities::{
-    self, aws_managed_policy, Group, ManagedPolicy, PolicyVersion, Role, User, Versioned,
+    self, aws_managed_policy, Group, ManagedPolicy, PolicyVersion, Role, Tag, User, Versioned,
     ADMINISTRATOR_ACCESS_ARN,
 };
 
@@ -115,6 +118,145 @@ pub(super) async fn usage_by_scan(service: &IamService, arn: &str) -> Result<(u3
     Ok((attachments as u32, boundaries as u32))
 }
 
+pub(super) struct CreatePolicy {
+    name: String,
+    path: String,
+    document: String,
+    description: Option<String>,
+    tags: Vec<Tag>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for CreatePolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let name = input::name(p, "PolicyName", MAX_POLICY_NAME)?.to_owned();
+        let path = input::path(p, "Path")?;
+        let document = input::required(p, "PolicyDocument")?;
+        check_document(document, PolicyKind::Identity, SizeLimit::ManagedPolicy)?;
+        let description = match p.get("Description") {
+            Some(d) if d.chars().count() > MAX_DESCRIPTION => {
+                return Err(IamError::constraint(
+                    "description",
+                    d,
+                    &format!("Member must have length less than or equal to {MAX_DESCRIPTION}"),
+                ))
+            }
+            other => other.map(str::to_owned),
+        };
+        Ok(CreatePolicy {
+            name,
+            path,
+            document: document.to_owned(),
+            description,
+            tags: input::tags(p)?,
+        })
+    }
+
+    /// The new policy's ARN, with the tags it will carry.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.new_target("policy", &self.path, &self.name).check(call);
+        request_tags(&mut check, &self.tags);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.create_policy(self).await
+    }
+
+    fn written_document(&self) -> Option<(&str, PolicyKind)> {
+        Some((&self.document, PolicyKind::Identity))
+    }
+}
+
+pub(super) struct GetPolicy {
+    policy_arn: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for GetPolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(GetPolicy {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.get_policy(&self.policy_arn).await
+    }
+}
+
+/// Which policies `ListPolicies` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    Aws,
+    Local,
+}
+
+pub(super) struct ListPolicies {
+    scope: Scope,
+    only_attached: bool,
+    prefix: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListPolicies {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let scope = match p.get("Scope").unwrap_or("All") {
+            "All" => Scope::All,
+            "AWS" => Scope::Aws,
+            "Local" => Scope::Local,
+            other => {
+                return Err(IamError::constraint(
+                    "scope",
+                    other,
+                    "Member must satisfy enum value set: [All, AWS, Local]",
+                ))
+            }
+        };
+        Ok(ListPolicies {
+            scope,
+            only_attached: input::boolean(p, "OnlyAttached")?.unwrap_or(false),
+            prefix: input::path_prefix(p)?,
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![Check::unscoped(call.action())])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_policies(self).await
+    }
+}
+
+pub(super) struct DeletePolicy {
+    policy_arn: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for DeletePolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(DeletePolicy {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_policy(&self.policy_arn).await
+    }
+}
+
 impl IamService {
     /// The policy `arn` names, if any.
     pub(super) async fn find_policy(&self, arn: &str) -> Result<Option<PolicyRef>, IamError> {
@@ -156,22 +298,15 @@ impl IamService {
         }
     }
 
-    pub(super) async fn create_policy(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "PolicyName", MAX_POLICY_NAME)?;
-        let path = input::path(p, "Path")?;
-        let document = input::required(p, "PolicyDocument")?;
-        check_document(document, PolicyKind::Identity, SizeLimit::ManagedPolicy)?;
-        let description = match p.get("Description") {
-            Some(d) if d.chars().count() > MAX_DESCRIPTION => {
-                return Err(IamError::constraint(
-                    "description",
-                    d,
-                    &format!("Member must have length less than or equal to {MAX_DESCRIPTION}"),
-                ))
-            }
-            other => other.map(str::to_owned),
-        };
-        let tags = input::tags(p)?;
+    async fn create_policy(&self, r: CreatePolicy) -> Reply {
+        let CreatePolicy {
+            name,
+            path,
+            document,
+            description,
+            tags,
+        } = r;
+        let name = name.as_str();
         let arn = self.arn("policy", &path, name);
         let now = OffsetDateTime::now_utc();
         let policy = ManagedPolicy {
@@ -185,7 +320,7 @@ impl IamService {
             default_version_id: "v1".to_owned(),
             versions: vec![PolicyVersion {
                 version_id: "v1".to_owned(),
-                document: document.to_owned(),
+                document,
                 created_at: now,
             }],
             next_version: 2,
@@ -207,8 +342,7 @@ impl IamService {
         Ok(Some(out.finish()))
     }
 
-    pub(super) async fn get_policy(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
+    async fn get_policy(&self, arn: &str) -> Reply {
         let mut out = XmlWriter::new();
         match self.find_policy(arn).await?.ok_or_else(|| not_found(arn))? {
             PolicyRef::Local(v) => write_local(&mut out, "Policy", &v.entity, true),
@@ -222,19 +356,14 @@ impl IamService {
 
     /// Customer-managed policies in ARN order, then the AWS-managed ones (whose ARNs sort
     /// after every account's), filtered by `Scope`, `OnlyAttached` and `PathPrefix`.
-    pub(super) async fn list_policies(&self, p: &QueryParams) -> Reply {
-        let scope = p.get("Scope").unwrap_or("All");
-        if !matches!(scope, "All" | "AWS" | "Local") {
-            return Err(IamError::constraint(
-                "scope",
-                scope,
-                "Member must satisfy enum value set: [All, AWS, Local]",
-            ));
-        }
-        let only_attached = input::boolean(p, "OnlyAttached")?.unwrap_or(false);
-        let prefix = input::path_prefix(p)?;
-        let req = PageRequest::from_params(p)?;
-        let mut page: Page<Versioned<ManagedPolicy>> = if scope == "AWS" {
+    async fn list_policies(&self, r: ListPolicies) -> Reply {
+        let ListPolicies {
+            scope,
+            only_attached,
+            prefix,
+            page: req,
+        } = r;
+        let mut page: Page<Versioned<ManagedPolicy>> = if scope == Scope::Aws {
             Page {
                 items: Vec::new(),
                 next_after: None,
@@ -246,7 +375,7 @@ impl IamService {
             .await?
         };
         let mut aws_items = Vec::new();
-        if scope != "Local" && page.next_after.is_none() && prefix_matches_root(&prefix) {
+        if scope != Scope::Local && page.next_after.is_none() && prefix_matches_root(&prefix) {
             for aws in AWS_POLICIES {
                 if req.after.as_deref().is_some_and(|after| aws.arn <= after) {
                     continue;
@@ -283,8 +412,7 @@ impl IamService {
 
     /// Deletes a customer-managed policy that is attached nowhere and has only its default
     /// version left, as IAM requires.
-    pub(super) async fn delete_policy(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
+    async fn delete_policy(&self, arn: &str) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.local_policy(arn).await?;
             let policy = &current.entity;

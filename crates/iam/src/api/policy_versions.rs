@@ -5,10 +5,12 @@
 use rampart_policy::{PolicyKind, SizeLimit};
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, PageRequest};
 use super::policies::{aws_document, not_found, PolicyRef};
 use super::roles::check_document;
@@ -63,6 +65,131 @@ fn write_version(out: &mut XmlWriter, tag: &str, v: &VersionView, document: bool
         .end(tag);
 }
 
+pub(super) struct CreatePolicyVersion {
+    policy_arn: String,
+    document: String,
+    set_default: bool,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for CreatePolicyVersion {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let policy_arn = input::policy_arn(p, "PolicyArn")?.to_owned();
+        let document = input::required(p, "PolicyDocument")?;
+        check_document(document, PolicyKind::Identity, SizeLimit::ManagedPolicy)?;
+        Ok(CreatePolicyVersion {
+            policy_arn,
+            document: document.to_owned(),
+            set_default: input::boolean(p, "SetAsDefault")?.unwrap_or(false),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.create_policy_version(self).await
+    }
+
+    fn written_document(&self) -> Option<(&str, PolicyKind)> {
+        Some((&self.document, PolicyKind::Identity))
+    }
+}
+
+/// One version of a managed policy, as Get/Delete/SetDefault name it.
+pub(super) struct VersionOf {
+    policy_arn: String,
+    version_id: String,
+}
+
+impl VersionOf {
+    fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        Ok(VersionOf {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            version_id: version_id(p)?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+}
+
+pub(super) struct GetPolicyVersion(VersionOf);
+
+#[async_trait::async_trait]
+impl IamOperation for GetPolicyVersion {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        VersionOf::decode(p).map(GetPolicyVersion)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.get_policy_version(self.0).await
+    }
+}
+
+pub(super) struct ListPolicyVersions {
+    policy_arn: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListPolicyVersions {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListPolicyVersions {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_policy_versions(self).await
+    }
+}
+
+pub(super) struct DeletePolicyVersion(VersionOf);
+
+#[async_trait::async_trait]
+impl IamOperation for DeletePolicyVersion {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        VersionOf::decode(p).map(DeletePolicyVersion)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_policy_version(self.0).await
+    }
+}
+
+pub(super) struct SetDefaultPolicyVersion(VersionOf);
+
+#[async_trait::async_trait]
+impl IamOperation for SetDefaultPolicyVersion {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        VersionOf::decode(p).map(SetDefaultPolicyVersion)
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        self.0.checks(iam, call).await
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.set_default_policy_version(self.0).await
+    }
+}
+
 impl IamService {
     /// Every version of a policy, customer- or AWS-managed.
     async fn versions(&self, arn: &str) -> Result<Vec<VersionView>, IamError> {
@@ -90,11 +217,10 @@ impl IamService {
         )
     }
 
-    pub(super) async fn create_policy_version(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let document = input::required(p, "PolicyDocument")?;
-        check_document(document, PolicyKind::Identity, SizeLimit::ManagedPolicy)?;
-        let set_default = input::boolean(p, "SetAsDefault")?.unwrap_or(false);
+    async fn create_policy_version(&self, r: CreatePolicyVersion) -> Reply {
+        let arn = r.policy_arn.as_str();
+        let document = r.document.as_str();
+        let set_default = r.set_default;
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.local_policy(arn).await?;
             let mut policy: ManagedPolicy = current.entity.clone();
@@ -136,9 +262,9 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn get_policy_version(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let id = version_id(p)?;
+    async fn get_policy_version(&self, r: VersionOf) -> Reply {
+        let arn = r.policy_arn.as_str();
+        let id = r.version_id.as_str();
         let version = self
             .versions(arn)
             .await?
@@ -150,10 +276,16 @@ impl IamService {
         Ok(Some(out.finish()))
     }
 
-    pub(super) async fn list_policy_versions(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let req = PageRequest::from_params(p)?;
-        let page = paginate(self.versions(arn).await?, |v| version_key(&v.id), &req);
+    async fn list_policy_versions(&self, r: ListPolicyVersions) -> Reply {
+        let ListPolicyVersions {
+            policy_arn,
+            page: req,
+        } = r;
+        let page = paginate(
+            self.versions(&policy_arn).await?,
+            |v| version_key(&v.id),
+            &req,
+        );
         let mut out = XmlWriter::new();
         out.start("Versions");
         for v in &page.items {
@@ -164,9 +296,9 @@ impl IamService {
         Ok(Some(out.finish()))
     }
 
-    pub(super) async fn delete_policy_version(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let id = version_id(p)?;
+    async fn delete_policy_version(&self, r: VersionOf) -> Reply {
+        let arn = r.policy_arn.as_str();
+        let id = r.version_id.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.local_policy(arn).await?;
             let mut policy = current.entity.clone();
@@ -192,9 +324,9 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn set_default_policy_version(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let id = version_id(p)?;
+    async fn set_default_policy_version(&self, r: VersionOf) -> Reply {
+        let arn = r.policy_arn.as_str();
+        let id = r.version_id.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.local_policy(arn).await?;
             let mut policy = current.entity.clone();

@@ -1,4 +1,5 @@
-//! Roles: CreateRole, GetRole, ListRoles, UpdateRole, UpdateAssumeRolePolicy, DeleteRole.
+//! Roles: CreateRole, GetRole, ListRoles, UpdateRole, UpdateRoleDescription,
+//! UpdateAssumeRolePolicy, DeleteRole.
 //! A role's trust policy is validated as a trust policy (it must name principals and may not
 //! name resources) before it is stored.
 
@@ -6,14 +7,17 @@ use rampart_core::ids;
 use rampart_policy::{check_size, parse_policy, PolicyKind, SizeLimit};
 use rampart_store::{Expect, Write};
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{name_taken, scan_page, PageRequest};
+use super::targets::request_tags;
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
-use crate::entities::{self, Role};
+use crate::entities::{self, Role, Tag};
 
 /// `MaxSessionDuration` bounds and default, in seconds.
 const MIN_SESSION: i64 = 3600;
@@ -34,6 +38,7 @@ pub(super) fn check_document(
         .map_err(|e| IamError::MalformedPolicyDocument(e.aws_message()))
 }
 
+/// `Description`, within IAM's length limit.
 fn description(p: &QueryParams) -> Result<Option<String>, IamError> {
     match p.get("Description") {
         Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(IamError::constraint(
@@ -45,20 +50,222 @@ fn description(p: &QueryParams) -> Result<Option<String>, IamError> {
     }
 }
 
-impl IamService {
-    pub(super) async fn create_role(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "RoleName", 64)?;
+/// `MaxSessionDuration`, within IAM's bounds.
+fn max_session(p: &QueryParams) -> Result<Option<u32>, IamError> {
+    Ok(input::integer(p, "MaxSessionDuration", MIN_SESSION, MAX_SESSION)?.map(|m| m as u32))
+}
+
+pub(super) struct CreateRole {
+    name: String,
+    path: String,
+    /// The trust policy, already validated as one.
+    document: String,
+    description: Option<String>,
+    max_session: u32,
+    tags: Vec<Tag>,
+    boundary: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for CreateRole {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let name = input::name(p, "RoleName", 64)?.to_owned();
         let path = input::path(p, "Path")?;
         let document = input::required(p, "AssumeRolePolicyDocument")?;
         check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
         let description = description(p)?;
-        let max_session = input::integer(p, "MaxSessionDuration", MIN_SESSION, MAX_SESSION)?
-            .unwrap_or(MIN_SESSION) as u32;
+        let max_session = max_session(p)?.unwrap_or(MIN_SESSION as u32);
         let tags = input::tags(p)?;
         let boundary = p.get("PermissionsBoundary");
         if let Some(arn) = boundary {
             input::check_policy_arn(arn)?;
         }
+        Ok(CreateRole {
+            name,
+            path,
+            document: document.to_owned(),
+            description,
+            max_session,
+            tags,
+            boundary: boundary.map(str::to_owned),
+        })
+    }
+
+    /// The new role's ARN; `iam:PermissionsBoundary` is the boundary it will carry.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.new_target("role", &self.path, &self.name).check(call);
+        if let Some(boundary) = &self.boundary {
+            check.push_key("iam:PermissionsBoundary", boundary);
+        }
+        request_tags(&mut check, &self.tags);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.create_role(self).await
+    }
+
+    fn written_document(&self) -> Option<(&str, PolicyKind)> {
+        Some((&self.document, PolicyKind::Trust))
+    }
+}
+
+pub(super) struct GetRole {
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for GetRole {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(GetRole {
+            name: input::name(p, "RoleName", 64)?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.get_role(&self.name).await
+    }
+}
+
+pub(super) struct ListRoles {
+    prefix: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListRoles {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListRoles {
+            prefix: input::path_prefix(p)?,
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![Check::unscoped(call.action())])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_roles(self).await
+    }
+}
+
+pub(super) struct UpdateRole {
+    name: String,
+    description: Option<String>,
+    max_session: Option<u32>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UpdateRole {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(UpdateRole {
+            name: input::name(p, "RoleName", 64)?.to_owned(),
+            description: description(p)?,
+            max_session: max_session(p)?,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.update_role(self).await
+    }
+}
+
+pub(super) struct UpdateRoleDescription {
+    name: String,
+    description: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UpdateRoleDescription {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let name = input::name(p, "RoleName", 64)?.to_owned();
+        let description = description(p)?.ok_or_else(|| IamError::missing("Description"))?;
+        Ok(UpdateRoleDescription { name, description })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.update_role_description(self).await
+    }
+}
+
+pub(super) struct UpdateAssumeRolePolicy {
+    name: String,
+    /// The new trust policy, already validated as one.
+    document: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UpdateAssumeRolePolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let name = input::name(p, "RoleName", 64)?.to_owned();
+        let document = input::required(p, "PolicyDocument")?;
+        check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
+        Ok(UpdateAssumeRolePolicy {
+            name,
+            document: document.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.update_assume_role_policy(self).await
+    }
+
+    fn written_document(&self) -> Option<(&str, PolicyKind)> {
+        Some((&self.document, PolicyKind::Trust))
+    }
+}
+
+pub(super) struct DeleteRole {
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for DeleteRole {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(DeleteRole {
+            name: input::name(p, "RoleName", 64)?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_role(&self.name).await
+    }
+}
+
+impl IamService {
+    async fn create_role(&self, r: CreateRole) -> Reply {
+        let CreateRole {
+            name,
+            path,
+            document,
+            description,
+            max_session,
+            tags,
+            boundary,
+        } = r;
+        let name = name.as_str();
+        let boundary = boundary.as_deref();
         for _ in 0..COMMIT_ATTEMPTS {
             if name_taken::<Role>(self.store.as_ref(), name).await? {
                 return Err(IamError::already_exists("Role", name));
@@ -73,7 +280,7 @@ impl IamService {
                 arn: self.arn("role", &path, name),
                 path: path.clone(),
                 created_at: OffsetDateTime::now_utc(),
-                assume_role_policy_document: document.to_owned(),
+                assume_role_policy_document: document.clone(),
                 description: description.clone(),
                 max_session_duration: max_session,
                 attached_policies: Vec::new(),
@@ -91,17 +298,15 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn get_role(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "RoleName", 64)?;
+    async fn get_role(&self, name: &str) -> Reply {
         let role = self.load::<Role>(name).await?;
         let mut out = XmlWriter::new();
         xml::role(&mut out, "Role", &role.entity, Detail::Full);
         Ok(Some(out.finish()))
     }
 
-    pub(super) async fn list_roles(&self, p: &QueryParams) -> Reply {
-        let prefix = input::path_prefix(p)?;
-        let req = PageRequest::from_params(p)?;
+    async fn list_roles(&self, r: ListRoles) -> Reply {
+        let ListRoles { prefix, page: req } = r;
         let page =
             scan_page::<Role>(self.store.as_ref(), &req, |r| r.path.starts_with(&prefix)).await?;
         let mut out = XmlWriter::new();
@@ -116,16 +321,18 @@ impl IamService {
 
     /// Changes the description and/or the longest session; answers an empty result element,
     /// as IAM does.
-    pub(super) async fn update_role(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "RoleName", 64)?;
-        let description = description(p)?;
-        let max_session = input::integer(p, "MaxSessionDuration", MIN_SESSION, MAX_SESSION)?;
-        self.modify::<Role>(name, |role| {
+    async fn update_role(&self, r: UpdateRole) -> Reply {
+        let UpdateRole {
+            name,
+            description,
+            max_session,
+        } = r;
+        self.modify::<Role>(&name, |role| {
             if let Some(d) = &description {
                 role.description = Some(d.clone());
             }
             if let Some(m) = max_session {
-                role.max_session_duration = m as u32;
+                role.max_session_duration = m;
             }
             Ok(())
         })
@@ -134,23 +341,20 @@ impl IamService {
     }
 
     /// The older form of UpdateRole: sets the description and answers the role.
-    pub(super) async fn update_role_description(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "RoleName", 64)?;
-        let description = description(p)?.ok_or_else(|| IamError::missing("Description"))?;
-        self.modify::<Role>(name, |role| {
+    async fn update_role_description(&self, r: UpdateRoleDescription) -> Reply {
+        let UpdateRoleDescription { name, description } = r;
+        self.modify::<Role>(&name, |role| {
             role.description = Some(description.clone());
             Ok(())
         })
         .await?;
-        self.get_role(p).await
+        self.get_role(&name).await
     }
 
-    pub(super) async fn update_assume_role_policy(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "RoleName", 64)?;
-        let document = input::required(p, "PolicyDocument")?;
-        check_document(document, PolicyKind::Trust, SizeLimit::TrustPolicy)?;
-        self.modify::<Role>(name, |role| {
-            role.assume_role_policy_document = document.to_owned();
+    async fn update_assume_role_policy(&self, r: UpdateAssumeRolePolicy) -> Reply {
+        let UpdateAssumeRolePolicy { name, document } = r;
+        self.modify::<Role>(&name, |role| {
+            role.assume_role_policy_document = document.clone();
             Ok(())
         })
         .await?;
@@ -158,8 +362,7 @@ impl IamService {
     }
 
     /// Deletes a role with no policies left, as IAM requires.
-    pub(super) async fn delete_role(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "RoleName", 64)?;
+    async fn delete_role(&self, name: &str) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<Role>(name).await?;
             if !current.entity.inline_policies.is_empty() {

@@ -5,16 +5,17 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rampart_core::CallerIdentity;
 use rampart_policy::{
     evaluate, CompiledPolicy, ContextValue, EvaluationContext, MatchedStatement, PolicyKind,
     RequestPrincipal,
 };
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::error::IamError;
+use super::operation::{Call, IamOperation};
 use super::{IamService, Reply};
 use crate::entities::{self, Group, Role, User};
 use crate::evaluation::{role_policies, user_policies, CompiledPolicyCache};
@@ -59,8 +60,17 @@ fn typed_value(key: &str, kind: &str, raw: &str) -> Result<ContextValue, IamErro
     })
 }
 
+/// One `ContextEntries` member, its values already read as its `ContextKeyType` says.
+struct ContextEntry {
+    key: String,
+    values: Vec<ContextValue>,
+    /// A `…List` type, or other than one value: set as a multivalued key.
+    multivalued: bool,
+}
+
 /// `ContextEntries.member.N.{ContextKeyName,ContextKeyType,ContextKeyValues.member.M}`.
-fn apply_context(p: &QueryParams, ctx: &mut EvaluationContext) -> Result<(), IamError> {
+fn context_entries(p: &QueryParams) -> Result<Vec<ContextEntry>, IamError> {
+    let mut entries = Vec::new();
     for n in 1..=100 {
         let prefix = format!("ContextEntries.member.{n}");
         let Some(key) = p.get(&format!("{prefix}.ContextKeyName")) else {
@@ -74,13 +84,61 @@ fn apply_context(p: &QueryParams, ctx: &mut EvaluationContext) -> Result<(), Iam
             .iter()
             .map(|v| typed_value(key, kind, v))
             .collect::<Result<Vec<_>, _>>()?;
-        if kind.ends_with("List") || values.len() != 1 {
-            ctx.set_values(key, values);
-        } else if let Some(value) = values.into_iter().next() {
-            ctx.set(key, value);
+        entries.push(ContextEntry {
+            key: key.to_owned(),
+            multivalued: kind.ends_with("List") || values.len() != 1,
+            values,
+        });
+    }
+    Ok(entries)
+}
+
+fn apply_context(entries: &[ContextEntry], ctx: &mut EvaluationContext) {
+    for entry in entries {
+        if entry.multivalued {
+            ctx.set_values(&entry.key, entry.values.iter().cloned());
+        } else if let Some(value) = entry.values.first() {
+            ctx.set(&entry.key, value.clone());
         }
     }
-    Ok(())
+}
+
+/// What both simulations evaluate: the (action, resource) pairs and the request they make.
+struct Simulation {
+    actions: Vec<String>,
+    resources: Vec<String>,
+    resource_policy: Option<Arc<CompiledPolicy>>,
+    /// The account of `ResourceOwner`.
+    resource_account: Option<String>,
+    context: Vec<ContextEntry>,
+}
+
+impl Simulation {
+    fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        let actions = members(p, "ActionNames");
+        if actions.is_empty() {
+            return Err(IamError::missing("ActionNames"));
+        }
+        let mut resources = members(p, "ResourceArns");
+        if resources.is_empty() {
+            resources.push("*".to_owned());
+        }
+        let resource_policy = match p.get("ResourcePolicy") {
+            Some(doc) => Some(compile("ResourcePolicy", PolicyKind::Resource, doc)?),
+            None => None,
+        };
+        let resource_account = p
+            .get("ResourceOwner")
+            .and_then(|owner| owner.split(':').nth(4))
+            .map(str::to_owned);
+        Ok(Simulation {
+            actions,
+            resources,
+            resource_policy,
+            resource_account,
+            context: context_entries(p)?,
+        })
+    }
 }
 
 fn source_type(s: &MatchedStatement) -> &'static str {
@@ -97,40 +155,26 @@ fn source_type(s: &MatchedStatement) -> &'static str {
 
 /// Evaluates every (action, resource) pair and writes `EvaluationResults`.
 fn simulate(
-    p: &QueryParams,
+    sim: &Simulation,
     principal: RequestPrincipal,
     policies: &[Arc<CompiledPolicy>],
 ) -> Reply {
-    let actions = members(p, "ActionNames");
-    if actions.is_empty() {
-        return Err(IamError::missing("ActionNames"));
-    }
-    let mut resources = members(p, "ResourceArns");
-    if resources.is_empty() {
-        resources.push("*".to_owned());
-    }
-    let resource_policy = match p.get("ResourcePolicy") {
-        Some(doc) => Some(compile("ResourcePolicy", PolicyKind::Resource, doc)?),
-        None => None,
-    };
     let mut xml = XmlWriter::new();
     xml.element("IsTruncated", "false")
         .start("EvaluationResults");
-    for action in &actions {
-        for resource in &resources {
+    for action in &sim.actions {
+        for resource in &sim.resources {
             let mut ctx = EvaluationContext::new(principal.clone(), action, resource)
                 .with_current_time(OffsetDateTime::now_utc().unix_timestamp());
-            if let Some(owner) = p.get("ResourceOwner") {
-                if let Some(account) = owner.split(':').nth(4) {
-                    ctx = ctx.with_resource_account(account);
-                }
+            if let Some(account) = &sim.resource_account {
+                ctx = ctx.with_resource_account(account);
             }
-            apply_context(p, &mut ctx)?;
+            apply_context(&sim.context, &mut ctx);
             let evaluation = evaluate(
                 policies
                     .iter()
                     .map(|p| p.as_ref())
-                    .chain(resource_policy.as_deref()),
+                    .chain(sim.resource_policy.as_deref()),
                 &ctx,
             );
             xml.start("member")
@@ -169,7 +213,8 @@ fn simulate(
 }
 
 /// The extra documents a simulation may add: identity policies and boundaries.
-fn input_policies(p: &QueryParams, out: &mut Vec<Arc<CompiledPolicy>>) -> Result<(), IamError> {
+fn input_policies(p: &QueryParams) -> Result<Vec<Arc<CompiledPolicy>>, IamError> {
+    let mut out = Vec::new();
     for (n, doc) in p.list("PolicyInputList").into_iter().enumerate() {
         out.push(compile(
             &format!("PolicyInputList.{}", n + 1),
@@ -188,106 +233,192 @@ fn input_policies(p: &QueryParams, out: &mut Vec<Arc<CompiledPolicy>>) -> Result
             doc,
         )?);
     }
-    Ok(())
+    Ok(out)
 }
 
-impl IamService {
-    pub(super) async fn simulate_custom_policy(
-        &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Reply {
+pub(super) struct SimulateCustomPolicy {
+    policies: Vec<Arc<CompiledPolicy>>,
+    caller_arn: Option<String>,
+    simulation: Simulation,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for SimulateCustomPolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         if p.list("PolicyInputList").is_empty() {
             return Err(IamError::missing("PolicyInputList"));
         }
-        let mut policies = Vec::new();
-        input_policies(p, &mut policies)?;
-        let principal = match p.get("CallerArn") {
+        let policies = input_policies(p)?;
+        Ok(SimulateCustomPolicy {
+            policies,
+            caller_arn: p.get("CallerArn").map(str::to_owned),
+            simulation: Simulation::decode(p)?,
+        })
+    }
+
+    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![Check::unscoped(call.action())])
+    }
+
+    async fn execute(self, _: &IamService, call: &Call<'_>) -> Reply {
+        let principal = match &self.caller_arn {
             Some(arn) => RequestPrincipal::user(arn, "AIDASIMULATEDCALLER00"),
-            None => match caller {
+            None => match call.caller {
                 Some(c) => RequestPrincipal::user(&c.arn, &c.user_id),
                 None => RequestPrincipal::anonymous(),
             },
         };
-        simulate(p, principal, &policies)
+        simulate(&self.simulation, principal, &self.policies)
     }
+}
 
-    pub(super) async fn simulate_principal_policy(&self, p: &QueryParams) -> Reply {
+/// The kind of principal a `PolicySourceArn` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceKind {
+    User,
+    Group,
+    Role,
+}
+
+pub(super) struct SimulatePrincipalPolicy {
+    /// The `PolicySourceArn` as given.
+    source: String,
+    kind: SourceKind,
+    /// The final segment of the ARN's resource.
+    name: String,
+    policies: Vec<Arc<CompiledPolicy>>,
+    simulation: Simulation,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for SimulatePrincipalPolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         let source = p
             .get("PolicySourceArn")
             .ok_or_else(|| IamError::missing("PolicySourceArn"))?;
         let resource = source.splitn(6, ':').nth(5).unwrap_or_default();
         let name = resource.rsplit('/').next().unwrap_or_default();
-        let store = self.store.as_ref();
-        let cache = CompiledPolicyCache::default();
-        let no_such = || IamError::NoSuchEntity(format!("The principal {source} cannot be found."));
-        let (principal, mut policies) = if resource.starts_with("user/") {
-            let user = entities::load::<User>(store, name)
-                .await
-                .map_err(IamError::from)?
-                .ok_or_else(no_such)?
-                .entity;
-            let found = user_policies(store, &cache, &user)
-                .await
-                .map_err(IamError::from)?;
-            let principal = RequestPrincipal::user(&user.arn, &user.user_id)
-                .with_tags(user.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
-            (
-                principal,
-                found
-                    .identity
-                    .into_iter()
-                    .chain(found.boundary)
-                    .collect::<Vec<_>>(),
-            )
+        let kind = if resource.starts_with("user/") {
+            SourceKind::User
         } else if resource.starts_with("role/") {
-            let role = entities::load::<Role>(store, name)
-                .await
-                .map_err(IamError::from)?
-                .ok_or_else(no_such)?
-                .entity;
-            let found = role_policies(store, &cache, &role)
-                .await
-                .map_err(IamError::from)?;
-            let principal = RequestPrincipal::role_session(&role.arn, "simulated", &role.role_id);
-            (
-                principal,
-                found
-                    .identity
-                    .into_iter()
-                    .chain(found.boundary)
-                    .collect::<Vec<_>>(),
-            )
+            SourceKind::Role
         } else if resource.starts_with("group/") {
-            let group = entities::load::<Group>(store, name)
-                .await
-                .map_err(IamError::from)?
-                .ok_or_else(no_such)?
-                .entity;
-            // A group's policies simulated for a member: any user of the account.
-            let member = User {
-                name: "simulated".into(),
-                user_id: "AIDASIMULATEDMEMBER00".into(),
-                arn: format!("arn:aws:iam::{}:user/simulated", self.account_id),
-                path: "/".into(),
-                created_at: OffsetDateTime::now_utc(),
-                attached_policies: Vec::new(),
-                inline_policies: Default::default(),
-                groups: vec![group.name.clone()],
-                permissions_boundary: None,
-                tags: Vec::new(),
-            };
-            let found = user_policies(store, &cache, &member)
-                .await
-                .map_err(IamError::from)?;
-            let principal = RequestPrincipal::user(&member.arn, &member.user_id);
-            (principal, found.identity)
+            SourceKind::Group
         } else {
             return Err(IamError::InvalidInput(format!(
                 "Invalid PolicySourceArn {source}"
             )));
         };
-        input_policies(p, &mut policies)?;
-        simulate(p, principal, &policies)
+        Ok(SimulatePrincipalPolicy {
+            source: source.to_owned(),
+            kind,
+            name: name.to_owned(),
+            policies: input_policies(p)?,
+            simulation: Simulation::decode(p)?,
+        })
+    }
+
+    /// The principal simulated, with its stored tags when the ARN names it exactly; any
+    /// other ARN is checked as given (execute then finds no such principal).
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let target = match self.kind {
+            SourceKind::User => iam.target::<User>(&self.name).await?,
+            SourceKind::Group => iam.target::<Group>(&self.name).await?,
+            SourceKind::Role => iam.target::<Role>(&self.name).await?,
+        };
+        Ok(vec![if target.arn == self.source {
+            target.check(call)
+        } else {
+            Check::on(call.action(), &self.source)
+        }])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.simulate_principal_policy(self).await
+    }
+}
+
+impl IamService {
+    /// Simulates the stored policies of the principal `PolicySourceArn` names, plus any
+    /// given ones. Only an entity whose stored ARN is the one given counts, so the simulated
+    /// principal is the resource authorization was checked on.
+    async fn simulate_principal_policy(&self, r: SimulatePrincipalPolicy) -> Reply {
+        let source = r.source.as_str();
+        let name = r.name.as_str();
+        let store = self.store.as_ref();
+        let cache = CompiledPolicyCache::default();
+        let no_such = || IamError::NoSuchEntity(format!("The principal {source} cannot be found."));
+        let (principal, mut policies) = match r.kind {
+            SourceKind::User => {
+                let user = entities::load::<User>(store, name)
+                    .await
+                    .map_err(IamError::from)?
+                    .map(|v| v.entity)
+                    .filter(|u| u.arn == source)
+                    .ok_or_else(no_such)?;
+                let found = user_policies(store, &cache, &user)
+                    .await
+                    .map_err(IamError::from)?;
+                let principal = RequestPrincipal::user(&user.arn, &user.user_id)
+                    .with_tags(user.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
+                (
+                    principal,
+                    found
+                        .identity
+                        .into_iter()
+                        .chain(found.boundary)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            SourceKind::Role => {
+                let role = entities::load::<Role>(store, name)
+                    .await
+                    .map_err(IamError::from)?
+                    .map(|v| v.entity)
+                    .filter(|r| r.arn == source)
+                    .ok_or_else(no_such)?;
+                let found = role_policies(store, &cache, &role)
+                    .await
+                    .map_err(IamError::from)?;
+                let principal =
+                    RequestPrincipal::role_session(&role.arn, "simulated", &role.role_id);
+                (
+                    principal,
+                    found
+                        .identity
+                        .into_iter()
+                        .chain(found.boundary)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            SourceKind::Group => {
+                let group = entities::load::<Group>(store, name)
+                    .await
+                    .map_err(IamError::from)?
+                    .map(|v| v.entity)
+                    .filter(|g| g.arn == source)
+                    .ok_or_else(no_such)?;
+                // A group's policies simulated for a member: any user of the account.
+                let member = User {
+                    name: "simulated".into(),
+                    user_id: "AIDASIMULATEDMEMBER00".into(),
+                    arn: format!("arn:aws:iam::{}:user/simulated", self.account_id),
+                    path: "/".into(),
+                    created_at: OffsetDateTime::now_utc(),
+                    attached_policies: Vec::new(),
+                    inline_policies: Default::default(),
+                    groups: vec![group.name.clone()],
+                    permissions_boundary: None,
+                    tags: Vec::new(),
+                };
+                let found = user_policies(store, &cache, &member)
+                    .await
+                    .map_err(IamError::from)?;
+                let principal = RequestPrincipal::user(&member.arn, &member.user_id);
+                (principal, found.identity)
+            }
+        };
+        policies.extend(r.policies);
+        simulate(&r.simulation, principal, &policies)
     }
 }

@@ -2,26 +2,269 @@
 //! Put*/Delete*PermissionsBoundary, written once for both; and the tags of customer-managed
 //! policies (TagPolicy, UntagPolicy, ListPolicyTags).
 
+use std::marker::PhantomData;
+
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, PageRequest};
 use super::policies::PolicyRef;
+use super::targets::request_tags;
 use super::xml;
 use super::{IamService, Reply, Tagged, COMMIT_ATTEMPTS};
-use crate::entities;
+use crate::entities::{self, Tag};
+
+/// The tags a Tag* request sets: at least one, as IAM requires.
+fn required_tags(p: &QueryParams) -> Result<Vec<Tag>, IamError> {
+    let tags = input::tags(p)?;
+    if tags.is_empty() {
+        return Err(IamError::missing("Tags"));
+    }
+    Ok(tags)
+}
+
+/// The keys an Untag* request removes.
+fn tag_keys(p: &QueryParams) -> Vec<String> {
+    p.list("TagKeys").into_iter().map(str::to_owned).collect()
+}
+
+/// `aws:TagKeys` for every key a request removes.
+fn removed_keys(check: &mut Check, keys: &[String]) {
+    for key in keys {
+        check.push_key("aws:TagKeys", key);
+    }
+}
+
+/// `Tag{User,Role}`.
+pub(super) struct TagEntity<T> {
+    name: String,
+    tags: Vec<Tag>,
+    entity: PhantomData<fn() -> T>,
+}
+
+#[async_trait::async_trait]
+impl<T: Tagged> IamOperation for TagEntity<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(TagEntity {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            tags: required_tags(p)?,
+            entity: PhantomData,
+        })
+    }
+
+    /// The entity, with the tags the request sets.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.target::<T>(&self.name).await?.check(call);
+        request_tags(&mut check, &self.tags);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.tag(self).await
+    }
+}
+
+/// `Untag{User,Role}`.
+pub(super) struct UntagEntity<T> {
+    name: String,
+    keys: Vec<String>,
+    entity: PhantomData<fn() -> T>,
+}
+
+#[async_trait::async_trait]
+impl<T: Tagged> IamOperation for UntagEntity<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(UntagEntity {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            keys: tag_keys(p),
+            entity: PhantomData,
+        })
+    }
+
+    /// The entity, with the keys the request removes as `aws:TagKeys`.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.target::<T>(&self.name).await?.check(call);
+        removed_keys(&mut check, &self.keys);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.untag(self).await
+    }
+}
+
+/// `List{User,Role}Tags`.
+pub(super) struct ListEntityTags<T> {
+    name: String,
+    page: PageRequest,
+    entity: PhantomData<fn() -> T>,
+}
+
+#[async_trait::async_trait]
+impl<T: Tagged> IamOperation for ListEntityTags<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListEntityTags {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            page: PageRequest::from_params(p)?,
+            entity: PhantomData,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<T>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_tags(self).await
+    }
+}
+
+/// `Put{User,Role}PermissionsBoundary`.
+pub(super) struct PutBoundary<T> {
+    name: String,
+    boundary: String,
+    entity: PhantomData<fn() -> T>,
+}
+
+#[async_trait::async_trait]
+impl<T: Tagged> IamOperation for PutBoundary<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(PutBoundary {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            boundary: input::policy_arn(p, "PermissionsBoundary")?.to_owned(),
+            entity: PhantomData,
+        })
+    }
+
+    /// The entity, with `iam:PermissionsBoundary` the boundary requested (as AWS supplies it
+    /// here), not the one it has now.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let check = iam
+            .target::<T>(&self.name)
+            .await?
+            .check(call)
+            .with_key("iam:PermissionsBoundary", &self.boundary);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.put_boundary(self).await
+    }
+}
+
+/// `Delete{User,Role}PermissionsBoundary`.
+pub(super) struct DeleteBoundary<T> {
+    name: String,
+    entity: PhantomData<fn() -> T>,
+}
+
+#[async_trait::async_trait]
+impl<T: Tagged> IamOperation for DeleteBoundary<T> {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(DeleteBoundary {
+            name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            entity: PhantomData,
+        })
+    }
+
+    /// The entity with its current boundary, so a policy that forbids removing a given
+    /// boundary holds.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam
+            .target::<T>(&self.name)
+            .await?
+            .check_with_boundary(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_boundary::<T>(&self.name).await
+    }
+}
+
+pub(super) struct TagPolicy {
+    policy_arn: String,
+    tags: Vec<Tag>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for TagPolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(TagPolicy {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            tags: required_tags(p)?,
+        })
+    }
+
+    /// The policy, with the tags the request sets.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.policy_target(&self.policy_arn).await?.check(call);
+        request_tags(&mut check, &self.tags);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.tag_policy(self).await
+    }
+}
+
+pub(super) struct UntagPolicy {
+    policy_arn: String,
+    keys: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UntagPolicy {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(UntagPolicy {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            keys: tag_keys(p),
+        })
+    }
+
+    /// The policy, with the keys the request removes as `aws:TagKeys`.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.policy_target(&self.policy_arn).await?.check(call);
+        removed_keys(&mut check, &self.keys);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.untag_policy(self).await
+    }
+}
+
+pub(super) struct ListPolicyTags {
+    policy_arn: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListPolicyTags {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListPolicyTags {
+            policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_policy_tags(self).await
+    }
+}
 
 impl IamService {
-    pub(super) async fn tag<T: Tagged>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let tags = input::tags(p)?;
-        if tags.is_empty() {
-            return Err(IamError::missing("Tags"));
-        }
+    async fn tag<T: Tagged>(&self, r: TagEntity<T>) -> Reply {
+        let TagEntity { name, tags, .. } = r;
         for _ in 0..COMMIT_ATTEMPTS {
-            let current = self.load::<T>(name).await?;
+            let current = self.load::<T>(&name).await?;
             let mut entity = current.entity.clone();
             input::merge_tags(entity.tags_mut(), tags.clone())?;
             if self
@@ -37,11 +280,10 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn untag<T: Tagged>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let keys = p.list("TagKeys");
+    async fn untag<T: Tagged>(&self, r: UntagEntity<T>) -> Reply {
+        let UntagEntity { name, keys, .. } = r;
         for _ in 0..COMMIT_ATTEMPTS {
-            let current = self.load::<T>(name).await?;
+            let current = self.load::<T>(&name).await?;
             let mut entity = current.entity.clone();
             entity
                 .tags_mut()
@@ -59,10 +301,11 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn list_tags<T: Tagged>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let req = PageRequest::from_params(p)?;
-        let entity = self.load::<T>(name).await?.entity;
+    async fn list_tags<T: Tagged>(&self, r: ListEntityTags<T>) -> Reply {
+        let ListEntityTags {
+            name, page: req, ..
+        } = r;
+        let entity = self.load::<T>(&name).await?.entity;
         let page = paginate(entity.tags().to_vec(), |t| t.key.clone(), &req);
         let mut out = XmlWriter::new();
         xml::tags(&mut out, "Tags", &page.items);
@@ -71,9 +314,9 @@ impl IamService {
     }
 
     /// Sets the boundary; the usage counts of the old and new policy move in the same commit.
-    pub(super) async fn put_boundary<T: Tagged>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
-        let arn = input::policy_arn(p, "PermissionsBoundary")?;
+    async fn put_boundary<T: Tagged>(&self, r: PutBoundary<T>) -> Reply {
+        let name = r.name.as_str();
+        let arn = r.boundary.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
             let mut entity = current.entity.clone();
@@ -95,8 +338,7 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn delete_boundary<T: Tagged>(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, T::NAME_MEMBER, T::MAX_NAME)?;
+    async fn delete_boundary<T: Tagged>(&self, name: &str) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
             let mut entity = current.entity.clone();
@@ -116,14 +358,10 @@ impl IamService {
 }
 
 impl IamService {
-    pub(super) async fn tag_policy(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let tags = input::tags(p)?;
-        if tags.is_empty() {
-            return Err(IamError::missing("Tags"));
-        }
+    async fn tag_policy(&self, r: TagPolicy) -> Reply {
+        let TagPolicy { policy_arn, tags } = r;
         for _ in 0..COMMIT_ATTEMPTS {
-            let current = self.local_policy(arn).await?;
+            let current = self.local_policy(&policy_arn).await?;
             let mut policy = current.entity.clone();
             input::merge_tags(&mut policy.tags, tags.clone())?;
             if self
@@ -139,11 +377,10 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    pub(super) async fn untag_policy(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let keys = p.list("TagKeys");
+    async fn untag_policy(&self, r: UntagPolicy) -> Reply {
+        let UntagPolicy { policy_arn, keys } = r;
         for _ in 0..COMMIT_ATTEMPTS {
-            let current = self.local_policy(arn).await?;
+            let current = self.local_policy(&policy_arn).await?;
             let mut policy = current.entity.clone();
             policy
                 .tags
@@ -162,13 +399,15 @@ impl IamService {
     }
 
     /// AWS-managed policies carry no tags.
-    pub(super) async fn list_policy_tags(&self, p: &QueryParams) -> Reply {
-        let arn = input::policy_arn(p, "PolicyArn")?;
-        let req = PageRequest::from_params(p)?;
-        let tags = match self.find_policy(arn).await? {
+    async fn list_policy_tags(&self, r: ListPolicyTags) -> Reply {
+        let ListPolicyTags {
+            policy_arn: arn,
+            page: req,
+        } = r;
+        let tags = match self.find_policy(&arn).await? {
             Some(PolicyRef::Local(v)) => v.entity.tags,
             Some(PolicyRef::Aws(_)) => Vec::new(),
-            None => return Err(super::policies::not_found(arn)),
+            None => return Err(super::policies::not_found(&arn)),
         };
         let page = paginate(tags, |t| t.key.clone(), &req);
         let mut out = XmlWriter::new();

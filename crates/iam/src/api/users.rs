@@ -1,27 +1,196 @@
 //! Users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser.
 
-use rampart_core::{ids, CallerIdentity, PrincipalType};
+use rampart_core::{ids, PrincipalType};
 use rampart_store::{Expect, Write};
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
+use rampart_wire::Check;
 use time::OffsetDateTime;
 
 use super::error::IamError;
 use super::input;
+use super::operation::{Call, IamOperation};
 use super::pagination::{name_taken, scan_page, PageRequest};
+use super::targets::request_tags;
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::credentials::AccessKeyRecord;
-use crate::entities::{self, User};
+use crate::entities::{self, Tag, User};
 
-impl IamService {
-    pub(super) async fn create_user(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "UserName", 64)?;
-        let path = input::path(p, "Path")?;
-        let tags = input::tags(p)?;
+pub(super) struct CreateUser {
+    name: String,
+    path: String,
+    tags: Vec<Tag>,
+    boundary: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for CreateUser {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         let boundary = p.get("PermissionsBoundary");
         if let Some(arn) = boundary {
             input::check_policy_arn(arn)?;
         }
+        Ok(CreateUser {
+            name: input::name(p, "UserName", 64)?.to_owned(),
+            path: input::path(p, "Path")?,
+            tags: input::tags(p)?,
+            boundary: boundary.map(str::to_owned),
+        })
+    }
+
+    /// The new user's ARN; `iam:PermissionsBoundary` is the boundary it will carry.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let mut check = iam.new_target("user", &self.path, &self.name).check(call);
+        if let Some(boundary) = &self.boundary {
+            check.push_key("iam:PermissionsBoundary", boundary);
+        }
+        request_tags(&mut check, &self.tags);
+        Ok(vec![check])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.create_user(self).await
+    }
+}
+
+/// A user named by `UserName`, or the caller's own user when it is absent (as IAM answers
+/// `GetUser` and the access-key operations).
+pub(super) struct UserOrCaller(pub String);
+
+impl UserOrCaller {
+    pub fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
+        if let Some(name) = input::optional_name(p, "UserName", 64)? {
+            return Ok(UserOrCaller(name.to_owned()));
+        }
+        match call.caller {
+            Some(c) if c.principal_type == PrincipalType::User => Ok(UserOrCaller(c.name.clone())),
+            _ => Err(IamError::ValidationError(
+                "Must specify userName when calling with non-User credentials".into(),
+            )),
+        }
+    }
+
+    pub async fn check(&self, iam: &IamService, call: &Call<'_>) -> Result<Check, IamError> {
+        Ok(iam.target::<User>(&self.0).await?.check(call))
+    }
+}
+
+pub(super) struct GetUser(UserOrCaller);
+
+#[async_trait::async_trait]
+impl IamOperation for GetUser {
+    fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
+        Ok(GetUser(UserOrCaller::decode(p, call)?))
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![self.0.check(iam, call).await?])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        let user = iam.load::<User>(&self.0 .0).await?;
+        let mut out = XmlWriter::new();
+        xml::user(&mut out, "User", &user.entity, Detail::Full);
+        Ok(Some(out.finish()))
+    }
+}
+
+pub(super) struct ListUsers {
+    prefix: String,
+    page: PageRequest,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for ListUsers {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(ListUsers {
+            prefix: input::path_prefix(p)?,
+            page: PageRequest::from_params(p)?,
+        })
+    }
+
+    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![Check::unscoped(call.action())])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.list_users(self).await
+    }
+}
+
+pub(super) struct UpdateUser {
+    name: String,
+    new_name: Option<String>,
+    new_path: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for UpdateUser {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        let new_path = match p.get("NewPath") {
+            Some(path) => Some(input::check_path("NewPath", path).map(|()| path.to_owned())?),
+            None => None,
+        };
+        Ok(UpdateUser {
+            name: input::name(p, "UserName", 64)?.to_owned(),
+            new_name: input::optional_name(p, "NewUserName", 64)?.map(str::to_owned),
+            new_path,
+        })
+    }
+
+    /// The user as it is, and (as AWS documents) the user as it will be: a caller must be
+    /// allowed on both names and paths.
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let current = iam.target::<User>(&self.name).await?;
+        let path = match &self.new_path {
+            Some(path) => path.clone(),
+            None => super::targets::path_of(&current.arn),
+        };
+        let name = self.new_name.as_deref().unwrap_or(&self.name);
+        let renamed = iam.new_target("user", &path, name);
+        let mut checks = vec![current.check(call)];
+        if renamed.arn != current.arn {
+            checks.push(renamed.check(call));
+        }
+        Ok(checks)
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.update_user(self).await
+    }
+}
+
+pub(super) struct DeleteUser {
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl IamOperation for DeleteUser {
+    fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
+        Ok(DeleteUser {
+            name: input::name(p, "UserName", 64)?.to_owned(),
+        })
+    }
+
+    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        Ok(vec![iam.target::<User>(&self.name).await?.check(call)])
+    }
+
+    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
+        iam.delete_user(&self.name).await
+    }
+}
+
+impl IamService {
+    async fn create_user(&self, r: CreateUser) -> Reply {
+        let CreateUser {
+            name,
+            path,
+            tags,
+            boundary,
+        } = r;
+        let name = name.as_str();
+        let boundary = boundary.as_deref();
         for _ in 0..COMMIT_ATTEMPTS {
             if name_taken::<User>(self.store.as_ref(), name).await? {
                 return Err(IamError::already_exists("User", name));
@@ -53,35 +222,8 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    /// Without `UserName`, the caller's own user, as IAM answers.
-    pub(super) async fn get_user(&self, p: &QueryParams, caller: Option<&CallerIdentity>) -> Reply {
-        let name = self.user_name_or_caller(p, caller)?;
-        let user = self.load::<User>(&name).await?;
-        let mut out = XmlWriter::new();
-        xml::user(&mut out, "User", &user.entity, Detail::Full);
-        Ok(Some(out.finish()))
-    }
-
-    /// The `UserName` member, or the calling user's name when it is absent.
-    pub(super) fn user_name_or_caller(
-        &self,
-        p: &QueryParams,
-        caller: Option<&CallerIdentity>,
-    ) -> Result<String, IamError> {
-        if let Some(name) = input::optional_name(p, "UserName", 64)? {
-            return Ok(name.to_owned());
-        }
-        match caller {
-            Some(c) if c.principal_type == PrincipalType::User => Ok(c.name.clone()),
-            _ => Err(IamError::ValidationError(
-                "Must specify userName when calling with non-User credentials".into(),
-            )),
-        }
-    }
-
-    pub(super) async fn list_users(&self, p: &QueryParams) -> Reply {
-        let prefix = input::path_prefix(p)?;
-        let req = PageRequest::from_params(p)?;
+    async fn list_users(&self, r: ListUsers) -> Reply {
+        let ListUsers { prefix, page: req } = r;
         let page =
             scan_page::<User>(self.store.as_ref(), &req, |u| u.path.starts_with(&prefix)).await?;
         let mut out = XmlWriter::new();
@@ -96,13 +238,10 @@ impl IamService {
 
     /// Renames and/or moves a user. A rename re-keys the user record and points its access
     /// keys at the new name, all in one commit.
-    pub(super) async fn update_user(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "UserName", 64)?;
-        let new_name = input::optional_name(p, "NewUserName", 64)?;
-        let new_path = match p.get("NewPath") {
-            Some(path) => Some(input::check_path("NewPath", path).map(|()| path)?),
-            None => None,
-        };
+    async fn update_user(&self, r: UpdateUser) -> Reply {
+        let name = r.name.as_str();
+        let new_name = r.new_name.as_deref();
+        let new_path = r.new_path.as_deref();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<User>(name).await?;
             let mut user = current.entity.clone();
@@ -140,8 +279,7 @@ impl IamService {
     }
 
     /// Deletes a user that has nothing left attached, as IAM requires.
-    pub(super) async fn delete_user(&self, p: &QueryParams) -> Reply {
-        let name = input::name(p, "UserName", 64)?;
+    async fn delete_user(&self, name: &str) -> Reply {
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<User>(name).await?;
             let user = &current.entity;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rampart_core::audit::{AuditOutcome, AuditQuery, AuditRecord};
 use time::OffsetDateTime;
 
-use super::{record, Harness};
+use super::{check, record, Harness};
 
 pub async fn append_assigns_increasing_seqs(h: &dyn Harness) {
     let s = h.open().await;
@@ -23,8 +23,21 @@ pub async fn append_assigns_increasing_seqs(h: &dyn Harness) {
     full.http_status = 403;
     full.decision = Some("explicitDeny".into());
     full.matched_statements = vec!["DenyAll".into(), "quote\"and,comma".into()];
+    full.checks = vec![
+        check(
+            "iam:AttachUserPolicy",
+            "arn:aws:iam::000000000000:user/bob",
+            "allowed",
+        ),
+        check(
+            "iam:AttachUserPolicy",
+            "arn:aws:iam::000000000000:policy/ünï \"quoted\", [bracket]",
+            "explicitDeny",
+        ),
+    ];
     let mut max_status = record(1, 999_999);
     max_status.http_status = u16::MAX;
+    max_status.checks = Vec::new();
 
     let first = s
         .append_audit(&[full.clone(), record(0, 1)])
@@ -43,9 +56,43 @@ pub async fn append_assigns_increasing_seqs(h: &dyn Harness) {
         r.seq = *seq;
     }
     assert_eq!(
+        stored.iter().map(|r| &r.checks).collect::<Vec<_>>(),
+        expected.iter().map(|r| &r.checks).collect::<Vec<_>>(),
+        "checks round-trip exactly, in order, empty included"
+    );
+    assert_eq!(
         stored, expected,
         "records round-trip exactly (UTC, µs precision)"
     );
+}
+
+/// One batch larger than any backend's rows-per-statement, every record with its own checks
+/// (none, one, several): each lands on its own row.
+pub async fn checks_round_trip_in_large_batches(h: &dyn Harness) {
+    let s = h.open().await;
+    let batch: Vec<AuditRecord> = (0..600i64)
+        .map(|i| {
+            let mut r = record(i, 0);
+            r.checks = (0..i % 4)
+                .map(|j| {
+                    check(
+                        &format!("iam:Action{j}"),
+                        &format!("arn:aws:iam::000000000000:user/u{i}-{j}"),
+                        if j == 2 { "implicitDeny" } else { "allowed" },
+                    )
+                })
+                .collect();
+            r
+        })
+        .collect();
+    let seqs = s.append_audit(&batch).await.expect("append");
+    let stored = s.query_audit(&AuditQuery::default()).await.expect("query");
+    assert_eq!(stored.len(), batch.len());
+    for ((stored, sent), seq) in stored.iter().zip(&batch).zip(&seqs) {
+        assert_eq!(stored.seq, *seq);
+        assert_eq!(stored.request_id, sent.request_id);
+        assert_eq!(stored.checks, sent.checks, "checks of {}", sent.request_id);
+    }
 }
 
 pub async fn query_filters_by_every_field(h: &dyn Harness) {

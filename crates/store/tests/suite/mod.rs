@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use rampart_core::audit::{AuditOutcome, AuditRecord};
+use rampart_core::audit::{AuditCheck, AuditOutcome, AuditRecord};
 use rampart_store::{Expect, Store, StoreError, Write};
 use time::OffsetDateTime;
 
@@ -26,6 +26,9 @@ pub trait Harness: Send + Sync + 'static {
     async fn execute(&self, sql: &str);
     /// Runs raw SQL returning one integer.
     async fn query_i64(&self, sql: &str) -> i64;
+    /// Brings the (still empty) database to schema `version` only, as an older Rampart would
+    /// have left it: runs this backend's migrations up to and including `version`.
+    async fn migrate_to(&self, version: i64);
 }
 
 /// Expands to one `#[tokio::test]` per suite test. `$run` is the backend's
@@ -52,10 +55,12 @@ macro_rules! storage_suite {
             races::opposite_order_creates_have_one_winner,
             races::concurrent_transfers_keep_the_total,
             audit::append_assigns_increasing_seqs,
+            audit::checks_round_trip_in_large_batches,
             audit::query_filters_by_every_field,
             audit::concurrent_appenders_keep_seq_in_commit_order,
             lifecycle::reopen_keeps_everything,
             lifecycle::migrations_are_idempotent,
+            lifecycle::old_audit_rows_migrate_with_empty_checks,
             lifecycle::corrupt_rows_are_errors_not_panics,
             lifecycle::closed_store_is_unavailable,
         );
@@ -71,6 +76,42 @@ macro_rules! storage_suite {
             }
         )*
     };
+}
+
+/// The migrations of `backend` (`sqlite`, `postgres`) up to and including `version`, read at
+/// run time from a copy of the crate's migration folder, so that a test can build a database
+/// the way an older Rampart did. The files are copied unchanged, so their checksums are the
+/// ones the store embeds.
+pub async fn migrator_up_to(backend: &str, version: i64) -> sqlx::migrate::Migrator {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let copy = std::env::temp_dir().join(format!(
+        "rampart-migrations-{backend}-{version}-{}",
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::create_dir_all(&copy).expect("migration copy dir");
+    let mut copied = 0;
+    for entry in std::fs::read_dir(&source).expect("migrations dir") {
+        let path = entry.expect("migration entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let Some(file_version) = name.split('_').next().and_then(|v| v.parse::<i64>().ok()) else {
+            continue;
+        };
+        if file_version <= version {
+            std::fs::copy(&path, copy.join(name)).expect("copy migration");
+            copied += 1;
+        }
+    }
+    assert!(copied > 0, "no {backend} migrations up to {version}");
+    let migrator = sqlx::migrate::Migrator::new(copy.clone())
+        .await
+        .expect("resolve migrations");
+    let _ = std::fs::remove_dir_all(&copy);
+    migrator
 }
 
 /// A put with the given expectation.
@@ -127,5 +168,15 @@ pub fn record(second: i64, micros: i64) -> AuditRecord {
         http_status: 200,
         decision: None,
         matched_statements: Vec::new(),
+        checks: vec![check("sts:GetCallerIdentity", "*", "allowed")],
+    }
+}
+
+/// One authorization check.
+pub fn check(action: &str, resource: &str, decision: &str) -> AuditCheck {
+    AuditCheck {
+        action: action.into(),
+        resource: resource.into(),
+        decision: decision.into(),
     }
 }
