@@ -70,6 +70,8 @@ pub enum CommonError {
     ExpiredToken,
     /// Any SigV4 failure.
     Signature(SigV4Error),
+    /// The credential scope names a region this endpoint does not serve.
+    WrongRegion(String),
     /// The credential scope names a service this endpoint does not offer.
     UnknownService(String),
     /// The operation (Action / X-Amz-Target / path) is not one the service has.
@@ -135,6 +137,16 @@ impl CommonError {
                 "The security token included in the request is expired".into(),
             ),
             E::Signature(err) => return signature_error(err, protocol),
+            // AWS's answer to a credential scoped to a region the endpoint does not serve.
+            E::WrongRegion(region) => (
+                if query {
+                    "SignatureDoesNotMatch"
+                } else {
+                    "InvalidSignatureException"
+                },
+                auth_status,
+                format!("Credential should be scoped to a valid region, not '{region}'. "),
+            ),
             E::UnknownService(service) => (
                 if query {
                     "InvalidAction"

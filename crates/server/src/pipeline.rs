@@ -43,6 +43,9 @@ pub struct Pipeline {
     pub max_body_bytes: usize,
     /// Whether the listener terminates TLS (`aws:SecureTransport`).
     pub tls: bool,
+    /// The region this endpoint serves (`--region`): a credential scope must name it, or
+    /// `us-east-1` for IAM, which AWS signs there whatever the client's region.
+    pub region: String,
 }
 
 /// What is known about a request so far, for its audit record and metrics.
@@ -193,6 +196,16 @@ impl Pipeline {
         };
         trail.service = service.signing_name.to_owned();
         trail.protocol = service.protocol;
+        if let Some(auth) = &auth {
+            let region = auth.scope.region;
+            let global = service.signing_name == "iam" && region == GLOBAL_SIGNING_REGION;
+            if region != self.region && !global {
+                return Err(Rejection::in_service(
+                    service,
+                    CommonError::WrongRegion(region.to_owned()),
+                ));
+            }
+        }
         // Authenticate before looking at the operation: an unauthenticated caller learns
         // nothing about what the service offers.
         let credential = match &auth {
@@ -478,6 +491,9 @@ impl Pipeline {
         into_response(encoded, &trail.request_id)
     }
 }
+
+/// Where AWS signs requests to its global IAM endpoint.
+const GLOBAL_SIGNING_REGION: &str = "us-east-1";
 
 /// How long a client may take to send its body before the request is abandoned.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -97,6 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit: AuditWriter::start(store.clone()),
         max_body_bytes: args.max_body_bytes,
         tls,
+        region: args.region.clone(),
     });
     // An IAM change made on this node takes effect at once: drop the credentials (and the
     // policies they carry) that the request path cached. Other nodes catch up within the TTL.

@@ -188,6 +188,7 @@ async fn harness() -> Harness {
         audit: AuditWriter::start(store.clone()),
         max_body_bytes: 1024,
         tls: false,
+        region: "eu-west-1".into(),
     });
     Harness {
         app: pipeline::router(pipeline),
