@@ -35,17 +35,26 @@ def ensure_tools():
     subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "boto3", "moto[server]"], check=True)
 
 
-def signed_request(endpoint, akid, secret, region):
-    """Headers and body of a SigV4-signed POST GetCallerIdentity, via botocore's signer."""
+# The calls measured: (label, signing name, form body).
+CALLS = {
+    "sts:GetCallerIdentity": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
+    # An IAM decision and a store read of the target user.
+    "iam:GetUser": ("iam", "Action=GetUser&Version=2010-05-08"),
+}
+
+
+def signed_request(endpoint, akid, secret, region, call="sts:GetCallerIdentity"):
+    """Headers and body of a SigV4-signed POST of `call`, via botocore's signer."""
+    service, body = CALLS[call]
     code = f"""
 import json
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-body = "Action=GetCallerIdentity&Version=2011-06-15"
+body = {body!r}
 req = AWSRequest(method="POST", url={endpoint!r} + "/", data=body,
                  headers={{"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}})
-SigV4Auth(Credentials({akid!r}, {secret!r}), "sts", {region!r}).add_auth(req)
+SigV4Auth(Credentials({akid!r}, {secret!r}), {service!r}, {region!r}).add_auth(req)
 print(json.dumps({{"headers": dict(req.headers), "body": body}}))
 """
     import json
@@ -94,62 +103,92 @@ def wait_for(pattern, path, proc, timeout=60):
     raise SystemExit("timed out waiting for the server")
 
 
+def start_rampart(binary, tmp, name, store):
+    out = tmp / f"{name}.out"
+    cmd = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp / f"{name}-data"), "--log", "warn"]
+    if store:
+        cmd += ["--store", store]
+    proc = subprocess.Popen(cmd, stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    endpoint = wait_for(r"Rampart listening on (\S+)", out, proc).group(1)
+    profile = configparser.ConfigParser()
+    profile.read(tmp / f"{name}-data" / "admin-credentials")
+    p = profile["profile rampart"]
+    requests = {call: signed_request(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"], call) for call in CALLS}
+    return proc, endpoint, requests
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is reported")
     ap.add_argument("--store", default=None, help="store URL for rampart (default: embedded SQLite)")
+    ap.add_argument(
+        "--rampart",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a rampart binary to measure (repeatable, e.g. to compare two builds in one run); default: the release build",
+    )
+    ap.add_argument("--no-moto", action="store_true", help="skip the moto peer")
     args = ap.parse_args()
     ensure_tools()
     binary = REPO / "target" / "release" / "rampart"
     if os.environ.get("CARGO_TARGET_DIR"):
         binary = Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "rampart"
+    builds = [tuple(spec.split("=", 1)) for spec in args.rampart] or [("rampart", str(binary))]
     tmp = Path(tempfile.mkdtemp(prefix="rampart-bench-"))
     results = {}
 
-    # Rampart
-    out = tmp / "rampart.out"
-    cmd = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp / "data"), "--log", "warn"]
-    if args.store:
-        cmd += ["--store", args.store]
-    proc = subprocess.Popen(cmd, stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    servers = {}
     try:
-        endpoint = wait_for(r"Rampart listening on (\S+)", out, proc).group(1)
-        profile = configparser.ConfigParser()
-        profile.read(tmp / "data" / "admin-credentials")
-        p = profile["profile rampart"]
-        req = signed_request(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
-        wrk(endpoint, req, 2, args.connections, args.threads)  # warm-up
-        results["rampart"] = wrk(endpoint, req, args.duration, args.connections, args.threads)
+        for name, path in builds:
+            servers[name] = start_rampart(path, tmp, name, args.store)
+        for name, (_, endpoint, requests) in servers.items():
+            for req in requests.values():
+                wrk(endpoint, req, 2, args.connections, args.threads)  # warm-up
+        # Interleaved rounds, so drift on this shared machine hits every build alike.
+        for _ in range(args.rounds):
+            for name, (_, endpoint, requests) in servers.items():
+                for call, req in requests.items():
+                    r = wrk(endpoint, req, args.duration, args.connections, args.threads)
+                    key = (name, call)
+                    if key not in results or r["rps"] > results[key]["rps"]:
+                        results[key] = r
     finally:
-        proc.terminate()
-        proc.wait()
+        for proc, _, _ in servers.values():
+            proc.terminate()
+            proc.wait()
 
-    # moto_server, same call
-    out = tmp / "moto.out"
-    import socket
+    if not args.no_moto:
+        out = tmp / "moto.out"
+        import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([str(VENV / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=open(out, "w"), stderr=subprocess.STDOUT)
-    try:
-        m = wait_for(r"Running on (http://127\.0\.0\.1:\d+)", out, proc)
-        endpoint = m.group(1)
-        req = signed_request(endpoint, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1")
-        wrk(endpoint, req, 2, args.connections, args.threads)
-        results["moto"] = wrk(endpoint, req, args.duration, args.connections, args.threads)
-    finally:
-        proc.terminate()
-        proc.wait()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([str(VENV / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+        try:
+            m = wait_for(r"Running on (http://127\.0\.0\.1:\d+)", out, proc)
+            endpoint = m.group(1)
+            for call in CALLS:
+                req = signed_request(endpoint, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", call)
+                wrk(endpoint, req, 2, args.connections, args.threads)
+                results[("moto", call)] = wrk(endpoint, req, args.duration, args.connections, args.threads)
+        finally:
+            proc.terminate()
+            proc.wait()
 
-    print(f"signed sts:GetCallerIdentity, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {time.strftime('%Y-%m-%d')}")
-    print("| server | requests/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|")
-    for name, r in results.items():
-        print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
-    print(f"\nratio rampart/moto: {results['rampart']['rps'] / results['moto']['rps']:.1f}x")
+    print(f"signed calls, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, best of {args.rounds}, {time.strftime('%Y-%m-%d %H:%M')}")
+    print("| server | call | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|")
+    for (name, call), r in results.items():
+        print(f"| {name} | {call} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    if ("moto", "sts:GetCallerIdentity") in results:
+        first = builds[0][0]
+        for call in CALLS:
+            print(f"ratio {first}/moto {call}: {results[(first, call)]['rps'] / results[('moto', call)]['rps']:.1f}x")
 
 
 if __name__ == "__main__":

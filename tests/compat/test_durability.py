@@ -69,3 +69,80 @@ def test_sigkill_loses_no_acknowledged_write_postgres(tmp_path, pg_store_url):
         assert ident["Arn"].endswith(":user/admin")
     finally:
         again.kill()
+
+
+def writes_then_kill(srv, prefix, writes=500, threads=16, kill_after=None):
+    """Sends `writes` CreateUser requests from `threads` threads and SIGKILLs the server at a
+    random moment while they are in flight."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    iam = srv.client("iam")
+    names = [f"{prefix}-{i}" for i in range(writes)]
+
+    def create(name):
+        try:
+            iam.create_user(UserName=name)
+        except Exception:
+            pass  # refused, or the server died under us
+
+    pool = ThreadPoolExecutor(max_workers=threads)
+    futures = [pool.submit(create, n) for n in names]
+    time.sleep(kill_after if kill_after is not None else random.uniform(0.3, 1.5))
+    srv.kill()
+    for f in futures:
+        f.result(timeout=60)
+    pool.shutdown()
+    return names
+
+
+def check_every_change_has_its_record(srv, data, extra_args, prefix):
+    """After a restart: every user that exists has the audit record of the request that
+    created it, naming the user as the resource it acted on."""
+    again = start_server(data, extra_args)
+    try:
+        iam = again.client(
+            "iam",
+            aws_access_key_id=srv.access_key_id,
+            aws_secret_access_key=srv.secret_access_key,
+        )
+        created = set()
+        for page in iam.get_paginator("list_users").paginate():
+            created |= {u["Arn"] for u in page["Users"] if u["UserName"].startswith(prefix)}
+        records = [json.loads(line) for line in again.audit("--json", "--action", "iam:CreateUser").splitlines()]
+        recorded = {
+            c["resource"]
+            for r in records
+            if r["outcome"] == "success"
+            for c in r["checks"]
+            if c["action"] == "iam:CreateUser"
+        }
+        assert created, "the kill came before any write: nothing was tested"
+        missing = created - recorded
+        assert not missing, f"{len(missing)} of {len(created)} committed users have no audit record"
+        # The other way round: a success record for a user that does not exist would be a
+        # record of a change that never happened.
+        phantom = {arn for arn in recorded if arn.split("/")[-1].startswith(prefix)} - created
+        assert not phantom, f"records of changes that did not happen: {sorted(phantom)[:5]}"
+        return len(created)
+    finally:
+        again.kill()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_sigkill_during_writes_leaves_no_change_without_record_sqlite(tmp_path, round_):
+    data = tmp_path / "data"
+    srv = start_server(data)
+    prefix = f"k{round_}"
+    writes_then_kill(srv, prefix)
+    check_every_change_has_its_record(srv, data, [], prefix)
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_sigkill_during_writes_leaves_no_change_without_record_postgres(tmp_path, pg_store_url, round_):
+    data = tmp_path / "data"
+    args = ["--store", pg_store_url]
+    srv = start_server(data, args)
+    prefix = f"p{round_}"
+    writes_then_kill(srv, prefix)
+    check_every_change_has_its_record(srv, data, args, prefix)

@@ -129,3 +129,28 @@ def test_simulate_principal_policy_uses_stored_policies(server):
     assert out["EvaluationResults"][0]["EvalDecision"] == "explicitDeny"
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.simulate_principal_policy(PolicySourceArn=user["Arn"] + "-gone", ActionNames=["iam:GetRole"])
+
+
+def test_simulate_custom_policy_supplies_only_the_keys_it_is_given(server):
+    """AWS's API reference: ContextEntries are the values "the simulation" uses, CallerArn is
+    "the simulated caller", and MissingContextValues lists keys "not provided by one of the
+    input parameters". So without CallerArn the signer's aws:username is not used, and
+    aws:CurrentTime is never invented."""
+    iam = server.client("iam")
+    admin = server.client("sts").get_caller_identity()["Arn"]
+    admin_name = admin.rsplit("/", 1)[-1]
+
+    def decide(condition, **kwargs):
+        policy = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": condition}]}
+        out = iam.simulate_custom_policy(PolicyInputList=[json.dumps(policy)], ActionNames=["s3:GetObject"], **kwargs)
+        return out["EvaluationResults"][0]["EvalDecision"]
+
+    by_name = {"StringEquals": {"aws:username": admin_name}}
+    assert decide(by_name) == "implicitDeny"
+    assert decide(by_name, ContextEntries=[context_entry("aws:username", admin_name)]) == "allowed"
+    assert decide(by_name, CallerArn=admin) == "allowed"
+    after_2000 = {"DateGreaterThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"}}
+    assert decide(after_2000) == "implicitDeny"
+    assert decide(after_2000, CallerArn=admin) == "implicitDeny"
+    assert decide(after_2000, ContextEntries=[context_entry("aws:CurrentTime", "2024-06-01T12:00:00Z")]) == "allowed"

@@ -55,6 +55,17 @@ impl Arn {
     }
 }
 
+/// The ARN of a role session: `arn:aws:sts::<account>:assumed-role/<role-name>/<session-name>`.
+///
+/// The role's path is not part of it, as on AWS: a session of `role/app/worker` is
+/// `assumed-role/worker/<session>`.
+pub fn assumed_role_arn(account_id: &str, role_name: &str, session_name: &str) -> String {
+    format!(
+        "arn:{}:sts::{account_id}:assumed-role/{role_name}/{session_name}",
+        Arn::PARTITION
+    )
+}
+
 impl fmt::Display for Arn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -80,6 +91,17 @@ mod tests {
         // The resource may itself contain colons.
         let arn = Arn::parse("arn:aws:logs:us-east-1:1:log-group:x:*").unwrap();
         assert_eq!(arn.resource, "log-group:x:*");
+    }
+
+    #[test]
+    fn assumed_role_arns() {
+        let arn = assumed_role_arn("123456789012", "worker", "build-7");
+        assert_eq!(arn, "arn:aws:sts::123456789012:assumed-role/worker/build-7");
+        let parsed = Arn::parse(&arn).unwrap();
+        assert_eq!(parsed.service, "sts");
+        assert_eq!(parsed.region, "");
+        assert_eq!(parsed.account_id, "123456789012");
+        assert_eq!(parsed.resource, "assumed-role/worker/build-7");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use rampart_core::arn::assumed_role_arn;
 use rampart_core::{CallerIdentity, MasterKey, PrincipalType, SessionLineage};
 use rampart_policy::RequestPrincipal;
 use rampart_store::{Store, StoreError};
@@ -362,10 +363,7 @@ impl CredentialResolver {
                     RequestPrincipal::role_session(&role.arn, session_name, &role.role_id)
                         .with_tags(tags);
                 let identity = CallerIdentity {
-                    arn: format!(
-                        "arn:aws:sts::{account_id}:assumed-role/{}/{session_name}",
-                        role.name
-                    ),
+                    arn: assumed_role_arn(&account_id, &role.name, session_name),
                     user_id: format!("{}:{session_name}", role.role_id),
                     account_id,
                     principal_type: PrincipalType::AssumedRole,

@@ -185,6 +185,6 @@ pub async fn issue_role_session(
             source_identity: request.source_identity,
         },
     );
-    store.commit(vec![record.write()]).await?;
+    rampart_store::request_audit::commit(store, vec![record.write()]).await?;
     Ok(creds)
 }

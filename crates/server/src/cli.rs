@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "RAMPART_LISTEN", default_value = "127.0.0.1:4566")]
     pub listen: SocketAddr,
+    /// Serve Prometheus /metrics on this separate plain-HTTP address (port 0 picks a free
+    /// port) instead of on --listen, which then answers /metrics like any other unsigned
+    /// request. Default: /metrics on --listen.
+    #[arg(long, env = "RAMPART_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// PEM certificate chain; with --tls-key, serve HTTPS.

@@ -29,6 +29,8 @@ use rampart_wire::{
 };
 use time::OffsetDateTime;
 
+use rampart_store::request_audit;
+
 use crate::audit::AuditWriter;
 use crate::metrics;
 use crate::registry::{RegisteredService, Registry};
@@ -63,9 +65,41 @@ struct Trail {
     matched_statements: Vec<String>,
     /// Every check made, with its decision.
     checks: Vec<AuditCheck>,
+    /// Whether the record went into the store with the request's state change.
+    recorded_in_commit: bool,
     /// The protocol answers are given in: guessed from the request's shape until the service
     /// is known.
     protocol: Protocol,
+}
+
+impl Trail {
+    /// The request's audit record as known so far.
+    fn record(
+        &self,
+        tls: bool,
+        outcome: AuditOutcome,
+        error_code: Option<String>,
+        http_status: u16,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            time: OffsetDateTime::now_utc(),
+            request_id: self.request_id.clone(),
+            principal_arn: self.principal_arn.clone(),
+            access_key_id: self.access_key_id.clone(),
+            source_ip: self.source_ip.to_string(),
+            tls,
+            user_agent: self.user_agent.clone(),
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            outcome,
+            error_code,
+            http_status,
+            decision: self.decision.map(str::to_owned),
+            matched_statements: self.matched_statements.clone(),
+            checks: self.checks.clone(),
+        }
+    }
 }
 
 /// A rejection: the error and the protocol to say it in.
@@ -118,6 +152,7 @@ pub async fn handle(
         decision: None,
         matched_statements: Vec::new(),
         checks: Vec::new(),
+        recorded_in_commit: false,
         protocol: Protocol::RestJson,
     };
     let result = pipeline.process(&mut trail, request).await;
@@ -259,15 +294,22 @@ impl Pipeline {
         if let (Some(credential), Permission::Required) = (&credential, operation.permission) {
             self.authorize(trail, service, credential, prepared.checks(), region)?;
         }
-        let output = prepared
-            .execute(OperationContext {
-                request_id: &trail.request_id,
-                caller: caller.as_ref(),
-                region,
-                operation,
-            })
-            .await
-            .map_err(in_service)?;
+        let ctx = OperationContext {
+            request_id: &trail.request_id,
+            caller: caller.as_ref(),
+            region,
+            operation,
+        };
+        let output = if operation.read_only {
+            prepared.execute(ctx).await
+        } else {
+            // A write commits this record with its change (the success answer is 200).
+            let pending = trail.record(self.tls, AuditOutcome::Success, None, 200);
+            let (output, recorded) = request_audit::scope(pending, prepared.execute(ctx)).await;
+            trail.recorded_in_commit = recorded;
+            output
+        }
+        .map_err(in_service)?;
         Ok(encode_output(
             &service.protocol,
             operation,
@@ -441,25 +483,15 @@ impl Pipeline {
         } else {
             AuditOutcome::Failure
         };
-        let record = AuditRecord {
-            seq: 0,
-            time: OffsetDateTime::now_utc(),
-            request_id: trail.request_id.clone(),
-            principal_arn: trail.principal_arn,
-            access_key_id: trail.access_key_id,
-            source_ip: trail.source_ip.to_string(),
-            tls: self.tls,
-            user_agent: trail.user_agent,
-            service: trail.service.clone(),
-            operation: trail.operation.clone(),
-            outcome,
-            error_code: error_code.clone(),
-            http_status: encoded.status(),
-            decision: trail.decision.map(str::to_owned),
-            matched_statements: trail.matched_statements,
-            checks: trail.checks,
+        let record = trail.record(self.tls, outcome, error_code.clone(), encoded.status());
+        // A change committed with its record needs no second one; a failure after the commit
+        // (rare: the operation answered an error after changing state) is recorded too.
+        let already = trail.recorded_in_commit && outcome == AuditOutcome::Success;
+        let written = match already {
+            true => Ok(()),
+            false => self.audit.record(record).await,
         };
-        let encoded = match self.audit.record(record).await {
+        let encoded = match written {
             Ok(()) => encoded,
             Err(e) => {
                 tracing::error!(error = %e, request_id = %trail.request_id, "refusing to answer an unaudited request");

@@ -29,6 +29,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
+    let metrics_endpoint = match &metrics_listener {
+        Some(l) => Some(format!("http://{}/metrics", display_addr(l.local_addr()?))),
+        None => None,
+    };
     let tls = args.tls_cert.is_some();
     let endpoint = format!(
         "{}://{}",
@@ -109,52 +122,98 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
 
     let backend = store.backend();
-    let app = Router::new()
-        .route(
+    let mut app =
+        Router::new().route(
             "/health",
             get(move || async move {
                 axum::Json(serde_json::json!({"status": "ok", "store": backend}))
             }),
-        )
-        .route(
-            "/metrics",
-            get(move || async move { metrics_handle.render() }),
-        )
-        .fallback(pipeline::handle)
-        .with_state(pipeline);
+        );
+    // With --metrics-listen, /metrics lives on its own listener only; here it falls through
+    // to the AWS pipeline like any other path.
+    let metrics_app = if metrics_listener.is_some() {
+        Some(metrics_router(metrics_handle))
+    } else {
+        app = app.merge(metrics_router(metrics_handle));
+        None
+    };
+    let app = app.fallback(pipeline::handle).with_state(pipeline);
 
-    print_banner(&endpoint, &account_id, &credentials_path, store.backend());
+    print_banner(
+        &endpoint,
+        metrics_endpoint.as_deref(),
+        &account_id,
+        &credentials_path,
+        store.backend(),
+    );
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let metrics_server_handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(vec![
+        handle.clone(),
+        metrics_server_handle.clone(),
+    ]));
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .context("cannot load the TLS certificate/key")?;
-            axum_server::from_tcp_rustls(listener, config)?
-                .handle(handle)
-                .serve(service)
-                .await?;
+    let main_server = async {
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .context("cannot load the TLS certificate/key")?;
+                axum_server::from_tcp_rustls(listener, config)?
+                    .handle(handle)
+                    .serve(service)
+                    .await?;
+            }
+            _ => {
+                axum_server::from_tcp(listener)?
+                    .handle(handle)
+                    .serve(service)
+                    .await?
+            }
         }
-        _ => {
+        anyhow::Ok(())
+    };
+    let metrics_server = async {
+        if let (Some(listener), Some(app)) = (metrics_listener, metrics_app) {
             axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(service)
-                .await?
+                .handle(metrics_server_handle)
+                .serve(app.into_make_service())
+                .await
+                .context("the metrics listener failed")?;
         }
-    }
+        anyhow::Ok(())
+    };
+    tokio::try_join!(main_server, metrics_server)?;
     tracing::info!("stopped");
     Ok(())
 }
 
-fn print_banner(endpoint: &str, account_id: &str, credentials: &Path, backend: &str) {
+/// `GET /metrics`: the Prometheus text exposition.
+fn metrics_router<S: Clone + Send + Sync + 'static>(
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> Router<S> {
+    Router::new().route("/metrics", get(move || async move { metrics.render() }))
+}
+
+fn print_banner(
+    endpoint: &str,
+    metrics: Option<&str>,
+    account_id: &str,
+    credentials: &Path,
+    backend: &str,
+) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "Rampart listening on {endpoint} (account {account_id}, {backend} store)\n\
-         Point the AWS CLI and SDKs at it:\n  \
+        "Rampart listening on {endpoint} (account {account_id}, {backend} store)"
+    );
+    if let Some(metrics) = metrics {
+        let _ = writeln!(out, "Prometheus metrics on {metrics}");
+    }
+    let _ = writeln!(
+        out,
+        "Point the AWS CLI and SDKs at it:\n  \
          export AWS_ENDPOINT_URL={endpoint}\n  \
          export AWS_CONFIG_FILE={}  AWS_PROFILE=rampart\n  \
          aws sts get-caller-identity",
@@ -163,7 +222,7 @@ fn print_banner(endpoint: &str, account_id: &str, credentials: &Path, backend: &
     let _ = out.flush();
 }
 
-async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
+async fn shutdown_on_signal(handles: Vec<axum_server::Handle<SocketAddr>>) {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
@@ -174,7 +233,9 @@ async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
         _ = term.recv() => {},
     }
     tracing::info!("shutting down");
-    handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    for handle in handles {
+        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    }
 }
 
 fn display_addr(addr: SocketAddr) -> String {

@@ -18,6 +18,8 @@ use rampart_core::audit::{AuditQuery, AuditRecord};
 mod kv;
 mod location;
 mod postgres;
+/// The request's audit record, committed with its state change.
+pub mod request_audit;
 mod rows;
 mod sqlite;
 
@@ -124,6 +126,15 @@ pub trait Store: Send + Sync + 'static {
     /// failing write, and nothing is written. Returns the new version of each `Put` (0 for each
     /// `Delete`), in order. Durable when it returns.
     async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StoreError>;
+
+    /// [`Store::commit`] together with the audit record of the request that makes the change,
+    /// in one transaction: the change is never durable without its record, nor the record
+    /// without the change (a conflict writes neither). Returns what `commit` returns.
+    async fn commit_audited(
+        &self,
+        writes: Vec<Write>,
+        record: &AuditRecord,
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// Appends audit records in one transaction (the group-commit writer hands over many at
     /// once), assigning strictly increasing `seq`s in the order given; durable when it returns.

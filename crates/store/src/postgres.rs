@@ -132,9 +132,14 @@ impl PostgresStore {
         })
     }
 
-    /// One attempt at a commit. A multi-key commit first takes transaction-scoped advisory
-    /// locks on its keys in one global order; see [`key_lock`] for why.
-    async fn try_commit(&self, writes: &[Write]) -> Result<Result<Vec<i64>, usize>, sqlx::Error> {
+    /// One attempt at a commit, with `audit` inserted in the same transaction if given. A
+    /// multi-key commit first takes transaction-scoped advisory locks on its keys in one global
+    /// order; see [`key_lock`] for why.
+    async fn try_commit(
+        &self,
+        writes: &[Write],
+        audit: Option<&AuditRows<'_>>,
+    ) -> Result<Result<Vec<i64>, usize>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if writes.len() > 1 {
             let mut locks: Vec<i64> = writes
@@ -157,6 +162,21 @@ impl PostgresStore {
         }
         match kv::apply::<Postgres>(&mut tx, writes).await? {
             Applied::Done(versions) => {
+                // The audit lock (taken by `insert_audit`) comes only now, after every key and
+                // row lock this commit needs:
+                // * No deadlock: whoever holds the audit lock — `append_audit`, or an audited
+                //   commit already past its writes — waits for nothing but its INSERT and its
+                //   commit, never for a key or row lock, so no wait cycle can pass through the
+                //   audit lock. (Taking it first would also be deadlock-free, provided every
+                //   path that takes both did so; mixing the two orders would not be.)
+                // * It is held briefly: taken first, it would be held while this commit waits
+                //   for the row locks of slower writers, stalling every node's audit batches
+                //   behind them. Taken last, it covers one INSERT and the commit, as in
+                //   `append_audit`, and seq order still equals commit order.
+                // An error here drops `tx`, rolling the writes back: no change without its record.
+                if let Some(audit) = audit {
+                    insert_audit(&mut tx, audit).await?;
+                }
                 tx.commit().await?;
                 Ok(Ok(versions))
             }
@@ -166,6 +186,124 @@ impl PostgresStore {
             }
         }
     }
+
+    /// [`PostgresStore::try_commit`] until it is not deadlocked (at most [`DEADLOCK_RETRIES`]
+    /// retries, each re-checking every `Expect`); a failed expectation is a `Conflict`.
+    async fn commit_retrying(
+        &self,
+        writes: &[Write],
+        audit: Option<&AuditRows<'_>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_commit(writes, audit).await {
+                Ok(Ok(versions)) => return Ok(versions),
+                Ok(Err(index)) => {
+                    let (ns, key) = writes[index].target();
+                    return Err(StoreError::Conflict {
+                        ns: ns.to_owned(),
+                        key: key.to_owned(),
+                    });
+                }
+                Err(e) if is_retryable(&e) && attempt < DEADLOCK_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "retrying deadlocked commit");
+                }
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+    }
+}
+
+/// Audit records with their JSON columns encoded once, ready to insert (again, should a
+/// deadlocked transaction be retried).
+struct AuditRows<'a> {
+    records: &'a [AuditRecord],
+    statements: Vec<String>,
+    checks: Vec<String>,
+}
+
+impl<'a> AuditRows<'a> {
+    fn new(records: &'a [AuditRecord]) -> Result<Self, StoreError> {
+        let mut statements = Vec::with_capacity(records.len());
+        let mut checks = Vec::with_capacity(records.len());
+        for r in records {
+            statements.push(statements_json(&r.matched_statements)?);
+            checks.push(checks_json(&r.checks)?);
+        }
+        Ok(AuditRows {
+            records,
+            statements,
+            checks,
+        })
+    }
+}
+
+/// Inserts `rows` on `conn`, which the caller has put inside a transaction, and returns their
+/// seqs, ascending.
+///
+/// Takes the audit advisory lock first, held until the transaction ends: a later appender
+/// allocates larger seqs *and* commits later, so a reader tailing by `after_seq` can never skip
+/// a record. An advisory lock rather than LOCK TABLE, because table locks would also block (and
+/// keep cancelling) autovacuum. The caller must hold no lock another audit lock holder could
+/// wait for (see [`PostgresStore::try_commit`]).
+async fn insert_audit(
+    conn: &mut PgConnection,
+    rows: &AuditRows<'_>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let records = rows.records;
+    let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
+    sqlx::query("SELECT pg_advisory_xact_lock($1, 'audit_records'::regclass::oid::int)")
+        .bind(AUDIT_LOCK_CLASS)
+        .execute(&mut *conn)
+        .await?;
+    let mut seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('audit_records', 'seq')) \
+         FROM generate_series(1, $1)",
+    )
+    .bind(count)
+    .fetch_all(&mut *conn)
+    .await?;
+    seqs.sort_unstable();
+    if seqs.len() != records.len() {
+        // A decoding error, so that it maps to `Corrupt`.
+        return Err(sqlx::Error::Decode(
+            "audit sequence returned too few values".into(),
+        ));
+    }
+    // One statement for the whole batch: arrays in, rows out, one round trip.
+    sqlx::query(
+        "INSERT INTO audit_records (seq, time_us, request_id, principal_arn, access_key_id, \
+         source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, \
+         decision, matched_statements, checks) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::int[], $14::text[], $15::text[], $16::text[])",
+    )
+    .bind(&seqs)
+    .bind(column(records, |r| unix_micros(r.time)))
+    .bind(column(records, |r| r.request_id.as_str()))
+    .bind(column(records, |r| r.principal_arn.as_deref()))
+    .bind(column(records, |r| r.access_key_id.as_deref()))
+    .bind(column(records, |r| r.source_ip.as_str()))
+    .bind(column(records, |r| r.tls))
+    .bind(column(records, |r| r.user_agent.as_deref()))
+    .bind(column(records, |r| r.service.as_str()))
+    .bind(column(records, |r| r.operation.as_str()))
+    .bind(column(records, |r| r.outcome.as_str()))
+    .bind(column(records, |r| r.error_code.as_deref()))
+    .bind(column(records, |r| i32::from(r.http_status)))
+    .bind(column(records, |r| r.decision.as_deref()))
+    .bind(&rows.statements)
+    .bind(&rows.checks)
+    .execute(&mut *conn)
+    .await?;
+    Ok(seqs)
+}
+
+/// One column of `records`, as an array parameter for UNNEST.
+fn column<'r, T>(records: &'r [AuditRecord], field: impl Fn(&'r AuditRecord) -> T) -> Vec<T> {
+    records.iter().map(field).collect()
 }
 
 /// The advisory lock key for one key: a stable 64-bit FNV-1a hash of schema, namespace and key.
@@ -255,88 +393,26 @@ impl Store for PostgresStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut attempt = 0;
-        loop {
-            match self.try_commit(&writes).await {
-                Ok(Ok(versions)) => return Ok(versions),
-                Ok(Err(index)) => {
-                    let (ns, key) = writes[index].target();
-                    return Err(StoreError::Conflict {
-                        ns: ns.to_owned(),
-                        key: key.to_owned(),
-                    });
-                }
-                Err(e) if is_retryable(&e) && attempt < DEADLOCK_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(attempt, error = %e, "retrying deadlocked commit");
-                }
-                Err(e) => return Err(map_err(e)),
-            }
-        }
+        self.commit_retrying(&writes, None).await
+    }
+
+    /// With no writes it still commits the record.
+    async fn commit_audited(
+        &self,
+        writes: Vec<Write>,
+        record: &AuditRecord,
+    ) -> Result<Vec<i64>, StoreError> {
+        let audit = AuditRows::new(std::slice::from_ref(record))?;
+        self.commit_retrying(&writes, Some(&audit)).await
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        let rows = AuditRows::new(records)?;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        // Held until commit: a later appender allocates larger seqs *and* commits later, so a
-        // reader tailing by `after_seq` can never skip a record. An advisory lock rather than
-        // LOCK TABLE, because table locks would also block (and keep cancelling) autovacuum.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, 'audit_records'::regclass::oid::int)")
-            .bind(AUDIT_LOCK_CLASS)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let mut seqs: Vec<i64> = sqlx::query_scalar(
-            "SELECT nextval(pg_get_serial_sequence('audit_records', 'seq')) \
-             FROM generate_series(1, $1)",
-        )
-        .bind(count)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        seqs.sort_unstable();
-        if seqs.len() != records.len() {
-            return Err(StoreError::Corrupt(
-                "audit sequence returned too few values".into(),
-            ));
-        }
-        let mut statements = Vec::with_capacity(records.len());
-        let mut checks = Vec::with_capacity(records.len());
-        for r in records {
-            statements.push(statements_json(&r.matched_statements)?);
-            checks.push(checks_json(&r.checks)?);
-        }
-        // One statement for the whole batch: arrays in, rows out, one round trip.
-        sqlx::query(
-            "INSERT INTO audit_records (seq, time_us, request_id, principal_arn, access_key_id, \
-             source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, \
-             decision, matched_statements, checks) \
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-             $13::int[], $14::text[], $15::text[], $16::text[])",
-        )
-        .bind(&seqs)
-        .bind(records.iter().map(|r| unix_micros(r.time)).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.principal_arn.as_deref()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.access_key_id.as_deref()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.source_ip.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.tls).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.user_agent.as_deref()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.service.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.operation.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.error_code.as_deref()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| i32::from(r.http_status)).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.decision.as_deref()).collect::<Vec<_>>())
-        .bind(statements)
-        .bind(checks)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        let seqs = insert_audit(&mut tx, &rows).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(seqs)
     }

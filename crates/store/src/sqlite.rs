@@ -168,13 +168,24 @@ const AUDIT_INSERT_HEAD: &str = "INSERT INTO audit_records (time_us, request_id,
 /// one statement per chunk spares a round trip to sqlx's worker thread per record.
 const AUDIT_ROWS_PER_STATEMENT: usize = 256;
 
-/// Appends a batch inside the caller's transaction and returns the seqs, ascending.
+/// Appends a batch in its own IMMEDIATE transaction and returns the seqs, ascending.
 async fn insert_audit_batch(
     conn: &mut sqlx::SqliteConnection,
     records: &[AuditRecord],
 ) -> Result<Vec<i64>, StoreError> {
     use sqlx::Connection;
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    let seqs = insert_audit(&mut tx, records).await?;
+    tx.commit().await.map_err(map_err)?;
+    Ok(seqs)
+}
+
+/// Inserts `records` on `conn`, which the caller has put inside a transaction (and commits or
+/// rolls back), and returns their seqs, ascending.
+async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    records: &[AuditRecord],
+) -> Result<Vec<i64>, StoreError> {
     let mut seqs = Vec::with_capacity(records.len());
     for chunk in records.chunks(AUDIT_ROWS_PER_STATEMENT) {
         let json = chunk
@@ -208,21 +219,22 @@ async fn insert_audit_batch(
             },
         );
         qb.push(" RETURNING seq");
-        let rows = qb.build().fetch_all(&mut *tx).await.map_err(map_err)?;
+        let rows = qb.build().fetch_all(&mut *conn).await.map_err(map_err)?;
         for row in rows {
             seqs.push(row.try_get::<i64, _>(0).map_err(map_err)?);
         }
     }
-    tx.commit().await.map_err(map_err)?;
     // RETURNING order is unspecified; AUTOINCREMENT values within one transaction are not.
     seqs.sort_unstable();
     Ok(seqs)
 }
 
-/// Applies `writes` in one IMMEDIATE transaction; a failed expectation rolls everything back.
+/// Applies `writes` in one IMMEDIATE transaction, together with `record` if given; a failed
+/// expectation rolls everything back, the record included.
 async fn commit_writes(
     conn: &mut sqlx::SqliteConnection,
     writes: &[Write],
+    record: Option<&AuditRecord>,
 ) -> Result<Vec<i64>, StoreError> {
     use sqlx::Connection;
     // IMMEDIATE takes the write lock up front, so a second process on the same file waits
@@ -233,6 +245,10 @@ async fn commit_writes(
         .map_err(map_err)?
     {
         Applied::Done(versions) => {
+            // Any error from here on drops `tx`, which rolls the writes back with it.
+            if let Some(record) = record {
+                insert_audit(&mut tx, std::slice::from_ref(record)).await?;
+            }
             tx.commit().await.map_err(map_err)?;
             Ok(versions)
         }
@@ -244,6 +260,29 @@ async fn commit_writes(
                 key: key.to_owned(),
             })
         }
+    }
+}
+
+impl SqliteStore {
+    /// [`commit_writes`] at `synchronous=FULL`: state changes (and the audit records committed
+    /// with them) must survive a power cut, not only the process dying. The writer's default
+    /// is NORMAL (for audit batches), so raise it first; should lowering it again fail, the
+    /// connection merely stays at the safer setting.
+    async fn commit_durably(
+        &self,
+        writes: &[Write],
+        record: Option<&AuditRecord>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let result = commit_writes(&mut conn, writes, record).await;
+        let _ = sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await;
+        result
     }
 }
 
@@ -273,19 +312,17 @@ impl Store for SqliteStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        // State changes are fsynced (FULL): they must survive a power cut, not only the process
-        // dying. The writer's default is NORMAL (for audit batches), so raise it first; should
-        // lowering it again fail, the connection merely stays at the safer setting.
-        let mut conn = self.writer.acquire().await.map_err(map_err)?;
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await
-            .map_err(map_err)?;
-        let result = commit_writes(&mut conn, &writes).await;
-        let _ = sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await;
-        result
+        self.commit_durably(&writes, None).await
+    }
+
+    /// One transaction at `synchronous=FULL`, like `commit`; with no writes it still commits
+    /// the record.
+    async fn commit_audited(
+        &self,
+        writes: Vec<Write>,
+        record: &AuditRecord,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.commit_durably(&writes, Some(record)).await
     }
 
     /// Audit batches are committed at the writer's default `synchronous=NORMAL`: the WAL
@@ -347,7 +384,11 @@ mod tests {
             matched_statements: vec![],
             checks: vec![],
         };
-        let seqs = store.append_audit(&vec![record; 600]).await.unwrap();
+        let seqs = store
+            .append_audit(&vec![record.clone(); 600])
+            .await
+            .unwrap();
+        let audited = record;
         store
             .commit(vec![Write::Put {
                 ns: "t".into(),
@@ -357,6 +398,18 @@ mod tests {
             }])
             .await
             .unwrap();
+        store
+            .commit_audited(
+                vec![Write::Put {
+                    ns: "t".into(),
+                    key: "k".into(),
+                    value: b"w".to_vec(),
+                    expect: crate::Expect::Version(1),
+                }],
+                &audited,
+            )
+            .await
+            .unwrap();
         assert_eq!(seqs.len(), 600);
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
         let mut conn = store.writer.acquire().await.unwrap();
@@ -364,7 +417,8 @@ mod tests {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-        // `commit` raised it to FULL for its transaction and lowered it again afterwards.
+        // `commit` and `commit_audited` raised it to FULL for their transactions and lowered it
+        // again afterwards.
         assert_eq!(synchronous, 1, "NORMAL between commits");
         drop(conn);
         store.close().await;

@@ -113,6 +113,10 @@ impl Harness for PgHarness {
             .expect("open PostgreSQL store")
     }
 
+    fn store_url(&self) -> String {
+        self.url()
+    }
+
     async fn execute(&self, sql: &str) {
         let mut conn = self.raw().await;
         sqlx::query(sql).execute(&mut conn).await.expect("raw SQL");

@@ -46,9 +46,13 @@ impl Drop for SqliteHarness {
 #[async_trait::async_trait]
 impl Harness for SqliteHarness {
     async fn open(&self) -> Arc<dyn Store> {
-        rampart_store::open(&format!("sqlite://{}", self.db.display()))
+        rampart_store::open(&self.store_url())
             .await
             .expect("open SQLite store")
+    }
+
+    fn store_url(&self) -> String {
+        format!("sqlite://{}", self.db.display())
     }
 
     async fn execute(&self, sql: &str) {

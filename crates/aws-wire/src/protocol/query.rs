@@ -94,7 +94,75 @@ impl QueryParams {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
+
+    /// Members of a list of key/value structures (`Tags.member.N.Key`,
+    /// `Tags.member.N.Value`), one per index N, in index order; either field may be absent.
+    /// A parameter under `Name.member.` that is not `N.Key` or `N.Value` with a numeric N is
+    /// refused, by name. When a field is sent twice, the later value counts.
+    pub fn key_value_members(&self, name: &str) -> Result<Vec<KeyValueMember>, MalformedMember> {
+        self.collect_key_values(name, true)
+    }
+
+    /// [`QueryParams::key_value_members`] for services that tolerate stray parameters: one
+    /// whose N is not a number is skipped, and an unknown field of member N is ignored
+    /// (member N still exists, with whatever fields it has).
+    pub fn key_value_members_lenient(&self, name: &str) -> Vec<KeyValueMember> {
+        self.collect_key_values(name, false).unwrap_or_default()
+    }
+
+    fn collect_key_values(
+        &self,
+        name: &str,
+        strict: bool,
+    ) -> Result<Vec<KeyValueMember>, MalformedMember> {
+        let prefix = format!("{name}.member.");
+        let mut indexed: Vec<(u32, KeyValueMember)> = Vec::new();
+        for (param, value) in self.iter() {
+            let Some(rest) = param.strip_prefix(&prefix) else {
+                continue;
+            };
+            let malformed = || MalformedMember(param.to_owned());
+            let parsed = rest
+                .split_once('.')
+                .and_then(|(index, field)| Some((index.parse::<u32>().ok()?, field)));
+            let Some((index, field)) = parsed else {
+                if strict {
+                    return Err(malformed());
+                }
+                continue;
+            };
+            let pos = match indexed.iter().position(|(i, _)| *i == index) {
+                Some(pos) => pos,
+                None => {
+                    indexed.push((index, KeyValueMember::default()));
+                    indexed.len() - 1
+                }
+            };
+            match field {
+                "Key" => indexed[pos].1.key = Some(value.to_owned()),
+                "Value" => indexed[pos].1.value = Some(value.to_owned()),
+                _ if strict => return Err(malformed()),
+                _ => {}
+            }
+        }
+        indexed.sort_by_key(|(i, _)| *i);
+        Ok(indexed.into_iter().map(|(_, member)| member).collect())
+    }
 }
+
+/// One `Name.member.N` structure of a key/value list, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyValueMember {
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+/// A parameter under a key/value list's `Name.member.` prefix that is not `N.Key` or
+/// `N.Value` with a numeric N; it holds the parameter's name, for the caller to word its
+/// own error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed list member {0}")]
+pub struct MalformedMember(pub String);
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent-decoding; the
 /// result must be UTF-8.
@@ -243,6 +311,68 @@ mod tests {
         let p =
             QueryParams::parse(&[b"L.member.2=b&L.member.10=c&L.member.1=a&L.member.x=z"]).unwrap();
         assert_eq!(p.list("L"), vec!["a", "b", "c"]);
+    }
+
+    fn kv(key: Option<&str>, value: Option<&str>) -> KeyValueMember {
+        KeyValueMember {
+            key: key.map(str::to_owned),
+            value: value.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn key_value_members_in_index_order() {
+        let p = QueryParams::parse(&[
+            b"Tags.member.10.Value=z&Tags.member.2.Key=b&Tags.member.2.Value=2\
+              &Tags.member.1.Key=a&Tags.member.1.Value=&Tags.member.10.Key=c&Other=x",
+        ])
+        .unwrap();
+        let want = vec![
+            kv(Some("a"), Some("")),
+            kv(Some("b"), Some("2")),
+            kv(Some("c"), Some("z")),
+        ];
+        assert_eq!(p.key_value_members("Tags").unwrap(), want);
+        assert_eq!(p.key_value_members_lenient("Tags"), want);
+        // Absent fields stay absent; a field sent twice keeps its later value.
+        let p =
+            QueryParams::parse(&[b"Tags.member.1.Key=a&Tags.member.1.Key=b&Tags.member.2.Value=v"])
+                .unwrap();
+        assert_eq!(
+            p.key_value_members("Tags").unwrap(),
+            vec![kv(Some("b"), None), kv(None, Some("v"))]
+        );
+        assert_eq!(p.key_value_members("Nothing").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn malformed_key_value_members() {
+        for (form, name) in [
+            ("Tags.member.x.Key=a", "Tags.member.x.Key"),
+            ("Tags.member.1=a", "Tags.member.1"),
+            (
+                "Tags.member.1.Key=a&Tags.member.1.Colour=b",
+                "Tags.member.1.Colour",
+            ),
+            ("Tags.member.-1.Key=a", "Tags.member.-1.Key"),
+        ] {
+            let p = QueryParams::parse(&[form.as_bytes()]).unwrap();
+            assert_eq!(
+                p.key_value_members("Tags"),
+                Err(MalformedMember(name.to_owned())),
+                "{form}"
+            );
+        }
+        // Leniently: a member name without a numeric index is skipped, an unknown field
+        // ignored (its member still counts).
+        let p = QueryParams::parse(&[
+            b"Tags.member.x.Key=a&Tags.member.1=b&Tags.member.2.Colour=c&Tags.member.3.Key=d",
+        ])
+        .unwrap();
+        assert_eq!(
+            p.key_value_members_lenient("Tags"),
+            vec![kv(None, None), kv(Some("d"), None)]
+        );
     }
 
     #[test]

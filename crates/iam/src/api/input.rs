@@ -105,38 +105,15 @@ pub fn path_prefix(p: &QueryParams) -> Result<String, IamError> {
 /// `Tags.member.N.Key` / `.Value`, validated: keys 1..=128 characters, values up to 256,
 /// no key twice (keys compare case-insensitively, as IAM does).
 pub fn tags(p: &QueryParams) -> Result<Vec<Tag>, IamError> {
-    let mut tags: Vec<(u32, Tag)> = Vec::new();
-    for (name, value) in p.iter() {
-        let Some(rest) = name.strip_prefix("Tags.member.") else {
-            continue;
-        };
-        let Some((index, field)) = rest.split_once('.') else {
-            continue;
-        };
-        let Ok(index) = index.parse::<u32>() else {
-            continue;
-        };
-        let pos = match tags.iter().position(|(i, _)| *i == index) {
-            Some(pos) => pos,
-            None => {
-                tags.push((
-                    index,
-                    Tag {
-                        key: String::new(),
-                        value: String::new(),
-                    },
-                ));
-                tags.len() - 1
-            }
-        };
-        match field {
-            "Key" => tags[pos].1.key = value.to_owned(),
-            "Value" => tags[pos].1.value = value.to_owned(),
-            _ => {}
-        }
-    }
-    tags.sort_by_key(|(i, _)| *i);
-    let tags: Vec<Tag> = tags.into_iter().map(|(_, t)| t).collect();
+    // IAM tolerates stray `Tags.member.*` parameters; a missing Key or Value reads as empty.
+    let tags: Vec<Tag> = p
+        .key_value_members_lenient("Tags")
+        .into_iter()
+        .map(|m| Tag {
+            key: m.key.unwrap_or_default(),
+            value: m.value.unwrap_or_default(),
+        })
+        .collect();
     check_tags(&tags)?;
     Ok(tags)
 }

@@ -120,7 +120,7 @@ impl IamService {
     /// Commits atomically. `Ok(false)` means another writer changed what this request read:
     /// the caller re-reads and tries again.
     async fn try_commit(&self, writes: Vec<Write>) -> Result<bool, IamError> {
-        match self.store.commit(writes).await {
+        match rampart_store::request_audit::commit(self.store.as_ref(), writes).await {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict { .. }) => Ok(false),
             Err(e) => Err(e.into()),

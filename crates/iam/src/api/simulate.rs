@@ -153,23 +153,75 @@ fn source_type(s: &MatchedStatement) -> &'static str {
     }
 }
 
-/// Evaluates every (action, resource) pair and writes `EvaluationResults`.
-fn simulate(
-    sim: &Simulation,
+/// The context keys a simulation supplies on its own, besides the caller's `ContextEntries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImplicitKeys {
+    /// The simulated principal's global keys (`aws:PrincipalArn`, `aws:username`, …) and
+    /// the current time: `SimulatePrincipalPolicy`, whose principal is a stored entity.
+    PrincipalAndTime,
+    /// The global keys of the IAM user `CallerArn` names: `SimulateCustomPolicy` with a
+    /// `CallerArn`, which the API reference calls "the simulated caller of the API
+    /// operations". The current time is not among them: no input parameter supplied it.
+    Principal,
+    /// None at all: `SimulateCustomPolicy` without a `CallerArn`. See [`SimulateCustomPolicy`].
+    Nothing,
+}
+
+/// The global condition keys [`EvaluationContext::new`] derives from a principal (its tags
+/// aside: a caller simulated without `CallerArn` carries none).
+const PRINCIPAL_KEYS: &[&str] = &[
+    "aws:PrincipalArn",
+    "aws:PrincipalAccount",
+    "aws:PrincipalType",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalServiceName",
+    "aws:userid",
+    "aws:username",
+];
+
+/// Who a simulation's requests come from, and which keys that supplies.
+struct SimulatedCaller {
+    /// The principal the engine decides for. Without `CallerArn` it is still needed (an
+    /// identity policy only grants to a principal of the account), but contributes no keys.
     principal: RequestPrincipal,
-    policies: &[Arc<CompiledPolicy>],
-) -> Reply {
+    implicit: ImplicitKeys,
+}
+
+/// The request context of one simulated (action, resource) pair: the implicit keys the
+/// caller's kind allows, then `ResourceOwner` and `ContextEntries`.
+fn request_context(
+    sim: &Simulation,
+    caller: &SimulatedCaller,
+    action: &str,
+    resource: &str,
+) -> EvaluationContext {
+    let mut ctx = EvaluationContext::new(caller.principal.clone(), action, resource);
+    match caller.implicit {
+        ImplicitKeys::PrincipalAndTime => {
+            ctx = ctx.with_current_time(OffsetDateTime::now_utc().unix_timestamp());
+        }
+        ImplicitKeys::Principal => {}
+        ImplicitKeys::Nothing => {
+            for key in PRINCIPAL_KEYS {
+                ctx.remove(key);
+            }
+        }
+    }
+    if let Some(account) = &sim.resource_account {
+        ctx = ctx.with_resource_account(account);
+    }
+    apply_context(&sim.context, &mut ctx);
+    ctx
+}
+
+/// Evaluates every (action, resource) pair and writes `EvaluationResults`.
+fn simulate(sim: &Simulation, caller: &SimulatedCaller, policies: &[Arc<CompiledPolicy>]) -> Reply {
     let mut xml = XmlWriter::new();
     xml.element("IsTruncated", "false")
         .start("EvaluationResults");
     for action in &sim.actions {
         for resource in &sim.resources {
-            let mut ctx = EvaluationContext::new(principal.clone(), action, resource)
-                .with_current_time(OffsetDateTime::now_utc().unix_timestamp());
-            if let Some(account) = &sim.resource_account {
-                ctx = ctx.with_resource_account(account);
-            }
-            apply_context(&sim.context, &mut ctx);
+            let ctx = request_context(sim, caller, action, resource);
             let evaluation = evaluate(
                 policies
                     .iter()
@@ -236,10 +288,53 @@ fn input_policies(p: &QueryParams) -> Result<Vec<Arc<CompiledPolicy>>, IamError>
     Ok(out)
 }
 
+/// `SimulateCustomPolicy`.
+///
+/// The request context holds only what the caller supplied. AWS's API model (IAM API
+/// Reference, `SimulateCustomPolicy` and `EvaluationResult`; read at
+/// <https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/iam/aws.sdk.kotlin.services.iam.model/-simulate-custom-policy-request/context-entries.html>,
+/// <https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/iam/aws.sdk.kotlin.services.iam.model/-simulate-custom-policy-request/caller-arn.html>
+/// and <https://pub.dev/documentation/aws_iam_api/latest/iam-2010-05-08/EvaluationResult/missingContextValues.html>)
+/// says:
+/// - `ContextEntries`: "A list of context keys and corresponding values for the simulation
+///   to use. Whenever a context key is evaluated in one of the simulated IAM permissions
+///   policies, the corresponding value is supplied."
+/// - `CallerArn`: "The ARN of the IAM user that you want to use as the simulated caller of
+///   the API operations."
+/// - `MissingContextValues`: "A list of context keys that are required by the included
+///   input policies but that were not provided by one of the input parameters."
+///
+/// So a key no input parameter provided is missing, not invented: without `CallerArn` there
+/// is no `aws:username`, `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount` or
+/// `aws:PrincipalType`, and in no case an `aws:CurrentTime`/`aws:EpochTime` unless
+/// `ContextEntries` gives one. A condition on an absent key evaluates as it would for a
+/// request without that key, and a policy variable naming one matches nothing.
+/// (`MissingContextValues` itself is still sent empty: the engine does not report which
+/// keys a decision looked for.)
 pub(super) struct SimulateCustomPolicy {
     policies: Vec<Arc<CompiledPolicy>>,
     caller_arn: Option<String>,
     simulation: Simulation,
+}
+
+impl SimulateCustomPolicy {
+    /// The simulated caller: the user `CallerArn` names, with its keys; else the signer of
+    /// the request, for the engine's account and principal checks only, without its keys.
+    fn caller(&self, call: &Call<'_>) -> SimulatedCaller {
+        match &self.caller_arn {
+            Some(arn) => SimulatedCaller {
+                principal: RequestPrincipal::user(arn, "AIDASIMULATEDCALLER00"),
+                implicit: ImplicitKeys::Principal,
+            },
+            None => SimulatedCaller {
+                principal: match call.caller {
+                    Some(c) => RequestPrincipal::user(&c.arn, &c.user_id),
+                    None => RequestPrincipal::anonymous(),
+                },
+                implicit: ImplicitKeys::Nothing,
+            },
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -261,14 +356,7 @@ impl IamOperation for SimulateCustomPolicy {
     }
 
     async fn execute(self, _: &IamService, call: &Call<'_>) -> Reply {
-        let principal = match &self.caller_arn {
-            Some(arn) => RequestPrincipal::user(arn, "AIDASIMULATEDCALLER00"),
-            None => match call.caller {
-                Some(c) => RequestPrincipal::user(&c.arn, &c.user_id),
-                None => RequestPrincipal::anonymous(),
-            },
-        };
-        simulate(&self.simulation, principal, &self.policies)
+        simulate(&self.simulation, &self.caller(call), &self.policies)
     }
 }
 
@@ -419,6 +507,143 @@ impl IamService {
             }
         };
         policies.extend(r.policies);
-        simulate(&r.simulation, principal, &policies)
+        let caller = SimulatedCaller {
+            principal,
+            implicit: ImplicitKeys::PrincipalAndTime,
+        };
+        simulate(&r.simulation, &caller, &policies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_core::{CallerIdentity, PrincipalType};
+
+    fn params(form: &str) -> QueryParams {
+        QueryParams::parse(&[form.as_bytes()]).unwrap()
+    }
+
+    fn admin() -> CallerIdentity {
+        CallerIdentity {
+            account_id: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/admin".into(),
+            user_id: "AIDAADMIN".into(),
+            principal_type: PrincipalType::User,
+            name: "admin".into(),
+            access_key_id: "AKIAADMIN".into(),
+            temporary: false,
+            session_name: None,
+            token_issue_time: None,
+            source_ip: [127, 0, 0, 1].into(),
+            secure_transport: false,
+            mfa_present: false,
+            lineage: Default::default(),
+        }
+    }
+
+    /// `SimulateCustomPolicy` decoded from `form`, as `admin` calls it.
+    fn custom(form: &str) -> (SimulateCustomPolicy, SimulatedCaller) {
+        let admin = admin();
+        let call = Call {
+            op: "SimulateCustomPolicy",
+            caller: Some(&admin),
+        };
+        let op = SimulateCustomPolicy::decode(&params(form), &call).unwrap();
+        let caller = op.caller(&call);
+        (op, caller)
+    }
+
+    fn context(form: &str) -> EvaluationContext {
+        let (op, caller) = custom(form);
+        request_context(&op.simulation, &caller, "s3:GetObject", "*")
+    }
+
+    /// The single `EvalDecision` of a simulation.
+    fn decision(form: &str) -> String {
+        let (op, caller) = custom(form);
+        let xml = simulate(&op.simulation, &caller, &op.policies)
+            .unwrap()
+            .unwrap();
+        let start = xml.find("<EvalDecision>").unwrap() + "<EvalDecision>".len();
+        let end = xml.find("</EvalDecision>").unwrap();
+        xml[start..end].to_owned()
+    }
+
+    const ALLOW_BOB: &str = "PolicyInputList.member.1=%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3A*%22%2C%22Resource%22%3A%22*%22%2C%22Condition%22%3A%7B%22StringEquals%22%3A%7B%22aws%3Ausername%22%3A%22bob%22%7D%7D%7D%5D%7D&ActionNames.member.1=s3%3AGetObject";
+
+    const CURRENT_TIME_KEYS: &[&str] = &["aws:CurrentTime", "aws:EpochTime"];
+
+    #[test]
+    fn without_caller_arn_no_key_is_invented() {
+        let ctx = context(ALLOW_BOB);
+        for key in PRINCIPAL_KEYS.iter().chain(CURRENT_TIME_KEYS) {
+            assert!(ctx.values(key).is_none(), "{key} was filled in");
+        }
+        // A principal tag or organization key was never among them either.
+        assert!(ctx.values("aws:PrincipalTag/team").is_none());
+        assert!(ctx.values("aws:PrincipalOrgID").is_none());
+        // A condition on a key nobody supplied does not hold.
+        assert_eq!(decision(ALLOW_BOB), "implicitDeny");
+    }
+
+    #[test]
+    fn context_entries_supply_keys() {
+        let form = format!(
+            "{ALLOW_BOB}&ContextEntries.member.1.ContextKeyName=aws%3Ausername\
+             &ContextEntries.member.1.ContextKeyType=string\
+             &ContextEntries.member.1.ContextKeyValues.member.1=bob\
+             &ContextEntries.member.2.ContextKeyName=aws%3ACurrentTime\
+             &ContextEntries.member.2.ContextKeyType=date\
+             &ContextEntries.member.2.ContextKeyValues.member.1=2024-06-01T12%3A00%3A00Z"
+        );
+        let ctx = context(&form);
+        assert_eq!(ctx.values("aws:username").unwrap()[0].text(), "bob");
+        assert!(ctx.values("aws:CurrentTime").is_some());
+        assert!(ctx.values("aws:PrincipalArn").is_none());
+        assert_eq!(decision(&form), "allowed");
+    }
+
+    #[test]
+    fn caller_arn_supplies_the_principal_keys_only() {
+        let form = format!("{ALLOW_BOB}&CallerArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Auser%2Fbob");
+        let ctx = context(&form);
+        assert_eq!(ctx.values("aws:username").unwrap()[0].text(), "bob");
+        assert_eq!(
+            ctx.values("aws:PrincipalArn").unwrap()[0].text(),
+            "arn:aws:iam::123456789012:user/bob"
+        );
+        assert_eq!(
+            ctx.values("aws:PrincipalAccount").unwrap()[0].text(),
+            "123456789012"
+        );
+        for key in CURRENT_TIME_KEYS {
+            assert!(ctx.values(key).is_none(), "{key} was filled in");
+        }
+        assert_eq!(decision(&form), "allowed");
+    }
+
+    #[test]
+    fn a_policy_variable_nobody_supplied_matches_nothing() {
+        // Allow iam:GetUser on user/${aws:username}.
+        let form = "PolicyInputList.member.1=%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22iam%3AGetUser%22%2C%22Resource%22%3A%22arn%3Aaws%3Aiam%3A%3A123456789012%3Auser%2F%24%7Baws%3Ausername%7D%22%7D%5D%7D&ActionNames.member.1=iam%3AGetUser&ResourceArns.member.1=arn%3Aaws%3Aiam%3A%3A123456789012%3Auser%2Fadmin";
+        assert_eq!(decision(form), "implicitDeny");
+        let supplied = format!(
+            "{form}&ContextEntries.member.1.ContextKeyName=aws%3Ausername\
+             &ContextEntries.member.1.ContextKeyValues.member.1=admin"
+        );
+        assert_eq!(decision(&supplied), "allowed");
+    }
+
+    #[test]
+    fn principal_policy_simulation_keeps_its_implicit_keys() {
+        let sim = Simulation::decode(&params("ActionNames.member.1=s3%3AGetObject")).unwrap();
+        let caller = SimulatedCaller {
+            principal: RequestPrincipal::user("arn:aws:iam::123456789012:user/alice", "AIDAA"),
+            implicit: ImplicitKeys::PrincipalAndTime,
+        };
+        let ctx = request_context(&sim, &caller, "s3:GetObject", "*");
+        assert_eq!(ctx.values("aws:username").unwrap()[0].text(), "alice");
+        assert!(ctx.values("aws:CurrentTime").is_some());
     }
 }

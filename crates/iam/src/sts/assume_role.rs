@@ -10,7 +10,7 @@
 
 use rampart_core::{CallerIdentity, PrincipalType};
 use rampart_policy::{check_size, parse_policy, PolicyKind, SizeLimit};
-use rampart_wire::protocol::query::QueryParams;
+use rampart_wire::protocol::query::{KeyValueMember, QueryParams};
 use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
 
 use super::error::StsError;
@@ -57,42 +57,16 @@ fn tag_chars_ok(s: &str) -> bool {
 
 /// Session tags: `Tags.member.N.Key` / `.Value`, validated; a malformed list is refused.
 fn session_tags(p: &QueryParams) -> Result<Vec<Tag>, StsError> {
-    let mut indexed: Vec<(u32, Option<String>, Option<String>)> = Vec::new();
-    for (name, value) in p.iter() {
-        let Some(rest) = name.strip_prefix("Tags.member.") else {
-            continue;
-        };
-        let (index, field) = rest
-            .split_once('.')
-            .and_then(|(i, f)| Some((i.parse::<u32>().ok()?, f)))
-            .ok_or_else(|| {
-                StsError::InvalidParameterValue(format!("Invalid tag member {name}."))
-            })?;
-        let pos = match indexed.iter().position(|(i, ..)| *i == index) {
-            Some(pos) => pos,
-            None => {
-                indexed.push((index, None, None));
-                indexed.len() - 1
-            }
-        };
-        match field {
-            "Key" => indexed[pos].1 = Some(value.to_owned()),
-            "Value" => indexed[pos].2 = Some(value.to_owned()),
-            _ => {
-                return Err(StsError::InvalidParameterValue(format!(
-                    "Invalid tag member {name}."
-                )))
-            }
-        }
-    }
-    indexed.sort_by_key(|(i, ..)| *i);
+    let indexed = p
+        .key_value_members("Tags")
+        .map_err(|m| StsError::InvalidParameterValue(format!("Invalid tag member {}.", m.0)))?;
     if indexed.len() > MAX_SESSION_TAGS {
         return Err(StsError::ValidationError(format!(
             "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_SESSION_TAGS}"
         )));
     }
     let mut tags: Vec<Tag> = Vec::with_capacity(indexed.len());
-    for (_, key, value) in indexed {
+    for KeyValueMember { key, value } in indexed {
         let key = key
             .ok_or_else(|| StsError::ValidationError("A session tag is missing its Key.".into()))?;
         let value = value.ok_or_else(|| {

@@ -12,6 +12,7 @@ pub mod error;
 
 use std::sync::Arc;
 
+use rampart_core::arn::assumed_role_arn;
 use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
 use rampart_store::Store;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
@@ -166,10 +167,7 @@ impl StsService {
         xml.start("AssumedRoleUser")
             .element(
                 "Arn",
-                &format!(
-                    "arn:aws:sts::{}:assumed-role/{}/{session_name}",
-                    caller.account_id, role.name
-                ),
+                &assumed_role_arn(&caller.account_id, &role.name, &session_name),
             )
             .element("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
             .end("AssumedRoleUser");
@@ -200,7 +198,7 @@ impl StsService {
             now + Duration::seconds(duration_seconds),
             Default::default(),
         );
-        self.store.commit(vec![record.write()]).await?;
+        rampart_store::request_audit::commit(self.store.as_ref(), vec![record.write()]).await?;
         let mut xml = XmlWriter::new();
         credentials_xml(&mut xml, &creds);
         Ok(Output::Query(Some(xml.finish())))

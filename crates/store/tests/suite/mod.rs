@@ -13,6 +13,7 @@ use rampart_store::{Expect, Store, StoreError, Write};
 use time::OffsetDateTime;
 
 pub mod audit;
+pub mod audited;
 pub mod kv;
 pub mod lifecycle;
 pub mod races;
@@ -22,6 +23,8 @@ pub mod races;
 pub trait Harness: Send + Sync + 'static {
     /// A new store handle on this test's database (running migrations, as `open` does).
     async fn open(&self) -> Arc<dyn Store>;
+    /// The URL [`rampart_store::open`] opens this test's database with (for child processes).
+    fn store_url(&self) -> String;
     /// Runs raw SQL against the database, bypassing the store (to plant corrupt rows).
     async fn execute(&self, sql: &str);
     /// Runs raw SQL returning one integer.
@@ -58,12 +61,23 @@ macro_rules! storage_suite {
             audit::checks_round_trip_in_large_batches,
             audit::query_filters_by_every_field,
             audit::concurrent_appenders_keep_seq_in_commit_order,
+            audited::commit_audited_writes_change_and_record,
+            audited::failed_expect_writes_neither,
+            audited::concurrent_audited_commits_keep_seq_in_commit_order,
             lifecycle::reopen_keeps_everything,
             lifecycle::migrations_are_idempotent,
             lifecycle::old_audit_rows_migrate_with_empty_checks,
             lifecycle::corrupt_rows_are_errors_not_panics,
             lifecycle::closed_store_is_unavailable,
+            audited::commits_audited_survive_sigkill,
         );
+
+        /// The child process of `audited::commits_audited_survive_sigkill`; a no-op when run
+        /// normally.
+        #[tokio::test]
+        async fn sigkill_audited_child() {
+            suite::audited::sigkill_child_main().await;
+        }
     };
     (@tests $run:path; $($module:ident :: $name:ident),* $(,)?) => {
         $(
