@@ -53,3 +53,55 @@ def test_two_nodes_share_iam_state(fresh_server, pg_store_url):
             break
         assert time.time() < deadline, "node b kept honouring a disabled key"
         time.sleep(0.5)
+
+
+def refused_within_ttl(call, what):
+    """Polls `call` until the other node refuses it; the credential cache keeps entries 5 s."""
+    started = time.time()
+    while True:
+        try:
+            call()
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InvalidClientTokenId", e.response
+            return time.time() - started
+        assert time.time() - started < 10, f"node b kept honouring {what}"
+        time.sleep(0.25)
+
+
+def test_deletions_on_one_node_take_effect_on_the_other_within_the_ttl(fresh_server, pg_store_url):
+    import json
+
+    a = fresh_server(["--store", pg_store_url])
+    b = fresh_server(["--store", pg_store_url], data_dir=a.data_dir)
+    iam_a = a.client("iam")
+    name = unique("gone")
+    user = iam_a.create_user(UserName=name)["User"]
+    iam_a.attach_user_policy(UserName=name, PolicyArn=ADMIN_POLICY)
+    key = iam_a.create_access_key(UserName=name)["AccessKey"]
+    creds = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    sts_b = b.client("sts", **creds)
+    assert sts_b.get_caller_identity()["Arn"] == user["Arn"]  # cached on node b now
+
+    # A role session used on node b, then the role deleted and re-created on node a.
+    role_name = unique("phoenix")
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
+        }
+    )
+    role = iam_a.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]
+    session = sts_b.assume_role(RoleArn=role["Arn"], RoleSessionName="old")["Credentials"]
+    session_creds = {
+        "aws_access_key_id": session["AccessKeyId"],
+        "aws_secret_access_key": session["SecretAccessKey"],
+        "aws_session_token": session["SessionToken"],
+    }
+    assert b.client("sts", **session_creds).get_caller_identity()
+    iam_a.delete_role(RoleName=role_name)
+    iam_a.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)
+    refused_within_ttl(b.client("sts", **session_creds).get_caller_identity, "a session of a deleted role")
+
+    iam_a.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    assert error_of(a.client("sts", **creds).get_caller_identity)[0] == "InvalidClientTokenId"
+    refused_within_ttl(sts_b.get_caller_identity, "a deleted access key")
