@@ -57,7 +57,7 @@ impl IamOperation for CreateAccessKey {
         Ok(CreateAccessKey(UserOrCaller::decode(p, call)?))
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![self.0.check(iam, call).await?])
     }
 
@@ -80,7 +80,7 @@ impl IamOperation for ListAccessKeys {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![self.user.check(iam, call).await?])
     }
 
@@ -117,7 +117,7 @@ impl IamOperation for UpdateAccessKey {
     }
 
     /// The user; the handler touches the key only if it is that user's.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![self.user.check(iam, call).await?])
     }
 
@@ -141,7 +141,7 @@ impl IamOperation for DeleteAccessKey {
     }
 
     /// The user; the handler touches the key only if it is that user's.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![self.user.check(iam, call).await?])
     }
 
@@ -164,7 +164,7 @@ impl IamOperation for GetAccessKeyLastUsed {
 
     /// The user that owns the key; a key that does not exist names no user, and the handler
     /// answers `NoSuchEntity` to a caller allowed the action at all.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let id = self.access_key_id.as_str();
         let owner = if well_formed(id) {
             entities::load::<AccessKeyRecord>(iam.store.as_ref(), id).await?

@@ -91,7 +91,7 @@ impl IamOperation for GetAccountAuthorizationDetails {
         })
     }
 
-    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![Check::unscoped(call.action())])
     }
 

@@ -36,7 +36,7 @@ impl<T: Holder> Attachment<T> {
     }
 
     /// The entity, with `iam:PolicyARN` and (for users and roles) its current boundary.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let check = iam
             .target::<T>(&self.name)
             .await?
@@ -55,7 +55,7 @@ impl<T: Holder> IamOperation for Attach<T> {
         Attachment::decode(p).map(Attach)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 
@@ -73,7 +73,7 @@ impl<T: Holder> IamOperation for Detach<T> {
         Attachment::decode(p).map(Detach)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 
@@ -101,7 +101,7 @@ impl<T: Holder> IamOperation for ListAttached<T> {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<T>(&self.name).await?.check(call)])
     }
 
@@ -140,7 +140,7 @@ impl IamOperation for ListEntitiesForPolicy {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 

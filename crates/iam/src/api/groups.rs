@@ -35,7 +35,7 @@ impl IamOperation for CreateGroup {
     }
 
     /// The ARN the new group will have.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam
             .new_target("group", &self.path, &self.name)
             .check(call)])
@@ -60,7 +60,7 @@ impl IamOperation for GetGroup {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Group>(&self.name).await?.check(call)])
     }
 
@@ -83,7 +83,7 @@ impl IamOperation for ListGroups {
         })
     }
 
-    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![Check::unscoped(call.action())])
     }
 
@@ -116,7 +116,7 @@ impl IamOperation for UpdateGroup {
 
     /// The group as it is, and (as AWS documents) the group as it will be: a caller must be
     /// allowed on both names and paths.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let current = iam.target::<Group>(&self.name).await?;
         let path = match &self.new_path {
             Some(path) => path.clone(),
@@ -148,7 +148,7 @@ impl IamOperation for DeleteGroup {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Group>(&self.name).await?.check(call)])
     }
 
@@ -173,7 +173,7 @@ impl Membership {
 
     /// The group is the resource of a membership change (as AWS's service authorization
     /// reference lists it), even though the request names a user too.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam
             .target::<Group>(&self.group_name)
             .await?
@@ -190,7 +190,7 @@ impl IamOperation for AddUserToGroup {
         Membership::decode(p).map(AddUserToGroup)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 
@@ -208,7 +208,7 @@ impl IamOperation for RemoveUserFromGroup {
         Membership::decode(p).map(RemoveUserFromGroup)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 
@@ -232,7 +232,7 @@ impl IamOperation for ListGroupsForUser {
     }
 
     /// The user whose groups are listed is the resource.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<User>(&self.user_name).await?.check(call)])
     }
 

@@ -43,7 +43,7 @@ impl<T: Holder> IamOperation for PutInline<T> {
     }
 
     /// The owner with its current boundary (groups have none).
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam
             .target::<T>(&self.owner)
             .await?
@@ -76,7 +76,7 @@ impl<T: Holder> IamOperation for GetInline<T> {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<T>(&self.owner).await?.check(call)])
     }
 
@@ -102,7 +102,7 @@ impl<T: Holder> IamOperation for ListInline<T> {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<T>(&self.owner).await?.check(call)])
     }
 
@@ -129,7 +129,7 @@ impl<T: Holder> IamOperation for DeleteInline<T> {
     }
 
     /// The owner with its current boundary (groups have none).
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam
             .target::<T>(&self.owner)
             .await?

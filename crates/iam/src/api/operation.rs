@@ -36,8 +36,9 @@ pub(crate) trait IamOperation: Sized + Send + Sync + 'static {
     fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError>;
 
     /// What the caller must be allowed, derived from this value and the stored state of the
-    /// entities it names.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError>;
+    /// entities it names. A read may keep the entity it loaded here, so that what it answers
+    /// is exactly what was authorized (and the store is read once).
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError>;
 
     /// Runs this value.
     async fn execute(self, iam: &IamService, call: &Call<'_>) -> Reply;
@@ -92,7 +93,7 @@ pub(super) async fn prepare<'s, O: IamOperation>(
     p: &QueryParams,
     call: &Call<'_>,
 ) -> Result<Box<dyn PreparedOperation + 's>, IamError> {
-    let request = O::decode(p, call)?;
+    let mut request = O::decode(p, call)?;
     let checks = request.checks(iam, call).await?;
     Ok(Box::new(Prepared {
         iam,

@@ -153,7 +153,7 @@ impl IamOperation for CreatePolicy {
     }
 
     /// The new policy's ARN, with the tags it will carry.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.new_target("policy", &self.path, &self.name).check(call);
         request_tags(&mut check, &self.tags);
         Ok(vec![check])
@@ -180,7 +180,7 @@ impl IamOperation for GetPolicy {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 
@@ -227,7 +227,7 @@ impl IamOperation for ListPolicies {
         })
     }
 
-    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![Check::unscoped(call.action())])
     }
 
@@ -248,7 +248,7 @@ impl IamOperation for DeletePolicy {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 

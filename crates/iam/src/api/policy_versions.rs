@@ -84,7 +84,7 @@ impl IamOperation for CreatePolicyVersion {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 
@@ -111,7 +111,7 @@ impl VersionOf {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 }
@@ -124,7 +124,7 @@ impl IamOperation for GetPolicyVersion {
         VersionOf::decode(p).map(GetPolicyVersion)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 
@@ -147,7 +147,7 @@ impl IamOperation for ListPolicyVersions {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 
@@ -164,7 +164,7 @@ impl IamOperation for DeletePolicyVersion {
         VersionOf::decode(p).map(DeletePolicyVersion)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 
@@ -181,7 +181,7 @@ impl IamOperation for SetDefaultPolicyVersion {
         VersionOf::decode(p).map(SetDefaultPolicyVersion)
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         self.0.checks(iam, call).await
     }
 

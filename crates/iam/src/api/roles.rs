@@ -92,7 +92,7 @@ impl IamOperation for CreateRole {
     }
 
     /// The new role's ARN; `iam:PermissionsBoundary` is the boundary it will carry.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.new_target("role", &self.path, &self.name).check(call);
         if let Some(boundary) = &self.boundary {
             check.push_key("iam:PermissionsBoundary", boundary);
@@ -122,7 +122,7 @@ impl IamOperation for GetRole {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
     }
 
@@ -145,7 +145,7 @@ impl IamOperation for ListRoles {
         })
     }
 
-    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![Check::unscoped(call.action())])
     }
 
@@ -170,7 +170,7 @@ impl IamOperation for UpdateRole {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
     }
 
@@ -192,7 +192,7 @@ impl IamOperation for UpdateRoleDescription {
         Ok(UpdateRoleDescription { name, description })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
     }
 
@@ -219,7 +219,7 @@ impl IamOperation for UpdateAssumeRolePolicy {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
     }
 
@@ -244,7 +244,7 @@ impl IamOperation for DeleteRole {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
     }
 

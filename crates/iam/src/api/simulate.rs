@@ -351,7 +351,7 @@ impl IamOperation for SimulateCustomPolicy {
         })
     }
 
-    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![Check::unscoped(call.action())])
     }
 
@@ -408,7 +408,7 @@ impl IamOperation for SimulatePrincipalPolicy {
 
     /// The principal simulated, with its stored tags when the ARN names it exactly; any
     /// other ARN is checked as given (execute then finds no such principal).
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let target = match self.kind {
             SourceKind::User => iam.target::<User>(&self.name).await?,
             SourceKind::Group => iam.target::<Group>(&self.name).await?,

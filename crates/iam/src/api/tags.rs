@@ -57,7 +57,7 @@ impl<T: Tagged> IamOperation for TagEntity<T> {
     }
 
     /// The entity, with the tags the request sets.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.target::<T>(&self.name).await?.check(call);
         request_tags(&mut check, &self.tags);
         Ok(vec![check])
@@ -86,7 +86,7 @@ impl<T: Tagged> IamOperation for UntagEntity<T> {
     }
 
     /// The entity, with the keys the request removes as `aws:TagKeys`.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.target::<T>(&self.name).await?.check(call);
         removed_keys(&mut check, &self.keys);
         Ok(vec![check])
@@ -114,7 +114,7 @@ impl<T: Tagged> IamOperation for ListEntityTags<T> {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<T>(&self.name).await?.check(call)])
     }
 
@@ -142,7 +142,7 @@ impl<T: Tagged> IamOperation for PutBoundary<T> {
 
     /// The entity, with `iam:PermissionsBoundary` the boundary requested (as AWS supplies it
     /// here), not the one it has now.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let check = iam
             .target::<T>(&self.name)
             .await?
@@ -173,7 +173,7 @@ impl<T: Tagged> IamOperation for DeleteBoundary<T> {
 
     /// The entity with its current boundary, so a policy that forbids removing a given
     /// boundary holds.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam
             .target::<T>(&self.name)
             .await?
@@ -200,7 +200,7 @@ impl IamOperation for TagPolicy {
     }
 
     /// The policy, with the tags the request sets.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.policy_target(&self.policy_arn).await?.check(call);
         request_tags(&mut check, &self.tags);
         Ok(vec![check])
@@ -226,7 +226,7 @@ impl IamOperation for UntagPolicy {
     }
 
     /// The policy, with the keys the request removes as `aws:TagKeys`.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.policy_target(&self.policy_arn).await?.check(call);
         removed_keys(&mut check, &self.keys);
         Ok(vec![check])
@@ -251,7 +251,7 @@ impl IamOperation for ListPolicyTags {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.policy_target(&self.policy_arn).await?.check(call)])
     }
 

@@ -32,6 +32,15 @@ impl Target {
         }
     }
 
+    /// A stored user, group or role.
+    pub fn of<T: Holder>(entity: &T) -> Self {
+        Target {
+            arn: entity.arn().to_owned(),
+            tags: entity.resource_tags().to_vec(),
+            boundary: entity.boundary().map(str::to_owned),
+        }
+    }
+
     /// The operation's action on this entity, with its resource tags.
     pub fn check(&self, call: &Call<'_>) -> Check {
         let mut check = Check::on(call.action(), &self.arn);
@@ -80,11 +89,7 @@ impl IamService {
     pub(crate) async fn target<T: Holder>(&self, name: &str) -> Result<Target, IamError> {
         Ok(
             match entities::load::<T>(self.store.as_ref(), name).await? {
-                Some(found) => Target {
-                    arn: found.entity.arn().to_owned(),
-                    tags: found.entity.resource_tags().to_vec(),
-                    boundary: found.entity.boundary().map(str::to_owned),
-                },
+                Some(found) => Target::of(&found.entity),
                 None => Target::new(self.arn(T::NOUN, "/", name)),
             },
         )

@@ -10,7 +10,7 @@ use super::error::IamError;
 use super::input;
 use super::operation::{Call, IamOperation};
 use super::pagination::{name_taken, scan_page, PageRequest};
-use super::targets::request_tags;
+use super::targets::{request_tags, Target};
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::credentials::AccessKeyRecord;
@@ -39,7 +39,7 @@ impl IamOperation for CreateUser {
     }
 
     /// The new user's ARN; `iam:PermissionsBoundary` is the boundary it will carry.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let mut check = iam.new_target("user", &self.path, &self.name).check(call);
         if let Some(boundary) = &self.boundary {
             check.push_key("iam:PermissionsBoundary", boundary);
@@ -75,22 +75,37 @@ impl UserOrCaller {
     }
 }
 
-pub(super) struct GetUser(UserOrCaller);
+pub(super) struct GetUser {
+    name: UserOrCaller,
+    /// The user as it was read for authorization: the answer shows exactly that.
+    authorized: Option<User>,
+}
 
 #[async_trait::async_trait]
 impl IamOperation for GetUser {
     fn decode(p: &QueryParams, call: &Call<'_>) -> Result<Self, IamError> {
-        Ok(GetUser(UserOrCaller::decode(p, call)?))
+        Ok(GetUser {
+            name: UserOrCaller::decode(p, call)?,
+            authorized: None,
+        })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![self.0.check(iam, call).await?])
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        let found = entities::load::<User>(iam.store.as_ref(), &self.name.0).await?;
+        let target = match &found {
+            Some(user) => Target::of(&user.entity),
+            None => iam.new_target("user", "/", &self.name.0),
+        };
+        self.authorized = found.map(|u| u.entity);
+        Ok(vec![target.check(call)])
     }
 
-    async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
-        let user = iam.load::<User>(&self.0 .0).await?;
+    async fn execute(self, _: &IamService, _: &Call<'_>) -> Reply {
+        let user = self
+            .authorized
+            .ok_or_else(|| IamError::no_such("user", &self.name.0))?;
         let mut out = XmlWriter::new();
-        xml::user(&mut out, "User", &user.entity, Detail::Full);
+        xml::user(&mut out, "User", &user, Detail::Full);
         Ok(Some(out.finish()))
     }
 }
@@ -109,7 +124,7 @@ impl IamOperation for ListUsers {
         })
     }
 
-    async fn checks(&self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, _: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![Check::unscoped(call.action())])
     }
 
@@ -140,7 +155,7 @@ impl IamOperation for UpdateUser {
 
     /// The user as it is, and (as AWS documents) the user as it will be: a caller must be
     /// allowed on both names and paths.
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         let current = iam.target::<User>(&self.name).await?;
         let path = match &self.new_path {
             Some(path) => path.clone(),
@@ -172,7 +187,7 @@ impl IamOperation for DeleteUser {
         })
     }
 
-    async fn checks(&self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+    async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
         Ok(vec![iam.target::<User>(&self.name).await?.check(call)])
     }
 
