@@ -17,7 +17,9 @@ pub mod sts;
 
 pub use account::Account;
 pub use api::{ChangeHook, IamService};
-pub use authorizer::{AttachedPolicy, Authorization, Authorizer, RequestFacts};
+pub use authorizer::{
+    AttachedPolicy, Authorization, Authorizer, Caller, RequestFacts, ServicePrincipal, WebIdentity,
+};
 pub use bootstrap::{bootstrap, BootstrapOutcome};
 pub use credentials::{CredentialError, CredentialResolver, ResolvedCredential};
 pub use entities::{Group, ManagedPolicy, Role, User};

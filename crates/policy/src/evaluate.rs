@@ -19,7 +19,8 @@
 //!    allow access for principals").
 //! 4. Cross-account (the resource's account is not the caller's): the identity side
 //!    (identity ∧ boundary ∧ session) *and* a resource-based policy must allow.
-//! 5. Callers without identity policies (services, anonymous) need a resource-policy allow.
+//! 5. Callers without identity policies (services, web identities, anonymous) need a
+//!    resource-policy allow.
 //!
 //! Session policies: a role session without one is unrestricted by them; a federated-user
 //! session (`GetFederationToken`) without one has no identity-based permissions ("If
@@ -130,7 +131,7 @@ fn verdict(t: &Tally, ctx: &EvaluationContext) -> (bool, Option<PolicyKind>) {
 
     if matches!(
         caller.principal_type,
-        PrincipalType::Service | PrincipalType::Anonymous
+        PrincipalType::Service | PrincipalType::WebIdentityUser | PrincipalType::Anonymous
     ) {
         return (resource_allow.is_some(), Some(resource_kind));
     }

@@ -21,6 +21,8 @@ pub enum PrincipalType {
     FederatedUser,
     /// An AWS service acting through a service principal.
     Service,
+    /// A caller holding a web identity (OIDC) token, before it assumes a role.
+    WebIdentityUser,
     /// An unauthenticated caller.
     Anonymous,
 }
@@ -34,6 +36,7 @@ impl PrincipalType {
             PrincipalType::AssumedRole => "AssumedRole",
             PrincipalType::FederatedUser => "FederatedUser",
             PrincipalType::Service => "Service",
+            PrincipalType::WebIdentityUser => "WebIdentityUser",
             PrincipalType::Anonymous => "Anonymous",
         }
     }
@@ -134,6 +137,16 @@ impl RequestPrincipal {
         Self::base(PrincipalType::Service, name.to_owned(), None)
     }
 
+    /// A holder of a web identity token from `provider` (the issuer as an IAM OIDC provider
+    /// names it, e.g. `cognito-idp.us-east-1.amazonaws.com/us-east-1_abc`), for the subject
+    /// `subject`. Trust policies name it with `"Federated": provider`.
+    pub fn web_identity(provider: &str, subject: &str) -> Self {
+        let mut p = Self::base(PrincipalType::WebIdentityUser, String::new(), None);
+        p.federated_provider = Some(provider.to_owned());
+        p.user_id = Some(format!("{provider}:{subject}"));
+        p
+    }
+
     /// An unauthenticated caller.
     pub fn anonymous() -> Self {
         let mut p = Self::base(PrincipalType::Anonymous, String::new(), None);
@@ -158,7 +171,9 @@ impl RequestPrincipal {
     /// ("aws:PrincipalArn" in "AWS global condition context keys").
     pub fn principal_arn(&self) -> Option<&str> {
         match self.principal_type {
-            PrincipalType::Anonymous | PrincipalType::Service => None,
+            PrincipalType::Anonymous | PrincipalType::Service | PrincipalType::WebIdentityUser => {
+                None
+            }
             PrincipalType::AssumedRole => Some(self.source_arn.as_deref().unwrap_or(&self.arn)),
             _ => Some(&self.arn),
         }

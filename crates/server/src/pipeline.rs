@@ -17,7 +17,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, StatusCode};
 use rampart_core::{ids, AuditCheck, AuditOutcome, AuditRecord, CallerIdentity};
 use rampart_iam::{
-    Authorizer, CredentialError, CredentialResolver, RequestFacts, ResolvedCredential,
+    Authorizer, Caller, CredentialError, CredentialResolver, RequestFacts, ResolvedCredential,
 };
 use rampart_wire::protocol::query::QueryParams;
 use rampart_wire::protocol::{self, json, query, rest_json, EncodedResponse, ProtocolKind};
@@ -344,7 +344,8 @@ impl Pipeline {
             now: OffsetDateTime::now_utc(),
         };
         for check in checks {
-            let authorization = self.authorizer.authorize(credential, check, &facts);
+            let caller = Caller::Credential(credential);
+            let authorization = self.authorizer.authorize(&caller, check, &facts);
             let decision = authorization.evaluation.decision.as_str();
             trail.checks.push(AuditCheck {
                 action: authorization.action.clone(),
@@ -356,7 +357,7 @@ impl Pipeline {
                 .extend(authorization.matched_statements());
             trail.decision = Some(decision);
             if !authorization.is_allowed() {
-                let message = authorization.denial_message(&credential.identity.arn);
+                let message = authorization.denial_message(&caller.describe());
                 return Err(Rejection::in_service(
                     service,
                     CommonError::AccessDenied(message),
