@@ -13,6 +13,7 @@ use super::input;
 use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, scan_all, PageRequest};
 use super::policies::{not_found, split_policy_arn};
+use super::targets::Authorized;
 use super::{Holder, IamService, Reply, COMMIT_ATTEMPTS};
 use crate::entities::{self, Group, Role, User};
 
@@ -23,6 +24,8 @@ pub const MAX_ATTACHED: usize = 10;
 pub(super) struct Attachment<T> {
     name: String,
     policy_arn: String,
+    /// The entity as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -31,15 +34,15 @@ impl<T: Holder> Attachment<T> {
         Ok(Attachment {
             name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
             policy_arn: input::policy_arn(p, "PolicyArn")?.to_owned(),
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
 
     /// The entity, with `iam:PolicyARN` and (for users and roles) its current boundary.
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        let check = iam
-            .target::<T>(&self.name)
-            .await?
+        let target = self.authorized.record(iam.target::<T>(&self.name).await?);
+        let check = target
             .check_with_boundary(call)
             .with_key("iam:PolicyARN", &self.policy_arn);
         Ok(vec![check])
@@ -155,6 +158,7 @@ impl IamService {
         let arn = r.policy_arn.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
+            r.authorized.holds_for(&current.entity)?;
             let policy = self.attachable_policy(arn).await?;
             let mut entity = current.entity.clone();
             if entity.attached().iter().any(|a| a == arn) {
@@ -181,6 +185,7 @@ impl IamService {
         let arn = r.policy_arn.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
+            r.authorized.holds_for(&current.entity)?;
             let mut entity = current.entity.clone();
             if !entity.attached().iter().any(|a| a == arn) {
                 return Err(IamError::NoSuchEntity(format!(

@@ -12,6 +12,7 @@ use super::error::IamError;
 use super::input;
 use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, PageRequest};
+use super::targets::Authorized;
 use super::xml;
 use super::{Holder, IamService, Reply};
 
@@ -23,6 +24,8 @@ pub(super) struct PutInline<T> {
     owner: String,
     policy_name: String,
     policy_document: String,
+    /// The owner as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -38,16 +41,15 @@ impl<T: Holder> IamOperation for PutInline<T> {
             owner: owner.to_owned(),
             policy_name: policy_name.to_owned(),
             policy_document: document.to_owned(),
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
 
     /// The owner with its current boundary (groups have none).
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam
-            .target::<T>(&self.owner)
-            .await?
-            .check_with_boundary(call)])
+        let target = self.authorized.record(iam.target::<T>(&self.owner).await?);
+        Ok(vec![target.check_with_boundary(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
@@ -115,6 +117,8 @@ impl<T: Holder> IamOperation for ListInline<T> {
 pub(super) struct DeleteInline<T> {
     owner: String,
     policy_name: String,
+    /// The owner as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -124,16 +128,15 @@ impl<T: Holder> IamOperation for DeleteInline<T> {
         Ok(DeleteInline {
             owner: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
             policy_name: input::name(p, "PolicyName", MAX_POLICY_NAME)?.to_owned(),
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
 
     /// The owner with its current boundary (groups have none).
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam
-            .target::<T>(&self.owner)
-            .await?
-            .check_with_boundary(call)])
+        let target = self.authorized.record(iam.target::<T>(&self.owner).await?);
+        Ok(vec![target.check_with_boundary(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
@@ -145,7 +148,7 @@ impl IamService {
     async fn put_inline<T: Holder>(&self, r: PutInline<T>) -> Reply {
         let policy_name = r.policy_name.as_str();
         let document = r.policy_document.as_str();
-        self.modify::<T>(&r.owner, |entity| {
+        self.modify::<T>(&r.owner, &r.authorized, |entity| {
             let others: usize = entity
                 .inline()
                 .iter()
@@ -196,7 +199,7 @@ impl IamService {
 
     async fn delete_inline<T: Holder>(&self, r: DeleteInline<T>) -> Reply {
         let policy_name = r.policy_name.as_str();
-        self.modify::<T>(&r.owner, |entity| {
+        self.modify::<T>(&r.owner, &r.authorized, |entity| {
             entity
                 .inline_mut()
                 .remove(policy_name)

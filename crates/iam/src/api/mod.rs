@@ -203,6 +203,35 @@ operation::iam_operations! {
     read "GetAccountAuthorizationDetails" => account_details::GetAccountAuthorizationDetails;
 }
 
+/// The operations IAM offers, in table order.
+pub fn operations() -> &'static [OperationSpec] {
+    OPERATIONS
+}
+
+/// Decodes the members of `operation` as the request path would, without a store and
+/// without authorizing: for fuzzing the code every IAM request's input meets first.
+pub fn decode_request(
+    operation: &str,
+    params: &rampart_wire::protocol::query::QueryParams,
+    caller: Option<&rampart_core::CallerIdentity>,
+) -> Result<(), IamError> {
+    let spec = OPERATIONS
+        .iter()
+        .find(|spec| spec.name == operation)
+        .ok_or_else(|| {
+            IamError::InvalidInput(format!(
+                "Could not find operation {operation} for service iam"
+            ))
+        })?;
+    decode_named(
+        params,
+        &operation::Call {
+            op: spec.name,
+            caller,
+        },
+    )
+}
+
 #[async_trait::async_trait]
 impl Service for IamService {
     fn signing_name(&self) -> &'static str {

@@ -133,6 +133,21 @@ macro_rules! iam_operations {
                 ))),
             }
         }
+
+        /// Decodes the members of the operation `call.op` and nothing else: no store, no
+        /// checks. The pure front of every IAM request, which the fuzzer drives.
+        pub(super) fn decode_named(
+            p: &rampart_wire::protocol::query::QueryParams,
+            call: &$crate::api::operation::Call<'_>,
+        ) -> Result<(), IamError> {
+            use $crate::api::operation::IamOperation as _;
+            match call.op {
+                $( $name => <$ty>::decode(p, call).map(drop), )*
+                other => Err(IamError::InvalidInput(format!(
+                    "Could not find operation {other} for service iam"
+                ))),
+            }
+        }
     };
 }
 

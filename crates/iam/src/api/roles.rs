@@ -14,9 +14,9 @@ use super::error::IamError;
 use super::input;
 use super::operation::{Call, IamOperation};
 use super::pagination::{name_taken, scan_page, PageRequest};
-use super::targets::request_tags;
+use super::targets::{request_tags, Authorized};
 use super::xml::{self, Detail};
-use super::{IamService, Reply, COMMIT_ATTEMPTS};
+use super::{Holder, IamService, Reply, COMMIT_ATTEMPTS};
 use crate::entities::{self, Role, Tag};
 
 /// `MaxSessionDuration` bounds and default, in seconds.
@@ -158,6 +158,8 @@ pub(super) struct UpdateRole {
     name: String,
     description: Option<String>,
     max_session: Option<u32>,
+    /// The role as its checks read it: the write acts on that state only.
+    authorized: Authorized,
 }
 
 #[async_trait::async_trait]
@@ -167,11 +169,15 @@ impl IamOperation for UpdateRole {
             name: input::name(p, "RoleName", 64)?.to_owned(),
             description: description(p)?,
             max_session: max_session(p)?,
+            authorized: Authorized::default(),
         })
     }
 
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+        let target = self
+            .authorized
+            .record(iam.target::<Role>(&self.name).await?);
+        Ok(vec![target.check(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
@@ -182,6 +188,8 @@ impl IamOperation for UpdateRole {
 pub(super) struct UpdateRoleDescription {
     name: String,
     description: String,
+    /// The role as its checks read it: the write acts on that state only.
+    authorized: Authorized,
 }
 
 #[async_trait::async_trait]
@@ -189,11 +197,18 @@ impl IamOperation for UpdateRoleDescription {
     fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         let name = input::name(p, "RoleName", 64)?.to_owned();
         let description = description(p)?.ok_or_else(|| IamError::missing("Description"))?;
-        Ok(UpdateRoleDescription { name, description })
+        Ok(UpdateRoleDescription {
+            name,
+            description,
+            authorized: Authorized::default(),
+        })
     }
 
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+        let target = self
+            .authorized
+            .record(iam.target::<Role>(&self.name).await?);
+        Ok(vec![target.check(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
@@ -205,6 +220,8 @@ pub(super) struct UpdateAssumeRolePolicy {
     name: String,
     /// The new trust policy, already validated as one.
     document: String,
+    /// The role as its checks read it: the write acts on that state only.
+    authorized: Authorized,
 }
 
 #[async_trait::async_trait]
@@ -216,11 +233,15 @@ impl IamOperation for UpdateAssumeRolePolicy {
         Ok(UpdateAssumeRolePolicy {
             name,
             document: document.to_owned(),
+            authorized: Authorized::default(),
         })
     }
 
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+        let target = self
+            .authorized
+            .record(iam.target::<Role>(&self.name).await?);
+        Ok(vec![target.check(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
@@ -234,6 +255,8 @@ impl IamOperation for UpdateAssumeRolePolicy {
 
 pub(super) struct DeleteRole {
     name: String,
+    /// The role as its checks read it: the write acts on that state only.
+    authorized: Authorized,
 }
 
 #[async_trait::async_trait]
@@ -241,15 +264,19 @@ impl IamOperation for DeleteRole {
     fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         Ok(DeleteRole {
             name: input::name(p, "RoleName", 64)?.to_owned(),
+            authorized: Authorized::default(),
         })
     }
 
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam.target::<Role>(&self.name).await?.check(call)])
+        let target = self
+            .authorized
+            .record(iam.target::<Role>(&self.name).await?);
+        Ok(vec![target.check(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
-        iam.delete_role(&self.name).await
+        iam.delete_role(self).await
     }
 }
 
@@ -326,8 +353,9 @@ impl IamService {
             name,
             description,
             max_session,
+            authorized,
         } = r;
-        self.modify::<Role>(&name, |role| {
+        self.modify::<Role>(&name, &authorized, |role| {
             if let Some(d) = &description {
                 role.description = Some(d.clone());
             }
@@ -342,8 +370,12 @@ impl IamService {
 
     /// The older form of UpdateRole: sets the description and answers the role.
     async fn update_role_description(&self, r: UpdateRoleDescription) -> Reply {
-        let UpdateRoleDescription { name, description } = r;
-        self.modify::<Role>(&name, |role| {
+        let UpdateRoleDescription {
+            name,
+            description,
+            authorized,
+        } = r;
+        self.modify::<Role>(&name, &authorized, |role| {
             role.description = Some(description.clone());
             Ok(())
         })
@@ -352,8 +384,12 @@ impl IamService {
     }
 
     async fn update_assume_role_policy(&self, r: UpdateAssumeRolePolicy) -> Reply {
-        let UpdateAssumeRolePolicy { name, document } = r;
-        self.modify::<Role>(&name, |role| {
+        let UpdateAssumeRolePolicy {
+            name,
+            document,
+            authorized,
+        } = r;
+        self.modify::<Role>(&name, &authorized, |role| {
             role.assume_role_policy_document = document.clone();
             Ok(())
         })
@@ -362,9 +398,11 @@ impl IamService {
     }
 
     /// Deletes a role with no policies left, as IAM requires.
-    async fn delete_role(&self, name: &str) -> Reply {
+    async fn delete_role(&self, r: DeleteRole) -> Reply {
+        let name = r.name.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<Role>(name).await?;
+            r.authorized.holds_for(&current.entity)?;
             if !current.entity.inline_policies.is_empty() {
                 return Err(IamError::DeleteConflict(
                     "Cannot delete entity, must delete policies first.".into(),
@@ -392,14 +430,17 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    /// Read-modify-write of one entity, retried when another writer got there first.
-    pub(super) async fn modify<T: super::Holder>(
+    /// Read-modify-write of one entity, retried when another writer got there first. Each
+    /// read must still be the entity as `authorized` (what the request's checks read of it).
+    pub(super) async fn modify<T: Holder>(
         &self,
         name: &str,
+        authorized: &Authorized,
         change: impl Fn(&mut T) -> Result<(), IamError>,
     ) -> Result<(), IamError> {
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
+            authorized.holds_for(&current.entity)?;
             let mut entity = current.entity.clone();
             change(&mut entity)?;
             if self

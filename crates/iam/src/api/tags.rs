@@ -13,7 +13,7 @@ use super::input;
 use super::operation::{Call, IamOperation};
 use super::pagination::{paginate, PageRequest};
 use super::policies::PolicyRef;
-use super::targets::request_tags;
+use super::targets::{request_tags, Authorized};
 use super::xml;
 use super::{IamService, Reply, Tagged, COMMIT_ATTEMPTS};
 use crate::entities::{self, Tag};
@@ -43,6 +43,8 @@ fn removed_keys(check: &mut Check, keys: &[String]) {
 pub(super) struct TagEntity<T> {
     name: String,
     tags: Vec<Tag>,
+    /// The entity as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -52,13 +54,15 @@ impl<T: Tagged> IamOperation for TagEntity<T> {
         Ok(TagEntity {
             name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
             tags: required_tags(p)?,
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
 
     /// The entity, with the tags the request sets.
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        let mut check = iam.target::<T>(&self.name).await?.check(call);
+        let target = self.authorized.record(iam.target::<T>(&self.name).await?);
+        let mut check = target.check(call);
         request_tags(&mut check, &self.tags);
         Ok(vec![check])
     }
@@ -72,6 +76,8 @@ impl<T: Tagged> IamOperation for TagEntity<T> {
 pub(super) struct UntagEntity<T> {
     name: String,
     keys: Vec<String>,
+    /// The entity as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -81,13 +87,15 @@ impl<T: Tagged> IamOperation for UntagEntity<T> {
         Ok(UntagEntity {
             name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
             keys: tag_keys(p),
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
 
     /// The entity, with the keys the request removes as `aws:TagKeys`.
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        let mut check = iam.target::<T>(&self.name).await?.check(call);
+        let target = self.authorized.record(iam.target::<T>(&self.name).await?);
+        let mut check = target.check(call);
         removed_keys(&mut check, &self.keys);
         Ok(vec![check])
     }
@@ -127,6 +135,8 @@ impl<T: Tagged> IamOperation for ListEntityTags<T> {
 pub(super) struct PutBoundary<T> {
     name: String,
     boundary: String,
+    /// The entity as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -136,6 +146,7 @@ impl<T: Tagged> IamOperation for PutBoundary<T> {
         Ok(PutBoundary {
             name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
             boundary: input::policy_arn(p, "PermissionsBoundary")?.to_owned(),
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
@@ -143,9 +154,8 @@ impl<T: Tagged> IamOperation for PutBoundary<T> {
     /// The entity, with `iam:PermissionsBoundary` the boundary requested (as AWS supplies it
     /// here), not the one it has now.
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        let check = iam
-            .target::<T>(&self.name)
-            .await?
+        let target = self.authorized.record(iam.target::<T>(&self.name).await?);
+        let check = target
             .check(call)
             .with_key("iam:PermissionsBoundary", &self.boundary);
         Ok(vec![check])
@@ -159,6 +169,8 @@ impl<T: Tagged> IamOperation for PutBoundary<T> {
 /// `Delete{User,Role}PermissionsBoundary`.
 pub(super) struct DeleteBoundary<T> {
     name: String,
+    /// The entity as its checks read it: the write acts on that state only.
+    authorized: Authorized,
     entity: PhantomData<fn() -> T>,
 }
 
@@ -167,6 +179,7 @@ impl<T: Tagged> IamOperation for DeleteBoundary<T> {
     fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         Ok(DeleteBoundary {
             name: input::name(p, T::NAME_MEMBER, T::MAX_NAME)?.to_owned(),
+            authorized: Authorized::default(),
             entity: PhantomData,
         })
     }
@@ -174,14 +187,12 @@ impl<T: Tagged> IamOperation for DeleteBoundary<T> {
     /// The entity with its current boundary, so a policy that forbids removing a given
     /// boundary holds.
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam
-            .target::<T>(&self.name)
-            .await?
-            .check_with_boundary(call)])
+        let target = self.authorized.record(iam.target::<T>(&self.name).await?);
+        Ok(vec![target.check_with_boundary(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
-        iam.delete_boundary::<T>(&self.name).await
+        iam.delete_boundary(self).await
     }
 }
 
@@ -262,9 +273,15 @@ impl IamOperation for ListPolicyTags {
 
 impl IamService {
     async fn tag<T: Tagged>(&self, r: TagEntity<T>) -> Reply {
-        let TagEntity { name, tags, .. } = r;
+        let TagEntity {
+            name,
+            tags,
+            authorized,
+            ..
+        } = r;
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(&name).await?;
+            authorized.holds_for(&current.entity)?;
             let mut entity = current.entity.clone();
             input::merge_tags(entity.tags_mut(), tags.clone())?;
             if self
@@ -281,9 +298,15 @@ impl IamService {
     }
 
     async fn untag<T: Tagged>(&self, r: UntagEntity<T>) -> Reply {
-        let UntagEntity { name, keys, .. } = r;
+        let UntagEntity {
+            name,
+            keys,
+            authorized,
+            ..
+        } = r;
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(&name).await?;
+            authorized.holds_for(&current.entity)?;
             let mut entity = current.entity.clone();
             entity
                 .tags_mut()
@@ -319,6 +342,7 @@ impl IamService {
         let arn = r.boundary.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
+            r.authorized.holds_for(&current.entity)?;
             let mut entity = current.entity.clone();
             let old = entity.boundary_mut().replace(arn.to_owned());
             if old.as_deref() == Some(arn) {
@@ -338,9 +362,11 @@ impl IamService {
         Err(IamError::concurrent())
     }
 
-    async fn delete_boundary<T: Tagged>(&self, name: &str) -> Reply {
+    async fn delete_boundary<T: Tagged>(&self, r: DeleteBoundary<T>) -> Reply {
+        let name = r.name.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<T>(name).await?;
+            r.authorized.holds_for(&current.entity)?;
             let mut entity = current.entity.clone();
             let Some(old) = entity.boundary_mut().take() else {
                 return Ok(None);

@@ -12,7 +12,7 @@ use super::{Holder, IamService};
 use crate::entities::{self, ManagedPolicy, Tag};
 
 /// An entity as authorization sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     /// The stored ARN; for an entity that does not exist, the ARN it would have.
     pub arn: String,
@@ -61,6 +61,43 @@ impl Target {
             check.push_key("iam:PermissionsBoundary", boundary);
         }
         check
+    }
+}
+
+/// What authorization read of the entity a write acts on. The write refuses to act on the
+/// entity unless its ARN, tags and boundary are still exactly that: a concurrent request that
+/// removed a tag or swapped the boundary between authorization and the write would otherwise
+/// let the write act on a state it was never authorized on.
+#[derive(Debug, Default)]
+pub(crate) struct Authorized(Option<Target>);
+
+impl Authorized {
+    /// Keeps `target` as the state authorized; returns it for building the check.
+    pub fn record(&mut self, target: Target) -> &Target {
+        self.0.insert(target)
+    }
+
+    /// Ok if `entity` is still what was authorized; `ConcurrentModification` otherwise (the
+    /// client retries, and the retry is authorized afresh). A write whose checks never ran is
+    /// a bug: `ServiceFailure`.
+    pub fn holds_for<T: Holder>(&self, entity: &T) -> Result<(), IamError> {
+        let Some(authorized) = &self.0 else {
+            tracing::error!(
+                entity = entity.arn(),
+                "IAM write executed without its authorization checks"
+            );
+            return Err(IamError::ServiceFailure(
+                "The request processing has failed because of an unknown error, exception or failure.".into(),
+            ));
+        };
+        let current = Target::of(entity);
+        if current == *authorized {
+            Ok(())
+        } else {
+            Err(IamError::ConcurrentModification(
+                "The entity changed while this request was being authorized. Please retry.".into(),
+            ))
+        }
     }
 }
 
@@ -158,5 +195,92 @@ mod tests {
             .condition_keys
             .iter()
             .any(|(k, _)| k == "iam:PermissionsBoundary"));
+    }
+
+    fn user(tags: &[(&str, &str)], boundary: Option<&str>) -> entities::User {
+        entities::User {
+            name: "bob".into(),
+            user_id: "AIDABOB".into(),
+            arn: "arn:aws:iam::1:user/bob".into(),
+            path: "/".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            attached_policies: Vec::new(),
+            inline_policies: Default::default(),
+            groups: Vec::new(),
+            permissions_boundary: boundary.map(str::to_owned),
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+        }
+    }
+
+    const X: &str = "arn:aws:iam::1:policy/x";
+    const Y: &str = "arn:aws:iam::1:policy/y";
+
+    fn authorized_on(entity: &entities::User) -> Authorized {
+        let mut authorized = Authorized::default();
+        let recorded = authorized.record(Target::of(entity)).clone();
+        assert_eq!(recorded, Target::of(entity));
+        authorized
+    }
+
+    #[test]
+    fn an_unchanged_entity_holds() {
+        let bob = user(&[("team", "a")], Some(X));
+        let authorized = authorized_on(&bob);
+        assert_eq!(authorized.holds_for(&bob), Ok(()));
+        // What the write itself changes (here, attachments) is not what was authorized.
+        let mut attached = bob.clone();
+        attached.attached_policies.push(Y.into());
+        assert_eq!(authorized.holds_for(&attached), Ok(()));
+    }
+
+    #[test]
+    fn a_changed_tag_is_a_concurrent_modification() {
+        let authorized = authorized_on(&user(&[("team", "a")], Some(X)));
+        for changed in [
+            user(&[], Some(X)),
+            user(&[("team", "b")], Some(X)),
+            user(&[("team", "a"), ("env", "prod")], Some(X)),
+        ] {
+            let err = authorized.holds_for(&changed).unwrap_err();
+            assert_eq!(err.code(), "ConcurrentModification", "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_changed_boundary_is_a_concurrent_modification() {
+        let authorized = authorized_on(&user(&[], Some(X)));
+        for changed in [user(&[], Some(Y)), user(&[], None)] {
+            let err = authorized.holds_for(&changed).unwrap_err();
+            assert_eq!(err.code(), "ConcurrentModification", "{changed:?}");
+        }
+        // Nor may a boundary appear on an entity authorized without one.
+        let authorized = authorized_on(&user(&[], None));
+        let err = authorized.holds_for(&user(&[], Some(X))).unwrap_err();
+        assert_eq!(err.code(), "ConcurrentModification");
+    }
+
+    #[test]
+    fn a_changed_arn_is_a_concurrent_modification() {
+        let bob = user(&[], None);
+        let authorized = authorized_on(&bob);
+        let mut moved = bob;
+        moved.path = "/ops/".into();
+        moved.arn = "arn:aws:iam::1:user/ops/bob".into();
+        let err = authorized.holds_for(&moved).unwrap_err();
+        assert_eq!(err.code(), "ConcurrentModification");
+    }
+
+    #[test]
+    fn a_write_never_authorized_is_a_service_failure() {
+        let err = Authorized::default()
+            .holds_for(&user(&[], None))
+            .unwrap_err();
+        assert_eq!((err.code(), err.status()), ("ServiceFailure", 500));
     }
 }

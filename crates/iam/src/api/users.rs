@@ -10,7 +10,7 @@ use super::error::IamError;
 use super::input;
 use super::operation::{Call, IamOperation};
 use super::pagination::{name_taken, scan_page, PageRequest};
-use super::targets::{request_tags, Target};
+use super::targets::{request_tags, Authorized, Target};
 use super::xml::{self, Detail};
 use super::{IamService, Reply, COMMIT_ATTEMPTS};
 use crate::credentials::AccessKeyRecord;
@@ -177,6 +177,8 @@ impl IamOperation for UpdateUser {
 
 pub(super) struct DeleteUser {
     name: String,
+    /// The user as its checks read it: the write acts on that state only.
+    authorized: Authorized,
 }
 
 #[async_trait::async_trait]
@@ -184,15 +186,19 @@ impl IamOperation for DeleteUser {
     fn decode(p: &QueryParams, _: &Call<'_>) -> Result<Self, IamError> {
         Ok(DeleteUser {
             name: input::name(p, "UserName", 64)?.to_owned(),
+            authorized: Authorized::default(),
         })
     }
 
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        Ok(vec![iam.target::<User>(&self.name).await?.check(call)])
+        let target = self
+            .authorized
+            .record(iam.target::<User>(&self.name).await?);
+        Ok(vec![target.check(call)])
     }
 
     async fn execute(self, iam: &IamService, _: &Call<'_>) -> Reply {
-        iam.delete_user(&self.name).await
+        iam.delete_user(self).await
     }
 }
 
@@ -294,9 +300,11 @@ impl IamService {
     }
 
     /// Deletes a user that has nothing left attached, as IAM requires.
-    async fn delete_user(&self, name: &str) -> Reply {
+    async fn delete_user(&self, r: DeleteUser) -> Reply {
+        let name = r.name.as_str();
         for _ in 0..COMMIT_ATTEMPTS {
             let current = self.load::<User>(name).await?;
+            r.authorized.holds_for(&current.entity)?;
             let user = &current.entity;
             if !self.access_keys_of(name).await?.is_empty() {
                 return Err(IamError::DeleteConflict(

@@ -205,6 +205,12 @@ impl StsService {
     }
 }
 
+/// Decodes an `AssumeRole` request's members for `caller` as the request path would, without
+/// a store and without authorizing: for fuzzing the code STS input meets first.
+pub fn decode_assume_role(p: &QueryParams, caller: &CallerIdentity) -> Result<(), StsError> {
+    AssumeRole::decode(p, caller, 900).map(|request| drop(request.checks()))
+}
+
 fn common(error: CommonError) -> ServiceError {
     error.for_protocol(PROTOCOL.kind())
 }
