@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by service, operation and outcome, and latency histograms.
+//! Prometheus metrics: requests by service, operation and outcome, and latency histograms;
+//! requests and latency by front end.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -8,6 +9,12 @@ const LATENCY_BUCKETS: &[f64] = &[
     2.5, 10.0,
 ];
 
+/// Requests by front end (`front`) and status class (`status`: `2xx`…), counted by
+/// [`crate::front::MetricsLayer`].
+pub const FRONT_REQUESTS: &str = "rampart_front_requests_total";
+/// Latency by front end, until the response head is ready.
+pub const FRONT_DURATION: &str = "rampart_front_request_duration_seconds";
+
 /// Installs the process-wide recorder and returns the handle `/metrics` renders.
 pub fn install() -> Result<PrometheusHandle, String> {
     PrometheusBuilder::new()
@@ -15,6 +22,8 @@ pub fn install() -> Result<PrometheusHandle, String> {
             Matcher::Full("rampart_request_duration_seconds".into()),
             LATENCY_BUCKETS,
         )
+        .map_err(|e| e.to_string())?
+        .set_buckets_for_metric(Matcher::Full(FRONT_DURATION.into()), LATENCY_BUCKETS)
         .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())

@@ -32,6 +32,7 @@ use time::OffsetDateTime;
 use rampart_store::request_audit;
 
 use crate::audit::AuditWriter;
+use crate::front::RequestId;
 use crate::metrics;
 use crate::registry::{RegisteredService, Registry};
 
@@ -124,20 +125,24 @@ impl Rejection {
     }
 }
 
-/// The router for AWS API requests: every path goes through [`handle`]. The server adds its
-/// own routes (`/health`, `/metrics`) in front.
-pub fn router(pipeline: Arc<Pipeline>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(pipeline)
-}
-
-/// The axum handler for every AWS API request.
-pub async fn handle(
+/// The axum handler for every AWS API request, behind the AWS API front end
+/// ([`crate::front::aws_api`]), whose request-id layer gave the request its id and puts it on
+/// the answer as `x-amzn-RequestId`.
+pub(crate) async fn handle(
     State(pipeline): State<Arc<Pipeline>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
 ) -> Response {
+    // The layer's id moves into the trail: one id per request, in the header and the record.
+    let request_id = match RequestId::take(request.extensions_mut()) {
+        Some(id) => id.into_string(),
+        None => {
+            tracing::error!("an AWS API request reached the pipeline without a request id");
+            ids::request_id()
+        }
+    };
     let mut trail = Trail {
-        request_id: ids::request_id(),
+        request_id,
         started: Instant::now(),
         source_ip: peer.ip(),
         user_agent: request
@@ -521,7 +526,7 @@ impl Pipeline {
             micros = (elapsed * 1e6) as u64,
             "request"
         );
-        into_response(encoded, &trail.request_id)
+        into_response(encoded)
     }
 }
 
@@ -696,7 +701,8 @@ fn encode_output(
     Answer::Encoded(encoded)
 }
 
-fn into_response(answer: Answer, request_id: &str) -> Response {
+/// The HTTP answer; the front end's request-id layer adds `x-amzn-RequestId`.
+fn into_response(answer: Answer) -> Response {
     let (status, mut response) = match answer {
         Answer::Encoded(encoded) => {
             let mut response = Response::new(Body::from(encoded.body));
@@ -724,8 +730,5 @@ fn into_response(answer: Answer, request_id: &str) -> Response {
     };
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-amzn-requestid", id);
-    }
     response
 }

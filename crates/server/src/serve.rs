@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use axum::routing::get;
-use axum::Router;
 use rampart_core::MasterKey;
 use rampart_iam::{
     bootstrap, Authorizer, BootstrapOutcome, ChangeHook, CredentialResolver, IamService, StsService,
@@ -16,7 +14,9 @@ use rampart_iam::{
 
 use crate::audit::AuditWriter;
 use crate::cli::ServeArgs;
-use crate::pipeline::{self, Pipeline};
+use crate::front::data_plane::DataPlanes;
+use crate::front::{self, MainListener};
+use crate::pipeline::Pipeline;
 use crate::registry::Registry;
 use crate::telemetry;
 
@@ -121,23 +121,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    let backend = store.backend();
-    let mut app =
-        Router::new().route(
-            "/health",
-            get(move || async move {
-                axum::Json(serde_json::json!({"status": "ok", "store": backend}))
-            }),
-        );
-    // With --metrics-listen, /metrics lives on its own listener only; here it falls through
-    // to the AWS pipeline like any other path.
-    let metrics_app = if metrics_listener.is_some() {
-        Some(metrics_router(metrics_handle))
-    } else {
-        app = app.merge(metrics_router(metrics_handle));
-        None
+    // The main listener: the AWS API, and the data plane of deployed APIs (no service serves
+    // one yet). With --metrics-listen, /metrics lives on the internal listener only; here it
+    // falls through to the AWS pipeline like any other path.
+    let (aws_api_metrics, internal) = match &metrics_listener {
+        Some(_) => (None, Some(front::internal::front(metrics_handle))),
+        None => (Some(metrics_handle), None),
     };
-    let app = app.fallback(pipeline::handle).with_state(pipeline);
+    let main = MainListener::new(
+        front::aws_api::front(pipeline, store.backend(), aws_api_metrics),
+        front::data_plane::front(Arc::new(DataPlanes::default())),
+    );
 
     print_banner(
         &endpoint,
@@ -147,12 +141,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.backend(),
     );
     let handle = axum_server::Handle::new();
-    let metrics_server_handle = axum_server::Handle::new();
+    let internal_handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(vec![
         handle.clone(),
-        metrics_server_handle.clone(),
+        internal_handle.clone(),
     ]));
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let service = main.into_make_service();
     let main_server = async {
         match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => {
@@ -174,26 +168,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     };
-    let metrics_server = async {
-        if let (Some(listener), Some(app)) = (metrics_listener, metrics_app) {
+    let internal_server = async {
+        if let (Some(listener), Some(internal)) = (metrics_listener, internal) {
             axum_server::from_tcp(listener)?
-                .handle(metrics_server_handle)
-                .serve(app.into_make_service())
+                .handle(internal_handle)
+                .serve(internal.into_make_service())
                 .await
-                .context("the metrics listener failed")?;
+                .context("the internal listener failed")?;
         }
         anyhow::Ok(())
     };
-    tokio::try_join!(main_server, metrics_server)?;
+    tokio::try_join!(main_server, internal_server)?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// `GET /metrics`: the Prometheus text exposition.
-fn metrics_router<S: Clone + Send + Sync + 'static>(
-    metrics: metrics_exporter_prometheus::PrometheusHandle,
-) -> Router<S> {
-    Router::new().route("/metrics", get(move || async move { metrics.render() }))
 }
 
 fn print_banner(

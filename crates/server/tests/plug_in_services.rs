@@ -14,7 +14,8 @@ use http_body_util::BodyExt;
 use rampart_core::{AuditQuery, MasterKey};
 use rampart_iam::{bootstrap, Authorizer, BootstrapOutcome, CredentialResolver};
 use rampart_server::audit::AuditWriter;
-use rampart_server::pipeline::{self, Pipeline};
+use rampart_server::front::{self, Front};
+use rampart_server::pipeline::Pipeline;
 use rampart_server::registry::Registry;
 use rampart_store::Store;
 use rampart_wire::protocol::json;
@@ -154,7 +155,7 @@ impl Service for WidgetService {
 }
 
 struct Harness {
-    app: axum::Router,
+    app: Front,
     master_key: Arc<MasterKey>,
     store: Arc<dyn Store>,
     access_key_id: String,
@@ -191,7 +192,7 @@ async fn harness() -> Harness {
         region: "eu-west-1".into(),
     });
     Harness {
-        app: pipeline::router(pipeline),
+        app: front::aws_api::front(pipeline, "sqlite", None),
         master_key: key_for_harness,
         store,
         access_key_id,
