@@ -14,22 +14,24 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderValue, StatusCode};
 use rampart_core::{ids, AuditCheck, AuditOutcome, AuditRecord, CallerIdentity};
 use rampart_iam::{
     Authorizer, Caller, CredentialError, CredentialResolver, RequestFacts, ResolvedCredential,
 };
-use rampart_wire::protocol::query::QueryParams;
-use rampart_wire::protocol::{self, json, query, rest_json, EncodedResponse, ProtocolKind};
-use rampart_wire::service::RestInput;
+use rampart_wire::protocol::{self, json, ProtocolKind};
 use rampart_wire::sigv4::{self, RequestView, Settings};
 use rampart_wire::{
-    Authentication, Check, CommonError, Input, OperationContext, OperationSpec, Output, Permission,
-    Protocol, ServiceError,
+    Authentication, Check, CommonError, OperationContext, Permission, Protocol, ServiceError,
 };
 use time::OffsetDateTime;
 
 use rampart_store::request_audit;
+
+mod answer;
+mod decode;
+
+use answer::{encode_output, into_response, Answer};
+use decode::decode;
 
 use crate::audit::AuditWriter;
 use crate::front::RequestId;
@@ -535,200 +537,3 @@ const GLOBAL_SIGNING_REGION: &str = "us-east-1";
 
 /// How long a client may take to send its body before the request is abandoned.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Finds the operation and decodes its input according to the service's protocol.
-fn decode(
-    service: &RegisteredService,
-    parts: &http::request::Parts,
-    target: Option<&str>,
-    raw_query: &str,
-    content_type: Option<&str>,
-    body: Bytes,
-) -> Result<(&'static OperationSpec, Input), Rejection> {
-    let reject = |e| Rejection::in_service(service, e);
-    let unknown = |operation: &str| {
-        reject(CommonError::UnknownOperation {
-            service: service.signing_name.to_owned(),
-            operation: operation.to_owned(),
-        })
-    };
-    match service.protocol {
-        Protocol::Query { .. } => {
-            let form = content_type
-                .map(|ct| {
-                    ct.to_ascii_lowercase()
-                        .starts_with("application/x-www-form-urlencoded")
-                })
-                .unwrap_or(false);
-            let params =
-                match parts.method {
-                    http::Method::GET => QueryParams::parse(&[raw_query.as_bytes()]),
-                    http::Method::POST if form || body.is_empty() => {
-                        QueryParams::parse(&[raw_query.as_bytes(), &body])
-                    }
-                    http::Method::POST => return Err(reject(CommonError::Serialization(
-                        "Query requests must be form-encoded (application/x-www-form-urlencoded)."
-                            .into(),
-                    ))),
-                    _ => return Err(reject(CommonError::MethodNotAllowed)),
-                }
-                .map_err(reject)?;
-            let action = params
-                .get("Action")
-                .ok_or_else(|| reject(CommonError::MissingAction))?;
-            let operation = service.operation(action).ok_or_else(|| unknown(action))?;
-            Ok((operation, Input::Query(params)))
-        }
-        Protocol::Json { target_prefix, .. } => {
-            if parts.method != http::Method::POST {
-                return Err(reject(CommonError::MethodNotAllowed));
-            }
-            let target = target.ok_or_else(|| unknown("(no X-Amz-Target)"))?;
-            let operation = match json::split_target(target) {
-                Some((prefix, name)) if prefix == target_prefix => service.operation(name),
-                _ => None,
-            }
-            .ok_or_else(|| unknown(target))?;
-            Ok((operation, Input::Json(body)))
-        }
-        Protocol::RestJson => {
-            let (operation, path_params) =
-                service
-                    .route(parts.method.as_str(), parts.uri.path())
-                    .ok_or_else(|| unknown(&format!("{} {}", parts.method, parts.uri.path())))?;
-            let query = QueryParams::parse(&[raw_query.as_bytes()]).map_err(reject)?;
-            Ok((
-                operation,
-                Input::Rest(RestInput {
-                    path_params,
-                    query,
-                    headers: parts.headers.clone(),
-                    body,
-                }),
-            ))
-        }
-    }
-}
-
-/// An answer ready to send: a response in the service's protocol, or one the operation
-/// shaped itself.
-enum Answer {
-    Encoded(EncodedResponse),
-    Raw {
-        status: u16,
-        headers: Vec<(http::HeaderName, HeaderValue)>,
-        body: Bytes,
-    },
-}
-
-impl Answer {
-    fn status(&self) -> u16 {
-        match self {
-            Answer::Encoded(encoded) => encoded.status,
-            Answer::Raw { status, .. } => *status,
-        }
-    }
-}
-
-fn encode_output(
-    protocol: &Protocol,
-    operation: &OperationSpec,
-    output: Output,
-    request_id: &str,
-) -> Answer {
-    let encoded = match (protocol, output) {
-        (_, Output::Annotated { output, headers }) => {
-            return match encode_output(protocol, operation, *output, request_id) {
-                Answer::Encoded(mut encoded) => {
-                    encoded.headers.extend(headers);
-                    Answer::Encoded(encoded)
-                }
-                Answer::Raw {
-                    status,
-                    headers: mut raw,
-                    body,
-                } => {
-                    raw.extend(headers.into_iter().filter_map(|(name, value)| {
-                        Some((
-                            http::HeaderName::from_static(name),
-                            HeaderValue::from_str(&value).ok()?,
-                        ))
-                    }));
-                    Answer::Raw {
-                        status,
-                        headers: raw,
-                        body,
-                    }
-                }
-            };
-        }
-        (
-            _,
-            Output::Raw {
-                status,
-                headers,
-                body,
-            },
-        ) => {
-            return Answer::Raw {
-                status,
-                headers,
-                body,
-            }
-        }
-        (Protocol::Query { xml_namespace, .. }, Output::Query(result)) => {
-            query::encode_result(xml_namespace, operation.name, result.as_deref(), request_id)
-        }
-        (Protocol::Json { json_version, .. }, Output::Json(body)) => {
-            json::encode_result(json_version, body)
-        }
-        (Protocol::RestJson, Output::Rest { status, body }) => {
-            rest_json::encode_result(status, body)
-        }
-        (protocol, _) => {
-            // A service returned the wrong output kind: a bug, reported as AWS would.
-            tracing::error!(
-                operation = operation.name,
-                "operation output does not match its protocol"
-            );
-            protocol::encode_error(
-                protocol,
-                &CommonError::InternalFailure.for_protocol(protocol.kind()),
-                request_id,
-            )
-        }
-    };
-    Answer::Encoded(encoded)
-}
-
-/// The HTTP answer; the front end's request-id layer adds `x-amzn-RequestId`.
-fn into_response(answer: Answer) -> Response {
-    let (status, mut response) = match answer {
-        Answer::Encoded(encoded) => {
-            let mut response = Response::new(Body::from(encoded.body));
-            let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(encoded.content_type));
-            for (name, value) in encoded.headers {
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    headers.insert(name, value);
-                }
-            }
-            (encoded.status, response)
-        }
-        Answer::Raw {
-            status,
-            headers,
-            body,
-        } => {
-            let mut response = Response::new(Body::from(body));
-            // `append`: an operation may answer a header several times (`Set-Cookie`).
-            for (name, value) in headers {
-                response.headers_mut().append(name, value);
-            }
-            (status, response)
-        }
-    };
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-}
