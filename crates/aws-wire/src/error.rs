@@ -225,13 +225,15 @@ impl CommonError {
                 405,
                 "The HTTP method is not allowed for this request.".into(),
             ),
+            // JSON services (KMS, Secrets Manager, DynamoDB) answer their
+            // AccessDeniedException with 400; query and rest-json services with 403.
             E::AccessDenied(msg) => (
                 if query {
                     "AccessDenied"
                 } else {
                     "AccessDeniedException"
                 },
-                403,
+                auth_status,
                 msg.clone(),
             ),
             E::ServiceUnavailable => (

@@ -103,6 +103,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         account_id.clone(),
         iam_changes.clone(),
     )));
+    registry.register(Arc::new(rampart_kms::KmsService::new(
+        store.clone(),
+        master_key.clone(),
+        account_id.clone(),
+        args.region.clone(),
+    )));
     let pipeline = Arc::new(Pipeline {
         registry,
         resolver: CredentialResolver::new(store.clone(), master_key.clone()),

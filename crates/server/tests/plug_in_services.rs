@@ -511,9 +511,10 @@ async fn policies_decide_and_denials_read_like_aws() {
     // An explicit deny wins over the allow.
     let req = echo(&h, "Fail", b"{}", None);
     let (status, _, body) = send(&h, req).await;
+    // JSON services answer AccessDeniedException with 400, as KMS and Secrets Manager do.
     assert_eq!(
         (status, body["__type"].as_str()),
-        (403, Some("AccessDeniedException"))
+        (400, Some("AccessDeniedException"))
     );
     let message = body["message"].as_str().unwrap();
     assert!(message.starts_with("User: arn:aws:iam::"), "{message}");
