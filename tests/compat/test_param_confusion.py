@@ -1,5 +1,6 @@
-"""Parameter confusion: authorization must decide over the entity an operation touches, and
-nothing else a request names.
+"""Parameter confusion in IAM and STS: authorization must decide over the entity an operation
+touches, and nothing else a request names. (The same for KMS: test_param_confusion_kms.py.
+The cases and the world: confusion_iam.py, over the shared harness in confusion_cases.py.)
 
 The report this guards against: a user allowed only `iam:AttachUserPolicy` on
 `role/team-x` sent one hand-signed `AttachUserPolicy` with `UserName=<itself>`,
@@ -7,7 +8,7 @@ The report this guards against: a user allowed only `iam:AttachUserPolicy` on
 RoleName, the handler UserName.
 
 What this module proves, with hand-signed query requests (so nothing in boto3 drops or
-reorders members) — and section 7 the same for KMS, with hand-signed JSON requests:
+reorders members):
 
 1. For EVERY IAM operation in the server's `iam_operations!` table and for STS AssumeRole
    (a test fails if the table and this suite drift apart), a request aimed at a victim entity
@@ -32,17 +33,6 @@ reorders members) — and section 7 the same for KMS, with hand-signed JSON requ
 6. Guardrails: a Deny on `aws:ResourceTag/protected` is decided by the stored tag, and a Deny
    on `Null aws:MultiFactorAuthPresent` blocks long-term access keys.
 
-7. KMS: for EVERY operation in the server's `kms_operations!` table, a request aimed at a
-   victim key or alias is refused with AccessDeniedException — alone, and with each member
-   naming a key (KeyId, DestinationKeyId, SourceKeyId, AliasName, TargetKeyId, a
-   CiphertextBlob sealed under another key) the operation does not take, naming the decoy
-   key the caller may do anything with; members it does take that name the decoy where AWS
-   authorizes on something else (a Decrypt KeyId, a blob relabelled with another key's id,
-   an alias moved between keys, request tags) grant nothing either; duplicated JSON members
-   are refused. Keys, aliases, key policies, rotation and backing-key versions are unchanged
-   afterwards (and the snapshot is shown to catch each such change), and the caller succeeds
-   on the decoy with victims named in members the operation does not take.
-
 GetCallerIdentity and GetSessionToken need no permission; they are checked to act only on
 the caller, whatever the request names.
 """
@@ -56,52 +46,45 @@ import pytest
 from confusion_cases import (
     ADMIN_POLICY,
     ALLOW_ALL,
+    HARMLESS,
+    Caller,
+    denied,
+    differences,
+    doc,
+    error_code,
+    make_caller,
+    send,
+    table_operations,
+    trust,
+)
+from confusion_iam import (
     CASES,
     CASES_BY_OP,
     CONTROLS,
     CROSS_CASES,
     CROSS_NOT_FOUND_OK,
-    HARMLESS,
-    KMS_CASES,
-    KMS_CASES_BY_OP,
-    KMS_CONTROLS,
-    KMS_CROSS_CASES,
-    Caller,
     attached_role,
     attached_user,
     build_world,
     decoy_params,
-    denied,
-    differences,
-    doc,
-    error_code,
     expect_ok,
-    b64,
-    kms_decoy_params,
-    kms_open_policy,
-    kms_snapshot,
-    kms_world_snapshot,
-    make_caller,
-    purge_kms,
     purge_suffix,
     purge_user,
-    send,
-    send_json,
     snapshot,
-    table_operations,
-    trust,
     world_snapshot,
 )
+from confusion_kms import purge_kms
 
 
 @pytest.fixture(scope="module")
 def world(server):
+    """The victims and decoys, IAM and KMS alike (build_world makes both, and one caller
+    granted on all the decoys), and a snapshot of the account taken before any case runs."""
     iam, kms = server.client("iam"), server.client("kms")
     suffix = uuid.uuid4().hex[:8]
     try:
         w = build_world(server, suffix)
         w.created["before"] = world_snapshot(iam, w)
-        w.created["kms_before"] = kms_world_snapshot(kms, w)
     except BaseException:
         purge_suffix(iam, f"-{suffix}")
         raise
@@ -547,147 +530,3 @@ def test_mfa_null_condition_blocks_long_term_keys(server, world):
     c.create_group(GroupName=f"cv-nomfa-group-{s}")
     c.delete_group(GroupName=f"cv-nomfa-group-{s}")
     purge_user(iam, caller.name)
-
-
-# ---------------------------------------------------------------------------------------------
-# 7. KMS, over the JSON protocol
-
-
-def kms_denied(r):
-    # AWS KMS answers AccessDeniedException with 400, Rampart's request path with 403 (see
-    # test_kms.py); the code is what clients read.
-    return r.code == "AccessDeniedException" and 400 <= r.status < 500
-
-
-def test_kms_table_covers_every_operation():
-    ops = table_operations("kms")
-    assert len(ops) == len(set(ops)) and len(ops) >= 23
-    in_table = {c.op for c in KMS_CASES}
-    assert set(ops) - in_table == set(), "KMS operations the server offers with no confusion case"
-    assert in_table - set(ops) == set(), "KMS confusion cases for operations the server does not offer"
-
-
-@pytest.mark.parametrize("op", [c.op for c in KMS_CASES])
-def test_kms_victim_request_is_denied(server, world, op):
-    case = KMS_CASES_BY_OP[op]
-    r = send_json(server, world.caller, op, case.params(world))
-    assert kms_denied(r), f"{op} on the victim: {r}"
-
-
-KMS_DECOY_CASES = [(c.op, param, where) for c in KMS_CASES for param in c.decoys for where in ("after", "before")]
-
-
-@pytest.mark.parametrize("op,param,where", KMS_DECOY_CASES, ids=[f"{o}+{p}-{w}" for o, p, w in KMS_DECOY_CASES])
-def test_kms_decoy_member_grants_nothing(server, world, op, param, where):
-    case = KMS_CASES_BY_OP[op]
-    victim, decoy = case.params(world), kms_decoy_params(param, world)
-    params = victim + decoy if where == "after" else decoy + victim
-    r = send_json(server, world.caller, op, params)
-    assert kms_denied(r), f"{op} on the victim with {param} naming the decoy ({where}): {r}"
-
-
-@pytest.mark.parametrize("name", sorted(KMS_CROSS_CASES))
-def test_kms_member_naming_decoy_grants_nothing(server, world, name):
-    op, params, codes = KMS_CROSS_CASES[name]
-    r = send_json(server, world.caller, op, params(world))
-    assert r.code in codes and 400 <= r.status < 500, f"{name}: {r}"
-
-
-def _duplicated(member, first, second, rest):
-    """A JSON body with `member` twice (json.dumps cannot write one)."""
-    items = [json.dumps(member) + ": " + json.dumps(first), json.dumps(member) + ": " + json.dumps(second)]
-    items += [json.dumps(k) + ": " + json.dumps(v) for k, v in rest]
-    return ("{" + ", ".join(items) + "}").encode()
-
-
-def _kms_duplicates(w):
-    """(op, member, victim value, decoy value, other members)."""
-    k = w.kms
-    return {
-        "DisableKey": ("KeyId", k.v_key, k.d_key, []),
-        "ScheduleKeyDeletion": ("KeyId", k.v_key, k.d_key, [("PendingWindowInDays", 7)]),
-        "PutKeyPolicy": ("KeyId", k.v_key, k.d_key, [("Policy", kms_open_policy(w))]),
-        "Encrypt": ("KeyId", k.v_key, k.d_key, [("Plaintext", b64(k.plaintext))]),
-        "Decrypt": ("CiphertextBlob", b64(k.v_blob), b64(k.d_blob), []),
-        "UpdateAlias": ("TargetKeyId", k.v_key2, k.d_key, [("AliasName", k.v_alias)]),
-        "DeleteAlias": ("AliasName", k.v_alias, k.d_alias, []),
-    }
-
-
-KMS_DUP_CASES = [(op, order) for op in ["DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "Encrypt", "Decrypt",
-                                          "UpdateAlias", "DeleteAlias"] for order in ("victim-first", "decoy-first")]
-
-
-@pytest.mark.parametrize("op,order", KMS_DUP_CASES, ids=[f"{o}-{d}" for o, d in KMS_DUP_CASES])
-def test_kms_duplicated_member_is_refused(server, world, op, order):
-    """A JSON object with the target member twice: refused as malformed, never acted on."""
-    member, victim, decoy, rest = _kms_duplicates(world)[op]
-    first, second = (victim, decoy) if order == "victim-first" else (decoy, victim)
-    r = send_json(server, world.caller, op, _duplicated(member, first, second, rest))
-    assert not r.ok and 400 <= r.status < 500, f"{op} with {member} twice ({order}): {r}"
-
-
-def test_kms_state_unchanged_by_confusion_requests(server, world):
-    """Runs after every KMS case above: keys, aliases and policies are what the fixture left."""
-    after = kms_world_snapshot(server.client("kms"), world)
-    diff = differences(world.created["kms_before"], after)
-    assert not diff, "KMS confusion requests changed KMS:\n" + "\n".join(diff)
-
-
-def test_kms_snapshot_detects_each_kind_of_change(server, world):
-    """The comparison above would have caught what a confused request could do — shown on a
-    key of its own, so nothing the other tests watch moves."""
-    kms, s = server.client("kms"), world.suffix
-    key = kms.create_key(Description=f"cv-scratch-{s}")["KeyMetadata"]["KeyId"]
-    other = kms.create_key(Description=f"cv-scratch2-{s}")["KeyMetadata"]["KeyId"]
-    alias = f"alias/cv-scratch-{s}"
-    kms.create_alias(AliasName=alias, TargetKeyId=key)
-    policy = kms.get_key_policy(KeyId=key)["Policy"]
-    changes = [
-        ("disable", lambda: kms.disable_key(KeyId=key), lambda: kms.enable_key(KeyId=key)),
-        ("deletion", lambda: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7),
-         lambda: (kms.cancel_key_deletion(KeyId=key), kms.enable_key(KeyId=key))),
-        ("rotation", lambda: kms.enable_key_rotation(KeyId=key), lambda: kms.disable_key_rotation(KeyId=key)),
-        ("policy", lambda: kms.put_key_policy(KeyId=key, Policy=kms_open_policy(world)),
-         lambda: kms.put_key_policy(KeyId=key, Policy=policy)),
-        ("alias moved", lambda: kms.update_alias(AliasName=alias, TargetKeyId=other),
-         lambda: kms.update_alias(AliasName=alias, TargetKeyId=key)),
-        ("alias deleted", lambda: kms.delete_alias(AliasName=alias),
-         lambda: kms.create_alias(AliasName=alias, TargetKeyId=key)),
-        ("new alias", lambda: kms.create_alias(AliasName=f"{alias}-new", TargetKeyId=other),
-         lambda: kms.delete_alias(AliasName=f"{alias}-new")),
-    ]
-    try:
-        base = kms_snapshot(kms, [key])
-        for name, do, undo in changes:
-            do()
-            try:
-                assert differences(base, kms_snapshot(kms, [key])), f"the snapshot missed a change: {name}"
-            finally:
-                undo()
-        left = differences(base, kms_snapshot(kms, [key]))
-        assert not left, "undoing the changes left a difference:\n" + "\n".join(left)
-        # What cannot be undone: a rotation and a new key.
-        kms.rotate_key_on_demand(KeyId=key)
-        assert differences(base, kms_snapshot(kms, [key])), "the snapshot missed an on-demand rotation"
-        before_new = kms_snapshot(kms, [])
-        extra = kms.create_key(Description=f"cv-scratch3-{s}")["KeyMetadata"]["KeyId"]
-        assert differences(before_new, kms_snapshot(kms, [])), "the snapshot missed a new key"
-        kms.schedule_key_deletion(KeyId=extra, PendingWindowInDays=7)
-    finally:
-        for a in (alias, f"{alias}-new"):
-            try:
-                kms.delete_alias(AliasName=a)
-            except Exception:
-                pass
-        for k in (key, other):
-            kms.schedule_key_deletion(KeyId=k, PendingWindowInDays=7)
-
-
-@pytest.mark.parametrize("name", list(KMS_CONTROLS))
-def test_kms_positive_control_on_decoy(server, world, name):
-    kms = server.client("kms")
-    before = kms_world_snapshot(kms, world)
-    KMS_CONTROLS[name](server, world, kms)
-    diff = differences(before, kms_world_snapshot(kms, world))
-    assert not diff, f"{name} changed more than the decoy, or did not clean up:\n" + "\n".join(diff)
