@@ -103,9 +103,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         account_id.clone(),
         iam_changes.clone(),
     )));
-    registry.register(Arc::new(rampart_kms::KmsService::new(
+    // One KMS serves both its own API and the services that seal through it.
+    let kms = Arc::new(rampart_kms::KmsService::new(
         store.clone(),
         master_key.clone(),
+        account_id.clone(),
+        args.region.clone(),
+    ));
+    registry.register(kms.clone());
+    registry.register(Arc::new(rampart_secrets::SecretsService::new(
+        store.clone(),
+        kms,
         account_id.clone(),
         args.region.clone(),
     )));

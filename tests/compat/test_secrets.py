@@ -1,0 +1,334 @@
+"""Secrets Manager driven by boto3: the secret lifecycle (create, read by stage and by version,
+new versions moving AWSCURRENT/AWSPREVIOUS, describe, list with filters and paging, deletion
+with a recovery window, restore, forced deletion), lookups by name, full and partial ARN,
+IAM in action (a policy on one secret ARN; a customer key's policy that must allow
+kms:Decrypt as well), and values that never reach the store's files in plaintext."""
+
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+NO_VALIDATION = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+DENIED = "AccessDeniedException"
+
+
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def refused(call, **kwargs):
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    return e.value.response["Error"]["Code"]
+
+
+@pytest.fixture(scope="module")
+def sm(server):
+    return server.client("secretsmanager")
+
+
+@pytest.fixture(scope="module")
+def kms(server):
+    return server.client("kms")
+
+
+@pytest.fixture(scope="module")
+def account(server):
+    return server.client("sts").get_caller_identity()["Account"]
+
+
+class Users:
+    """Users with one inline policy and an access key each; deleted at the end."""
+
+    def __init__(self, server):
+        self.server = server
+        self.iam = server.client("iam")
+        self.names = []
+
+    def make(self, policy):
+        name = unique("sm-user")
+        user = self.iam.create_user(UserName=name)["User"]
+        self.names.append(name)
+        self.iam.put_user_policy(UserName=name, PolicyName="grant", PolicyDocument=policy)
+        key = self.iam.create_access_key(UserName=name)["AccessKey"]
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=self.server.endpoint,
+            region_name=self.server.region,
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            config=NO_VALIDATION,
+        )
+        return user["Arn"], client
+
+    def cleanup(self):
+        for name in self.names:
+            for k in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+                self.iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
+            for p in self.iam.list_user_policies(UserName=name)["PolicyNames"]:
+                self.iam.delete_user_policy(UserName=name, PolicyName=p)
+            self.iam.delete_user(UserName=name)
+
+
+@pytest.fixture(scope="module")
+def users(server):
+    u = Users(server)
+    yield u
+    u.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+def test_full_lifecycle(sm, server, account):
+    name = unique("app/db")
+    created = sm.create_secret(Name=name, SecretString="v1-secret", Description="the database",
+                               Tags=[{"Key": "team", "Value": "core"}])
+    arn, v1 = created["ARN"], created["VersionId"]
+    prefix = f"arn:aws:secretsmanager:{server.region}:{account}:secret:{name}-"
+    assert arn.startswith(prefix) and len(arn) == len(prefix) + 6 and arn[-6:].isalnum()
+    assert created["Name"] == name
+
+    got = sm.get_secret_value(SecretId=name)
+    assert (got["SecretString"], got["VersionId"], got["VersionStages"]) == ("v1-secret", v1, ["AWSCURRENT"])
+    assert got["ARN"] == arn and "CreatedDate" in got
+
+    # A new version becomes current; the old one moves to AWSPREVIOUS.
+    put = sm.put_secret_value(SecretId=arn, SecretString="v2-secret")
+    v2 = put["VersionId"]
+    assert put["VersionStages"] == ["AWSCURRENT"] and v2 != v1
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v2-secret"
+    prev = sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")
+    assert (prev["SecretString"], prev["VersionId"]) == ("v1-secret", v1)
+    assert sm.get_secret_value(SecretId=name, VersionId=v2)["SecretString"] == "v2-secret"
+    assert sm.get_secret_value(SecretId=name, VersionId=v1)["VersionStages"] == ["AWSPREVIOUS"]
+
+    # A third version pushes v1 out of every stage.
+    token = uuid.uuid4().hex
+    v3 = sm.put_secret_value(SecretId=name, SecretBinary=b"\x00\x01v3", ClientRequestToken=token)["VersionId"]
+    assert v3 == token
+    got = sm.get_secret_value(SecretId=name)
+    assert got["SecretBinary"] == b"\x00\x01v3" and "SecretString" not in got
+    # Retrying with the same token and value is accepted; another value is refused.
+    assert sm.put_secret_value(SecretId=name, SecretBinary=b"\x00\x01v3", ClientRequestToken=token)["VersionId"] == v3
+    assert refused(sm.put_secret_value, SecretId=name, SecretString="other", ClientRequestToken=token) == "ResourceExistsException"
+
+    described = sm.describe_secret(SecretId=name)
+    assert described["ARN"] == arn and described["Description"] == "the database"
+    assert described["VersionIdsToStages"] == {v2: ["AWSPREVIOUS"], v3: ["AWSCURRENT"]}
+    assert described["Tags"] == [{"Key": "team", "Value": "core"}]
+    assert "KmsKeyId" not in described and "DeletedDate" not in described
+    assert described["LastChangedDate"] >= described["CreatedDate"]
+
+    versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
+    assert {v["VersionId"] for v in versions} == {v2, v3}
+    every = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert {v["VersionId"] for v in every} == {v1, v2, v3}
+
+    # UpdateSecret changes the description and can add a value.
+    updated = sm.update_secret(SecretId=name, Description="renamed", SecretString="v4-secret")
+    assert sm.get_secret_value(SecretId=name)["VersionId"] == updated["VersionId"]
+    assert sm.describe_secret(SecretId=name)["Description"] == "renamed"
+
+    # Deletion with a recovery window: reads refuse, describe shows the date.
+    deleted = sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    assert deleted["ARN"] == arn and "DeletionDate" in deleted
+    with pytest.raises(ClientError) as e:
+        sm.get_secret_value(SecretId=name)
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "marked for deletion" in e.value.response["Error"]["Message"]
+    assert "DeletedDate" in sm.describe_secret(SecretId=name)
+    assert refused(sm.put_secret_value, SecretId=name, SecretString="x") == "InvalidRequestException"
+    assert refused(sm.create_secret, Name=name, SecretString="x") == "InvalidRequestException"
+    assert name not in [s["Name"] for s in sm.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"]]
+    planned = sm.list_secrets(IncludePlannedDeletion=True, Filters=[{"Key": "name", "Values": [name]}])["SecretList"]
+    assert [s["Name"] for s in planned] == [name]
+
+    # Restore: reads work again.
+    restored = sm.restore_secret(SecretId=arn)
+    assert (restored["ARN"], restored["Name"]) == (arn, name)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v4-secret"
+
+    # Forced deletion: gone at once, and the name is free again under a new ARN.
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    for ref in (name, arn):
+        assert refused(sm.get_secret_value, SecretId=ref) == "ResourceNotFoundException"
+        assert refused(sm.describe_secret, SecretId=ref) == "ResourceNotFoundException"
+    again = sm.create_secret(Name=name, SecretString="reborn")
+    assert again["ARN"] != arn
+    assert refused(sm.get_secret_value, SecretId=arn) == "ResourceNotFoundException"
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_lookup_by_name_full_and_partial_arn(sm, server, account):
+    name = unique("lookup/x")
+    arn = sm.create_secret(Name=name, SecretString="found")["ARN"]
+    partial = f"arn:aws:secretsmanager:{server.region}:{account}:secret:{name}"
+    for ref in (name, arn, partial):
+        assert sm.get_secret_value(SecretId=ref)["SecretString"] == "found", ref
+        assert sm.describe_secret(SecretId=ref)["ARN"] == arn
+    wrong_suffix = partial + "-zzzzzz" if not arn.endswith("zzzzzz") else partial + "-yyyyyy"
+    other_region = arn.replace(f":{server.region}:", ":ap-south-2:")
+    for ref in (wrong_suffix, other_region, name + "-nope"):
+        assert refused(sm.get_secret_value, SecretId=ref) == "ResourceNotFoundException", ref
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+def test_create_idempotency_and_conflicts(sm):
+    name = unique("idem")
+    token = str(uuid.uuid4())
+    first = sm.create_secret(Name=name, SecretString="same", ClientRequestToken=token)
+    again = sm.create_secret(Name=name, SecretString="same", ClientRequestToken=token)
+    assert (again["ARN"], again["VersionId"]) == (first["ARN"], token)
+    assert refused(sm.create_secret, Name=name, SecretString="different", ClientRequestToken=token) == "ResourceExistsException"
+    assert refused(sm.create_secret, Name=name, SecretString="same") == "ResourceExistsException"
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_list_filters_and_paging(sm):
+    tag = uuid.uuid4().hex[:8]
+    names = [unique(f"list-{tag}") for _ in range(3)]
+    for i, n in enumerate(names):
+        sm.create_secret(Name=n, SecretString="x", Description=f"Payments service {i}",
+                         Tags=[{"Key": f"owner-{tag}", "Value": f"team{i}-{tag}"}])
+
+    def listed(**kwargs):
+        return sorted(s["Name"] for s in sm.list_secrets(**kwargs)["SecretList"])
+
+    assert listed(Filters=[{"Key": "name", "Values": [f"list-{tag}"]}]) == sorted(names)
+    assert listed(Filters=[{"Key": "tag-key", "Values": [f"owner-{tag}"]}]) == sorted(names)
+    assert listed(Filters=[{"Key": "tag-value", "Values": [f"team1-{tag}"]}]) == [names[1]]
+    assert listed(Filters=[{"Key": "name", "Values": [f"list-{tag}"]},
+                           {"Key": "description", "Values": ["payments service 2"]}]) == [names[2]]
+    assert listed(Filters=[{"Key": "name", "Values": [f"list-{tag}"]},
+                           {"Key": "tag-value", "Values": [f"!team0-{tag}"]}]) == sorted(names[1:])
+    entry = sm.list_secrets(Filters=[{"Key": "tag-value", "Values": [f"team1-{tag}"]}])["SecretList"][0]
+    assert entry["Description"] == "Payments service 1" and list(entry["SecretVersionsToStages"].values()) == [["AWSCURRENT"]]
+
+    # Paging, by hand and through boto3's paginator.
+    seen, token = [], None
+    while True:
+        kwargs = {"MaxResults": 1, "Filters": [{"Key": "name", "Values": [f"list-{tag}"]}]}
+        if token:
+            kwargs["NextToken"] = token
+        page = sm.list_secrets(**kwargs)
+        assert len(page["SecretList"]) <= 1
+        seen += [s["Name"] for s in page["SecretList"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted(names)
+    pages = sm.get_paginator("list_secrets").paginate(
+        Filters=[{"Key": "name", "Values": [f"list-{tag}"]}], PaginationConfig={"PageSize": 2})
+    assert sorted(s["Name"] for p in pages for s in p["SecretList"]) == sorted(names)
+    for n in names:
+        sm.delete_secret(SecretId=n, ForceDeleteWithoutRecovery=True)
+
+
+def test_tags_and_untag(sm):
+    name = unique("tags")
+    sm.create_secret(Name=name, SecretString="x")
+    sm.tag_resource(SecretId=name, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    sm.untag_resource(SecretId=name, TagKeys=["a"])
+    assert sm.describe_secret(SecretId=name)["Tags"] == [{"Key": "b", "Value": "2"}]
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_validation_errors(sm, server):
+    loose = server.client("secretsmanager", config=NO_VALIDATION)
+    name = unique("big")
+    assert refused(loose.create_secret, Name=name, SecretString="x" * 65537) == "InvalidParameterException"
+    assert refused(loose.create_secret, Name=name, SecretBinary=b"x" * 65537) == "InvalidParameterException"
+    assert sm.create_secret(Name=name, SecretString="y" * 65536)["Name"] == name
+    assert len(sm.get_secret_value(SecretId=name)["SecretString"]) == 65536
+    assert refused(loose.delete_secret, SecretId=name, RecoveryWindowInDays=3) == "InvalidParameterException"
+    assert refused(loose.delete_secret, SecretId=name, RecoveryWindowInDays=7,
+                   ForceDeleteWithoutRecovery=True) == "InvalidParameterException"
+    assert refused(sm.get_secret_value, SecretId=name, VersionStage="AWSPENDING") == "ResourceNotFoundException"
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_get_random_password(sm):
+    pw = sm.get_random_password(PasswordLength=24, ExcludePunctuation=True)["RandomPassword"]
+    assert len(pw) == 24 and pw.isalnum()
+    assert len(sm.get_random_password()["RandomPassword"]) == 32
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM in action
+
+
+def test_policy_on_exactly_one_secret_arn(sm, users):
+    mine = sm.create_secret(Name=unique("iam-mine"), SecretString="readable")["ARN"]
+    other = sm.create_secret(Name=unique("iam-other"), SecretString="hidden")["ARN"]
+    _, client = users.make(doc({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": mine}))
+    assert client.get_secret_value(SecretId=mine)["SecretString"] == "readable"
+    assert refused(client.get_secret_value, SecretId=other) == DENIED
+    assert refused(client.describe_secret, SecretId=mine) == DENIED
+    assert refused(client.put_secret_value, SecretId=mine, SecretString="nope") == DENIED
+    for arn in (mine, other):
+        sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+def test_customer_key_policy_must_allow_decrypt(sm, kms, users, account):
+    me = users.server.client("sts").get_caller_identity()["Arn"]
+    _, client = users.make(doc(
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"], "Resource": "*"}))
+    # A key whose policy names only the administrator: IAM cannot grant the user its use.
+    only_admin = kms.create_key(Policy=doc(
+        {"Effect": "Allow", "Principal": {"AWS": me}, "Action": "kms:*", "Resource": "*"}),
+        BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]
+    locked = sm.create_secret(Name=unique("cmk-locked"), SecretString="behind the key policy",
+                              KmsKeyId=only_admin["Arn"])["ARN"]
+    assert sm.describe_secret(SecretId=locked)["KmsKeyId"] == only_admin["Arn"]
+    assert sm.get_secret_value(SecretId=locked)["SecretString"] == "behind the key policy"
+    assert refused(client.get_secret_value, SecretId=locked) == DENIED
+    # A key whose policy delegates to IAM: the user's kms:Decrypt is enough.
+    delegating = kms.create_key()["KeyMetadata"]
+    open_ = sm.create_secret(Name=unique("cmk-open"), SecretString="delegated",
+                             KmsKeyId=delegating["KeyId"])["ARN"]
+    assert client.get_secret_value(SecretId=open_)["SecretString"] == "delegated"
+    # Without kms:Decrypt in IAM, the delegating key refuses too.
+    _, no_kms = users.make(doc({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}))
+    assert refused(no_kms.get_secret_value, SecretId=open_) == DENIED
+    # ... but a secret under the AWS-managed key needs no kms permission at all.
+    managed = sm.create_secret(Name=unique("managed"), SecretString="via service")["ARN"]
+    assert no_kms.get_secret_value(SecretId=managed)["SecretString"] == "via service"
+    assert kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]["KeyManager"] == "AWS"
+    # A disabled customer key refuses to open the value.
+    kms.disable_key(KeyId=delegating["KeyId"])
+    assert refused(sm.get_secret_value, SecretId=open_) == "DecryptionFailure"
+    kms.enable_key(KeyId=delegating["KeyId"])
+    for arn in (locked, open_, managed):
+        sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing in plaintext at rest
+
+
+def test_values_never_reach_the_store_in_plaintext(server, sm, kms):
+    marker = uuid.uuid4().hex
+    text = f"rampart-secret-at-rest-{marker}"
+    binary = f"rampart-binary-at-rest-{marker}".encode()
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    a = sm.create_secret(Name=unique("rest-a"), SecretString=text)["ARN"]
+    b = sm.create_secret(Name=unique("rest-b"), SecretBinary=binary, KmsKeyId=key)["ARN"]
+    sm.put_secret_value(SecretId=a, SecretString=text + "-v2")
+    assert sm.get_secret_value(SecretId=a)["SecretString"] == text + "-v2"
+    assert sm.get_secret_value(SecretId=b)["SecretBinary"] == binary
+    files = [p for p in server.data_dir.rglob("*") if p.is_file()]
+    assert any(p.name.endswith("-wal") for p in files), [p.name for p in files]
+    needles = [text.encode(), binary, marker.encode()]
+    hits = [(p.name, n) for p in files + [server.stdout_path, server.stderr_path]
+            for n in needles if n in p.read_bytes()]
+    assert hits == []
