@@ -1,11 +1,13 @@
 """The shared harness of the parameter-confusion suite (test_param_confusion.py for IAM and
-STS, test_param_confusion_kms.py for KMS): hand-signed query and JSON requests and their
+STS, test_param_confusion_kms.py for KMS, test_param_confusion_secrets.py for Secrets
+Manager): hand-signed query and JSON requests and their
 replies, callers, policy documents and the decoy tag, the server's own operation tables, and
 the helpers that compare snapshots.
 
 The service halves live beside it: confusion_iam.py (the IAM/STS operation table, the test
-world, the account snapshot and cleanup) and confusion_kms.py (the KMS operation table, keys
-and aliases, the KMS snapshot).
+world, the account snapshot and cleanup), confusion_kms.py (the KMS operation table, keys
+and aliases, the KMS snapshot) and confusion_secrets.py (the Secrets Manager operation table,
+victim and decoy secrets, the secrets snapshot).
 """
 
 import json
@@ -153,7 +155,7 @@ class JsonReply:
         return f"HTTP {self.status} {self.code or ''}: {self.body[:600]}"
 
 
-JSON_TARGETS = {"kms": ("TrentService", "1.1")}
+JSON_TARGETS = {"kms": ("TrentService", "1.1"), "secretsmanager": ("secretsmanager", "1.1")}
 
 
 def send_json(server, caller, action, body, service="kms") -> JsonReply:
@@ -224,6 +226,11 @@ def table_operations(service):
     if service == "kms":
         text = (REPO / "crates/kms/src/api/mod.rs").read_text()
         block = text[text.index("\nkms_operations! {"):]
+        block = block[: block.index("\n}")]
+        return re.findall(r'^\s*(?:read|write)\s+"(\w+)"', block, re.M)
+    if service == "secretsmanager":
+        text = (REPO / "crates/secrets/src/api/mod.rs").read_text()
+        block = text[text.index("\nsecrets_operations! {"):]
         block = block[: block.index("\n}")]
         return re.findall(r'^\s*(?:read|write)\s+"(\w+)"', block, re.M)
     for path in ("crates/iam/src/sts/mod.rs", "crates/iam/src/sts.rs"):

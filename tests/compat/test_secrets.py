@@ -2,10 +2,16 @@
 new versions moving AWSCURRENT/AWSPREVIOUS, describe, list with filters and paging, deletion
 with a recovery window, restore, forced deletion), lookups by name, full and partial ARN,
 IAM in action (a policy on one secret ARN; a customer key's policy that must allow
-kms:Decrypt as well), and values that never reach the store's files in plaintext."""
+kms:Decrypt as well), and values that never reach the store in plaintext (the SQLite files,
+and a `pg_dump` of the PostgreSQL schema)."""
 
+import base64
 import json
+import os
+import shutil
+import subprocess
 import uuid
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import boto3
 import pytest
@@ -332,3 +338,74 @@ def test_values_never_reach_the_store_in_plaintext(server, sm, kms):
     hits = [(p.name, n) for p in files + [server.stdout_path, server.stderr_path]
             for n in needles if n in p.read_bytes()]
     assert hits == []
+
+
+def _pg_schema_bytes(store_url):
+    """Every row of every table in the store URL's schema: `pg_dump --data-only` of it, or (no
+    pg_dump) every text, JSON and bytea column read with psycopg, bytea as raw bytes."""
+    parts = urlsplit(store_url)
+    schema = parse_qs(parts.query)["schema"][0]
+    url = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+    if shutil.which("pg_dump"):
+        out = subprocess.run(["pg_dump", f"--schema={schema}", "--data-only", url],
+                             capture_output=True, timeout=120, check=True)
+        return schema, out.stdout
+    import psycopg
+
+    chunks = []
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s"
+            " AND data_type IN ('text', 'character varying', 'character', 'bytea', 'json', 'jsonb')",
+            (schema,)).fetchall()
+        for table, column in columns:
+            for (value,) in conn.execute(f'SELECT "{column}" FROM "{schema}"."{table}"'):
+                if value is not None:
+                    chunks.append(bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode())
+    return schema, b"\n".join(chunks)
+
+
+def _encodings(raw: bytes):
+    """`raw` as the store might hold it: itself, base64 (and base64 of its distinctive middle
+    at each alignment), hex."""
+    out = {"raw": raw, "base64": base64.b64encode(raw), "hex": raw.hex().encode()}
+    for shift in range(3):
+        middle = base64.b64encode(raw[shift: shift + 24])[:28]
+        out[f"base64+{shift}"] = middle
+    return out
+
+
+def test_values_never_reach_postgres_in_plaintext(fresh_server, pg_store_url):
+    srv = fresh_server(["--store", pg_store_url])
+    sm, kms = srv.client("secretsmanager"), srv.client("kms")
+    marker = uuid.uuid4().hex
+    text = f"rampart-pg-at-rest-{marker}"
+    binary = f"rampart-pg-binary-{marker}-".encode() + os.urandom(32)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    data_key = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    names = [unique("pg-rest-a"), unique("pg-rest-b"), unique("pg-rest-c")]
+    a = sm.create_secret(Name=names[0], SecretString=text)["ARN"]
+    sm.put_secret_value(SecretId=a, SecretString=text + "-v2")
+    sm.update_secret(SecretId=a, SecretString=text + "-v3", Description="at rest")
+    b = sm.create_secret(Name=names[1], SecretBinary=binary, KmsKeyId=key)["ARN"]
+    # A data key kept as a secret: its plaintext is sealed again, never stored as it is.
+    c = sm.create_secret(Name=names[2], SecretBinary=data_key["Plaintext"], KmsKeyId=key)["ARN"]
+    assert sm.get_secret_value(SecretId=a)["SecretString"] == text + "-v3"
+    assert sm.get_secret_value(SecretId=a, VersionStage="AWSPREVIOUS")["SecretString"] == text + "-v2"
+    assert sm.get_secret_value(SecretId=b)["SecretBinary"] == binary
+    assert sm.get_secret_value(SecretId=c)["SecretBinary"] == data_key["Plaintext"]
+
+    schema, dump = _pg_schema_bytes(pg_store_url)
+    # The dump is of the store that holds these secrets: their names are in it (as text or as
+    # the hex of a bytea), so an empty or wrong schema cannot pass.
+    assert len(dump) > 1000, dump[:500]
+    for name in names:
+        assert name.encode() in dump or name.encode().hex().encode() in dump.lower(), f"{name} not in schema {schema}"
+    needles = {
+        "text": text.encode(), "marker": marker.encode(), "binary": binary,
+        "binary tail": binary[-32:], "data key": data_key["Plaintext"],
+    }
+    lowered = dump.lower()
+    hits = [(what, form) for what, value in needles.items() for form, encoded in _encodings(value).items()
+            if encoded in (lowered if form == "hex" else dump)]
+    assert hits == [], f"secret values found in the PostgreSQL schema {schema}: {hits}"
