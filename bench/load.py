@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""End-to-end load benchmark: signed sts:GetCallerIdentity against `rampart serve` and, in the
-same run, against `moto_server` doing the same call.
+"""End-to-end load benchmark: signed sts:GetCallerIdentity and iam:GetUser against `rampart serve`
+and, in the same run, against `moto_server` doing the same calls, each also stated as a
+percentage of a floor: `rampart-floor` (bench/floor), a bare axum server on the same stack as
+`rampart serve` that answers a constant GetCallerIdentity-sized XML body and checks nothing.
 
 Every request Rampart receives is fully checked: SigV4 verified (HMAC over the canonical
 request), access key resolved, authorized, and an audit record durably committed before the
 answer. The signed request is replayed by wrk within its 15-minute validity window, as SigV4
-allows; moto checks no signature at all.
+allows; moto checks no signature at all. The floor is sent the same signed GetCallerIdentity
+POST (same size), which it does not check.
 
-Usage: bench/load.py [--duration 10] [--connections 16] [--threads 2]
-Needs: wrk (apt-get install wrk), a release build (cargo build --release), and a venv with
-boto3 and moto[server] (this script creates bench/.venv if missing).
+Usage: bench/load.py [--duration 10] [--connections 16] [--threads 2] [--rounds 2]
+                     [--rampart NAME=PATH ...] [--floor PATH] [--no-moto]
+Needs: wrk (apt-get install wrk), a release build (cargo build --release -p rampart-server
+-p rampart-floor; the floor is built if missing), and a venv with boto3 and moto[server] (this
+script creates bench/.venv if missing).
 """
 
 import argparse
@@ -117,6 +122,31 @@ def start_rampart(binary, tmp, name, store):
     return proc, endpoint, requests
 
 
+FLOOR_CALL = "constant answer"
+# The key pair signing requests for servers that check no signature (the floor, moto).
+UNCHECKED_KEY = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+
+
+def start_floor(binary, tmp):
+    """Starts the floor; it is sent the same signed GetCallerIdentity POST as Rampart (unchecked)."""
+    out = tmp / "floor.out"
+    proc = subprocess.Popen([str(binary), "--listen", "127.0.0.1:0"], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    endpoint = wait_for(r"Floor listening on (\S+)", out, proc).group(1)
+    req = signed_request(endpoint, *UNCHECKED_KEY, "us-east-1")
+    return proc, endpoint, {FLOOR_CALL: req}
+
+
+def locate_floor(path, release_dir):
+    """The floor binary: --floor PATH, else rampart-floor next to the default rampart build
+    (built with cargo if missing)."""
+    if path:
+        return Path(path)
+    binary = release_dir / "rampart-floor"
+    if not binary.exists():
+        subprocess.run(["cargo", "build", "--release", "-p", "rampart-floor"], cwd=REPO, check=True)
+    return binary
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -132,23 +162,24 @@ def main():
         help="a rampart binary to measure (repeatable, e.g. to compare two builds in one run); default: the release build",
     )
     ap.add_argument("--no-moto", action="store_true", help="skip the moto peer")
+    ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
     args = ap.parse_args()
     ensure_tools()
-    binary = REPO / "target" / "release" / "rampart"
-    if os.environ.get("CARGO_TARGET_DIR"):
-        binary = Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "rampart"
-    builds = [tuple(spec.split("=", 1)) for spec in args.rampart] or [("rampart", str(binary))]
+    release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
+    builds = [tuple(spec.split("=", 1)) for spec in args.rampart] or [("rampart", str(release_dir / "rampart"))]
+    floor = locate_floor(args.floor, release_dir)
     tmp = Path(tempfile.mkdtemp(prefix="rampart-bench-"))
     results = {}
 
     servers = {}
     try:
+        servers["floor"] = start_floor(floor, tmp)
         for name, path in builds:
             servers[name] = start_rampart(path, tmp, name, args.store)
         for name, (_, endpoint, requests) in servers.items():
             for req in requests.values():
                 wrk(endpoint, req, 2, args.connections, args.threads)  # warm-up
-        # Interleaved rounds, so drift on this shared machine hits every build alike.
+        # Interleaved rounds, so drift on this shared machine hits the floor and every build alike.
         for _ in range(args.rounds):
             for name, (_, endpoint, requests) in servers.items():
                 for call, req in requests.items():
@@ -173,7 +204,7 @@ def main():
             m = wait_for(r"Running on (http://127\.0\.0\.1:\d+)", out, proc)
             endpoint = m.group(1)
             for call in CALLS:
-                req = signed_request(endpoint, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", call)
+                req = signed_request(endpoint, *UNCHECKED_KEY, "us-east-1", call)
                 wrk(endpoint, req, 2, args.connections, args.threads)
                 results[("moto", call)] = wrk(endpoint, req, args.duration, args.connections, args.threads)
         finally:
@@ -181,10 +212,12 @@ def main():
             proc.wait()
 
     print(f"signed calls, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, best of {args.rounds}, {time.strftime('%Y-%m-%d %H:%M')}")
-    print("| server | call | requests/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|---|")
+    floor_rps = results[("floor", FLOOR_CALL)]["rps"]
+    print("| server | call | requests/s | % of floor | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|---|")
     for (name, call), r in results.items():
-        print(f"| {name} | {call} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+        share = 100 * r["rps"] / floor_rps
+        print(f"| {name} | {call} | {r['rps']:.0f} | {share:.1f} % | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
     if ("moto", "sts:GetCallerIdentity") in results:
         first = builds[0][0]
         for call in CALLS:
