@@ -123,6 +123,10 @@ pub struct Check {
     pub condition_keys: Vec<(String, String)>,
     /// The resource's own policy (a role's trust policy, a function's policy), if it has one.
     pub resource_policy: Option<ResourcePolicy>,
+    /// How a denial names the resource, when that must not be the stored ARN: a resource the
+    /// caller named by a partial identifier (a secret's name) is denied under that name, so a
+    /// caller without permission cannot tell from the message whether it exists.
+    pub named_as: Option<String>,
 }
 
 impl Check {
@@ -133,6 +137,7 @@ impl Check {
             resource: Resource::Arn(arn.into()),
             condition_keys: Vec::new(),
             resource_policy: None,
+            named_as: None,
         }
     }
 
@@ -143,6 +148,7 @@ impl Check {
             resource: Resource::Unscoped,
             condition_keys: Vec::new(),
             resource_policy: None,
+            named_as: None,
         }
     }
 
@@ -155,6 +161,12 @@ impl Check {
     /// Adds one condition key value in place.
     pub fn push_key(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.condition_keys.push((key.into(), value.into()));
+    }
+
+    /// Names the resource in denials as the caller named it.
+    pub fn named_as(mut self, name: impl Into<String>) -> Self {
+        self.named_as = Some(name.into());
+        self
     }
 
     /// Sets the resource's own policy.

@@ -34,6 +34,8 @@ pub struct Authorization {
     pub action: String,
     /// The resource it was checked on (`*` for unscoped actions).
     pub resource: String,
+    /// How a denial names the resource (see [`Check::named_as`]).
+    pub named_as: Option<String>,
 }
 
 impl Authorization {
@@ -61,7 +63,7 @@ impl Authorization {
         });
         format!(
             "{caller} is not authorized to perform: {action} on resource: {} {why}",
-            self.resource
+            self.named_as.as_deref().unwrap_or(&self.resource)
         )
     }
 }
@@ -189,6 +191,7 @@ impl Authorizer {
             evaluation,
             action: check.action.clone(),
             resource: resource.to_owned(),
+            named_as: check.named_as.clone(),
         }
     }
 
