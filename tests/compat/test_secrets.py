@@ -318,6 +318,96 @@ def test_customer_key_policy_must_allow_decrypt(sm, kms, users, account):
         sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
 
 
+def denial(call, **kwargs):
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    assert e.value.response["Error"]["Code"] == DENIED
+    return e.value.response["Error"]["Message"]
+
+
+def test_denials_do_not_tell_whether_a_secret_exists(sm, users):
+    existing = unique("exists")
+    arn = sm.create_secret(Name=existing, SecretString="there")["ARN"]
+    suffix = arn.rsplit("-", 1)[1]
+    missing = unique("absent")
+    _, client = users.make(doc({"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}))
+    for call in (client.get_secret_value, client.describe_secret, client.put_secret_value,
+                 client.update_secret, client.delete_secret):
+        extra = {"SecretString": "x"} if call in (client.put_secret_value, client.update_secret) else {}
+        there = denial(call, SecretId=existing, **extra)
+        absent = denial(call, SecretId=missing, **extra)
+        # Named as sent, never by the stored ARN: the same sentence either way.
+        assert f"on resource: {existing} " in there and arn not in there and suffix not in there
+        assert f"on resource: {missing} " in absent
+        assert there.replace(existing, "NAME") == absent.replace(missing, "NAME")
+    # CreateSecret names the requested name, not the stored ARN nor a fresh suffix.
+    there = denial(client.create_secret, Name=existing, SecretString="x")
+    absent = denial(client.create_secret, Name=missing, SecretString="x")
+    assert f"on resource: {existing} " in there and suffix not in there
+    assert absent == denial(client.create_secret, Name=missing, SecretString="x")
+    assert there.replace(existing, "NAME") == absent.replace(missing, "NAME")
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+def test_update_secret_moves_labeled_versions_to_the_new_key(sm, kms, users):
+    key_a = kms.create_key()["KeyMetadata"]
+    key_b = kms.create_key()["KeyMetadata"]
+    name = unique("rekey")
+    created = sm.create_secret(Name=name, SecretString="v1", KmsKeyId=key_a["Arn"])
+    arn, v1 = created["ARN"], created["VersionId"]
+    v2 = sm.put_secret_value(SecretId=name, SecretString="v2")["VersionId"]
+    v3 = sm.put_secret_value(SecretId=name, SecretString="v3")["VersionId"]
+
+    # UpdateSecret alone does not let a caller seal under key B ...
+    _, no_b = users.make(doc(
+        {"Effect": "Allow", "Action": ["secretsmanager:UpdateSecret", "kms:Decrypt"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": key_a["Arn"]}))
+    message = denial(no_b.update_secret, SecretId=name, KmsKeyId=key_b["Arn"])
+    assert "kms:GenerateDataKey" in message and key_b["Arn"] in message
+    # ... nor open what key A sealed.
+    _, no_a = users.make(doc(
+        {"Effect": "Allow", "Action": ["secretsmanager:UpdateSecret", "kms:GenerateDataKey"], "Resource": "*"}))
+    message = denial(no_a.update_secret, SecretId=name, KmsKeyId=key_b["Arn"])
+    assert "kms:Decrypt" in message and key_a["Arn"] in message
+    described = sm.describe_secret(SecretId=name)
+    assert described["KmsKeyId"] == key_a["Arn"]
+    assert described["VersionIdsToStages"] == {v2: ["AWSPREVIOUS"], v3: ["AWSCURRENT"]}
+    every = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert {v["VersionId"]: v["KmsKeyIds"] for v in every} == {
+        v1: [key_a["Arn"]], v2: [key_a["Arn"]], v3: [key_a["Arn"]]}
+
+    # The administrator can: the labeled versions are re-sealed under B in the same commit.
+    sm.update_secret(SecretId=name, KmsKeyId=key_b["Arn"])
+    described = sm.describe_secret(SecretId=name)
+    assert described["KmsKeyId"] == key_b["Arn"]
+    assert described["VersionIdsToStages"] == {v2: ["AWSPREVIOUS"], v3: ["AWSCURRENT"]}
+    every = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert {v["VersionId"]: v["KmsKeyIds"] for v in every} == {
+        v1: [key_a["Arn"]], v2: [key_b["Arn"]], v3: [key_b["Arn"]]}
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v3"
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "v2"
+    # The unlabeled version stays under A, and still opens with it.
+    assert sm.get_secret_value(SecretId=name, VersionId=v1)["SecretString"] == "v1"
+    # With A disabled, the labeled versions still open: they no longer need it.
+    kms.disable_key(KeyId=key_a["KeyId"])
+    try:
+        assert sm.get_secret_value(SecretId=name)["SecretString"] == "v3"
+        assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "v2"
+        assert refused(sm.get_secret_value, SecretId=name, VersionId=v1) == "DecryptionFailure"
+    finally:
+        kms.enable_key(KeyId=key_a["KeyId"])
+    # Moving back to the AWS-managed key re-seals them again.
+    sm.update_secret(SecretId=name, KmsKeyId="")
+    assert "KmsKeyId" not in sm.describe_secret(SecretId=name)
+    kms.disable_key(KeyId=key_b["KeyId"])
+    try:
+        assert sm.get_secret_value(SecretId=name)["SecretString"] == "v3"
+        assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "v2"
+    finally:
+        kms.enable_key(KeyId=key_b["KeyId"])
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Nothing in plaintext at rest
 

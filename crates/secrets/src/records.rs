@@ -4,7 +4,9 @@
 //! tags and every version's metadata (id, staging labels, the KMS key that sealed it) — so a
 //! new version and the labels it takes from others are one optimistic commit on one row. The
 //! sealed values live beside it in `secretsmanager/values`, keyed `<arn>/<version id>`, written
-//! once and never changed; the ARN's random suffix keeps a re-created namesake's values apart.
+//! once and never changed but for being re-sealed under a new key when `UpdateSecret` moves the
+//! secret to one (the same plaintext: the version stays immutable); the ARN's random suffix
+//! keeps a re-created namesake's values apart.
 //!
 //! A secret scheduled for deletion whose date has passed no longer exists: lookups answer
 //! nothing, and a new secret may take its name.
@@ -211,9 +213,20 @@ pub async fn load_value(
     arn: &str,
     version_id: &str,
 ) -> Result<Option<SealedValue>, SecretsError> {
+    Ok(load_stored_value(store, arn, version_id)
+        .await?
+        .map(|s| s.record))
+}
+
+/// The sealed value of one version with its store version, for [`reseal_value`].
+pub async fn load_stored_value(
+    store: &dyn Store,
+    arn: &str,
+    version_id: &str,
+) -> Result<Option<Stored<SealedValue>>, SecretsError> {
     let key = value_key(arn, version_id);
     match store.get(ns::VALUES, &key).await? {
-        Some(item) => decode(ns::VALUES, &key, item).map(|s| Some(s.record)),
+        Some(item) => decode(ns::VALUES, &key, item).map(Some),
         None => Ok(None),
     }
 }
@@ -235,6 +248,17 @@ pub fn put_value(arn: &str, version_id: &str, value: &SealedValue) -> Write {
         key: value_key(arn, version_id),
         value: encode(value),
         expect: Expect::Absent,
+    }
+}
+
+/// Replaces a version's sealed value with the same value sealed under another key (a secret
+/// moved to a new KMS key), if it is still the one stored at `version`.
+pub fn reseal_value(arn: &str, version_id: &str, value: &SealedValue, version: i64) -> Write {
+    Write::Put {
+        ns: ns::VALUES.into(),
+        key: value_key(arn, version_id),
+        value: encode(value),
+        expect: Expect::Version(version),
     }
 }
 

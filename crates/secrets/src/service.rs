@@ -121,6 +121,20 @@ impl SecretsService {
         })
     }
 
+    /// The id of the key a key use seals under, if that key exists (the AWS-managed default
+    /// does not until first use).
+    pub(crate) async fn key_id_of(&self, key: &KeyUse) -> Result<Option<String>, SecretsError> {
+        let target = match &key.target {
+            Some(target) => target.clone(),
+            None => self
+                .kms
+                .key(MANAGED_KEY_ALIAS)
+                .await
+                .map_err(SecretsError::sealing)?,
+        };
+        Ok(target.key.map(|k| k.record.key_id))
+    }
+
     /// Whether `target` is the key behind `alias/aws/secretsmanager`.
     async fn is_managed_default(&self, target: &KeyTarget) -> Result<bool, SecretsError> {
         let Some(key) = target
@@ -233,7 +247,11 @@ impl NamedSecret {
         action: &str,
     ) -> Result<Check, SecretsError> {
         self.resolve(svc).await?;
-        let mut check = Check::on(action, &self.arn).with_key("secretsmanager:SecretId", &self.id);
+        // Checked on the stored ARN, but denied under the identifier the caller sent, so a
+        // denial reads the same whether or not the secret exists.
+        let mut check = Check::on(action, &self.arn)
+            .with_key("secretsmanager:SecretId", &self.id)
+            .named_as(&self.id);
         if let Some(secret) = &self.secret {
             push_resource_tags(&mut check, &secret.record.tags);
         }

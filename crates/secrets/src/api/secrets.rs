@@ -12,7 +12,7 @@ use super::wire::{self, SecretIdInput, SecretRef, TagShape};
 use super::{Call, Reply, SecretsOperation};
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, Stored, Tag, AWSCURRENT};
-use crate::sealing::{context, SecretValue};
+use crate::sealing::{self, context, SealedValue, SecretValue};
 use crate::secret_id;
 use crate::service::{now, push_request_tags, KeyUse, NamedSecret};
 use crate::SecretsService;
@@ -49,14 +49,19 @@ where
             .ok_or_else(SecretsError::secret_not_found)?;
         let (now, then) = (&current.record, &authorized.record);
         if now.arn != then.arn || now.tags != then.tags || now.kms_key_id != then.kms_key_id {
-            return Err(SecretsError::InvalidRequest(
-                "The secret changed while this request was authorized. Retry the request.".into(),
-            ));
+            return Err(changed_meanwhile());
         }
     }
     Err(SecretsError::Internal(
         "The secret is being changed by other requests. Retry the request.".into(),
     ))
+}
+
+/// The answer when the secret changed under a request in a way its checks did not see.
+fn changed_meanwhile() -> SecretsError {
+    SecretsError::InvalidRequest(
+        "The secret changed while this request was authorized. Retry the request.".into(),
+    )
 }
 
 /// `ARN`, `Name` and `VersionId` when the request created one.
@@ -145,8 +150,11 @@ impl SecretsOperation for CreateSecret {
             Some(s) => s.record.arn.clone(),
             None => svc.mint_arn(&self.name),
         };
-        let mut check =
-            Check::on(call.action(), &self.arn).with_key("secretsmanager:Name", &self.name);
+        // Denied under the requested name: the stored ARN (or a freshly minted suffix) would
+        // tell a caller without permission whether the secret exists.
+        let mut check = Check::on(call.action(), &self.arn)
+            .with_key("secretsmanager:Name", &self.name)
+            .named_as(&self.name);
         if let Some(d) = &self.description {
             check.push_key("secretsmanager:Description", d);
         }
@@ -249,6 +257,19 @@ pub(crate) struct UpdateSecret {
     kms_key_id: Option<String>,
     value: Option<SecretValue>,
     key: Option<KeyUse>,
+    /// The key a new `KmsKeyId` names, when the secret has versions to move to it.
+    new_key: Option<KeyUse>,
+    /// The labeled versions sealed under another key than the new one, as the checks read
+    /// them, to re-seal under it in the same commit.
+    reseal: Vec<Reseal>,
+}
+
+/// A version `UpdateSecret` re-seals under the secret's new key.
+struct Reseal {
+    version_id: String,
+    sealed: Stored<SealedValue>,
+    /// The key it is sealed under now.
+    old_key: KeyUse,
 }
 
 #[derive(Deserialize)]
@@ -282,11 +303,17 @@ impl SecretsOperation for UpdateSecret {
                 input.secret_binary,
             )?,
             key: None,
+            new_key: None,
+            reseal: Vec::new(),
         })
     }
 
     /// `secretsmanager:UpdateSecret` on the secret (with the new description and key), and
-    /// `kms:GenerateDataKey` on a customer key that seals a new value.
+    /// `kms:GenerateDataKey` on a customer key that seals a new value. A `KmsKeyId` naming
+    /// another key moves the secret's labeled versions to it, as AWS does: for each one sealed
+    /// under a different key, `kms:Decrypt` on the key it is sealed under now and
+    /// `kms:GenerateDataKey` on the new one (each only when customer-managed), with that
+    /// version's encryption context.
     async fn checks(
         &mut self,
         svc: &SecretsService,
@@ -311,13 +338,70 @@ impl SecretsOperation for UpdateSecret {
             checks.extend(svc.kms_check(&key, "kms:GenerateDataKey", call.account(), &ctx));
             self.key = Some(key);
         }
+        if let (Some(k), Some(secret)) = (&self.kms_key_id, &self.secret.secret) {
+            let new_key = svc
+                .key_use(Some(k.as_str()).filter(|k| !k.is_empty()))
+                .await?;
+            let new_key_id = svc.key_id_of(&new_key).await?;
+            let secret = &secret.record;
+            // Only the versions a staging label (AWSCURRENT, AWSPREVIOUS, AWSPENDING) points
+            // at move, as on AWS: a version without labels stays sealed under the key it was
+            // sealed with, which it names, so it still opens as long as that key is usable.
+            for version in secret.versions.iter().filter(|v| !v.stages.is_empty()) {
+                let Some(sealed) =
+                    records::load_stored_value(svc.store.as_ref(), &secret.arn, &version.id)
+                        .await?
+                else {
+                    continue;
+                };
+                let current = sealed.record.key_id();
+                if current.is_some() && current == new_key_id {
+                    continue;
+                }
+                let old_key = svc.opening_key(&sealed.record).await?;
+                let ctx = context(&secret.arn, &version.id);
+                checks.extend(svc.kms_check(&old_key, "kms:Decrypt", call.account(), &ctx));
+                checks.extend(svc.kms_check(&new_key, "kms:GenerateDataKey", call.account(), &ctx));
+                self.reseal.push(Reseal {
+                    version_id: version.id.clone(),
+                    sealed,
+                    old_key,
+                });
+            }
+            self.new_key = Some(new_key);
+        }
         Ok(checks)
     }
 
     async fn execute(self, svc: &SecretsService, _: &Call<'_>) -> Reply {
         let authorized = self.secret.into_live()?;
-        let mut sealed_version = None;
         let mut extra = Vec::new();
+        let mut resealed = Vec::new();
+        let mut new_key_arn = None;
+        if let Some(new_key) = self.new_key.clone() {
+            let new_key = svc.sealing_key(new_key).await?;
+            let arn = &authorized.record.arn;
+            for reseal in &self.reseal {
+                let old_key = svc.opening_record(reseal.old_key.clone())?;
+                let value = sealing::open(
+                    &svc.kms,
+                    &old_key,
+                    arn,
+                    &reseal.version_id,
+                    &reseal.sealed.record,
+                )?;
+                let sealed = sealing::seal(&svc.kms, &new_key, arn, &reseal.version_id, &value)?;
+                extra.push(records::reseal_value(
+                    arn,
+                    &reseal.version_id,
+                    &sealed,
+                    reseal.sealed.version,
+                ));
+                resealed.push(reseal.version_id.clone());
+            }
+            new_key_arn = Some(new_key.arn);
+        }
+        let mut sealed_version = None;
         if let (Some(value), Some(key)) = (&self.value, self.key.clone()) {
             let secret = &authorized.record;
             if secret.version(&self.version_id).is_some() {
@@ -345,6 +429,13 @@ impl SecretsOperation for UpdateSecret {
             )?);
             sealed_version = scratch.versions.pop();
         }
+        let labeled: Vec<String> = authorized
+            .record
+            .versions
+            .iter()
+            .filter(|v| !v.stages.is_empty())
+            .map(|v| v.id.clone())
+            .collect();
         let updated = commit_change(svc, authorized, extra, |next| {
             if let Some(d) = &self.description {
                 next.description = Some(d.clone());
@@ -361,6 +452,24 @@ impl SecretsOperation for UpdateSecret {
                 }
                 next.versions.push(version.clone());
                 records::attach_stages(&mut next.versions, &version.id, &[AWSCURRENT.to_owned()]);
+            }
+            if let Some(key_arn) = &new_key_arn {
+                for id in &resealed {
+                    let version = next
+                        .versions
+                        .iter_mut()
+                        .find(|v| v.id == *id)
+                        .ok_or_else(changed_meanwhile)?;
+                    version.key_arn = key_arn.clone();
+                }
+                // A version another request labeled since the checks read the secret would
+                // stay under the old key: refuse rather than move the secret halfway.
+                let left_behind = next.versions.iter().any(|v| {
+                    !v.stages.is_empty() && v.key_arn != *key_arn && !labeled.contains(&v.id)
+                });
+                if left_behind {
+                    return Err(changed_meanwhile());
+                }
             }
             Ok(())
         })
