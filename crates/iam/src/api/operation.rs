@@ -7,6 +7,7 @@
 
 use rampart_core::CallerIdentity;
 use rampart_policy::PolicyKind;
+use rampart_wire::operation::TypedOperations;
 use rampart_wire::protocol::query::QueryParams;
 use rampart_wire::{Check, OperationContext, Output, PreparedOperation, ServiceError};
 
@@ -14,9 +15,10 @@ use super::error::IamError;
 use super::{IamService, Reply};
 use crate::policy_findings::findings_header;
 
-/// What an IAM operation knows about the request besides its members.
+/// What an IAM operation knows about the request besides its members. (`pub` only because it
+/// is [`TypedOperations::Call`]; the module is crate-private.)
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Call<'a> {
+pub struct Call<'a> {
     /// The operation name (`AttachUserPolicy`).
     pub op: &'static str,
     pub caller: Option<&'a CallerIdentity>,
@@ -50,31 +52,26 @@ pub(crate) trait IamOperation: Sized + Send + Sync + 'static {
     }
 }
 
-/// A decoded, checked IAM request waiting to run.
-struct Prepared<'s, O> {
-    iam: &'s IamService,
-    request: O,
-    checks: Vec<Check>,
-}
-
 #[async_trait::async_trait]
-impl<O: IamOperation> PreparedOperation for Prepared<'_, O> {
-    fn checks(&self) -> &[Check] {
-        &self.checks
+impl<O: IamOperation> TypedOperations<O> for IamService {
+    type Call<'a> = Call<'a>;
+    type Error = IamError;
+
+    async fn checks(&self, request: &mut O, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
+        request.checks(self, call).await
     }
 
-    async fn execute(self: Box<Self>, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
+    async fn execute(&self, request: O, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
         let call = Call {
             op: ctx.operation.name,
             caller: ctx.caller,
         };
-        let findings = self
-            .request
+        let findings = request
             .written_document()
             .and_then(|(document, kind)| findings_header(document, kind));
-        let reply = self.request.execute(self.iam, &call).await?;
+        let reply = request.execute(self, &call).await?;
         if !ctx.operation.read_only {
-            self.iam.on_change.fire();
+            self.on_change.fire();
         }
         let output = Output::Query(reply);
         Ok(match findings {
@@ -93,23 +90,7 @@ pub(super) async fn prepare<'s, O: IamOperation>(
     p: &QueryParams,
     call: &Call<'_>,
 ) -> Result<Box<dyn PreparedOperation + 's>, IamError> {
-    let mut request = O::decode(p, call)?;
-    let checks = request.checks(iam, call).await?;
-    Ok(Box::new(Prepared {
-        iam,
-        request,
-        checks,
-    }))
-}
-
-/// The spec of an operation: `read` ones change nothing.
-macro_rules! spec {
-    (read $name:literal) => {
-        rampart_wire::OperationSpec::signed($name).read_only()
-    };
-    (write $name:literal) => {
-        rampart_wire::OperationSpec::signed($name)
-    };
+    rampart_wire::operation::prepare(iam, O::decode(p, call)?, call).await
 }
 
 /// The operation table: one line per operation gives both its spec and its typed request, so
@@ -118,7 +99,7 @@ macro_rules! iam_operations {
     ($( $kind:ident $name:literal => $ty:ty; )*) => {
         /// The operations IAM offers.
         pub(super) const OPERATIONS: &[rampart_wire::OperationSpec] =
-            &[ $( $crate::api::operation::spec!($kind $name) ),* ];
+            &[ $( rampart_wire::spec!($kind $name) ),* ];
 
         /// Decodes and checks the operation `call.op`.
         pub(super) async fn prepare_named<'s>(
@@ -151,4 +132,4 @@ macro_rules! iam_operations {
     };
 }
 
-pub(crate) use {iam_operations, spec};
+pub(crate) use iam_operations;

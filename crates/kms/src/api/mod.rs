@@ -14,6 +14,7 @@ mod rotation;
 mod wire;
 
 use rampart_core::CallerIdentity;
+use rampart_wire::operation::{prepare, TypedOperations};
 use rampart_wire::{
     Check, CommonError, Input, OperationContext, OperationSpec, Output, PreparedOperation,
     Protocol, Service, ServiceError,
@@ -28,9 +29,10 @@ pub const PROTOCOL: Protocol = Protocol::Json {
     target_prefix: "TrentService",
 };
 
-/// What an operation knows about the request besides its members.
+/// What an operation knows about the request besides its members. (`pub` only because it is
+/// [`TypedOperations::Call`]; the module is private.)
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Call<'a> {
+pub struct Call<'a> {
     /// The operation name (`Encrypt`).
     pub op: &'static str,
     pub caller: &'a CallerIdentity,
@@ -65,22 +67,18 @@ pub(crate) trait KmsOperation: Sized + Send + Sync + 'static {
     async fn execute(self, kms: &KmsService, call: &Call<'_>) -> Reply;
 }
 
-/// A decoded, checked KMS request waiting to run.
-struct Prepared<'s, O> {
-    kms: &'s KmsService,
-    request: O,
-    checks: Vec<Check>,
-}
-
 #[async_trait::async_trait]
-impl<O: KmsOperation> PreparedOperation for Prepared<'_, O> {
-    fn checks(&self) -> &[Check] {
-        &self.checks
+impl<O: KmsOperation> TypedOperations<O> for KmsService {
+    type Call<'a> = Call<'a>;
+    type Error = KmsError;
+
+    async fn checks(&self, request: &mut O, call: &Call<'_>) -> Result<Vec<Check>, KmsError> {
+        request.checks(self, call).await
     }
 
-    async fn execute(self: Box<Self>, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
+    async fn execute(&self, request: O, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
         let call = call(&ctx)?;
-        Ok(Output::Json(self.request.execute(self.kms, &call).await?))
+        Ok(Output::Json(request.execute(self, &call).await?))
     }
 }
 
@@ -94,37 +92,12 @@ fn call<'a>(ctx: &OperationContext<'a>) -> Result<Call<'a>, KmsError> {
     })
 }
 
-/// Decodes and checks one operation.
-async fn prepare<'s, O: KmsOperation>(
-    kms: &'s KmsService,
-    body: &[u8],
-    call: &Call<'_>,
-) -> Result<Box<dyn PreparedOperation + 's>, KmsError> {
-    let mut request = O::decode(body)?;
-    let checks = request.checks(kms, call).await?;
-    Ok(Box::new(Prepared {
-        kms,
-        request,
-        checks,
-    }))
-}
-
-/// The spec of an operation: `read` ones change nothing.
-macro_rules! spec {
-    (read $name:literal) => {
-        OperationSpec::signed($name).read_only()
-    };
-    (write $name:literal) => {
-        OperationSpec::signed($name)
-    };
-}
-
 /// The operation table: one line per operation gives both its spec and its typed request, so
 /// the two cannot drift apart.
 macro_rules! kms_operations {
     ($( $kind:ident $name:literal => $ty:ty; )*) => {
         /// The operations KMS offers.
-        pub const OPERATIONS: &[OperationSpec] = &[ $( spec!($kind $name) ),* ];
+        pub const OPERATIONS: &[OperationSpec] = &[ $( rampart_wire::spec!($kind $name) ),* ];
 
         async fn prepare_named<'s>(
             kms: &'s KmsService,
@@ -132,7 +105,7 @@ macro_rules! kms_operations {
             call: &Call<'_>,
         ) -> Result<Box<dyn PreparedOperation + 's>, KmsError> {
             match call.op {
-                $( $name => prepare::<$ty>(kms, body, call).await, )*
+                $( $name => prepare(kms, <$ty as KmsOperation>::decode(body)?, call).await, )*
                 other => Err(unknown(other)),
             }
         }

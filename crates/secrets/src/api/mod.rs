@@ -15,6 +15,7 @@ mod values;
 mod wire;
 
 use rampart_core::CallerIdentity;
+use rampart_wire::operation::{prepare, TypedOperations};
 use rampart_wire::{
     Check, CommonError, Input, OperationContext, OperationSpec, Output, PreparedOperation,
     Protocol, Service, ServiceError,
@@ -29,9 +30,10 @@ pub const PROTOCOL: Protocol = Protocol::Json {
     target_prefix: "secretsmanager",
 };
 
-/// What an operation knows about the request besides its members.
+/// What an operation knows about the request besides its members. (`pub` only because it is
+/// [`TypedOperations::Call`]; the module is private.)
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Call<'a> {
+pub struct Call<'a> {
     pub op: &'static str,
     pub caller: &'a CallerIdentity,
 }
@@ -69,21 +71,18 @@ pub(crate) trait SecretsOperation: Sized + Send + Sync + 'static {
     async fn execute(self, svc: &SecretsService, call: &Call<'_>) -> Reply;
 }
 
-struct Prepared<'s, O> {
-    svc: &'s SecretsService,
-    request: O,
-    checks: Vec<Check>,
-}
-
 #[async_trait::async_trait]
-impl<O: SecretsOperation> PreparedOperation for Prepared<'_, O> {
-    fn checks(&self) -> &[Check] {
-        &self.checks
+impl<O: SecretsOperation> TypedOperations<O> for SecretsService {
+    type Call<'a> = Call<'a>;
+    type Error = SecretsError;
+
+    async fn checks(&self, request: &mut O, call: &Call<'_>) -> Result<Vec<Check>, SecretsError> {
+        request.checks(self, call).await
     }
 
-    async fn execute(self: Box<Self>, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
+    async fn execute(&self, request: O, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
         let call = call(&ctx)?;
-        Ok(Output::Json(self.request.execute(self.svc, &call).await?))
+        Ok(Output::Json(request.execute(self, &call).await?))
     }
 }
 
@@ -97,34 +96,11 @@ fn call<'a>(ctx: &OperationContext<'a>) -> Result<Call<'a>, SecretsError> {
     })
 }
 
-async fn prepare<'s, O: SecretsOperation>(
-    svc: &'s SecretsService,
-    body: &[u8],
-    call: &Call<'_>,
-) -> Result<Box<dyn PreparedOperation + 's>, SecretsError> {
-    let mut request = O::decode(body)?;
-    let checks = request.checks(svc, call).await?;
-    Ok(Box::new(Prepared {
-        svc,
-        request,
-        checks,
-    }))
-}
-
-macro_rules! spec {
-    (read $name:literal) => {
-        OperationSpec::signed($name).read_only()
-    };
-    (write $name:literal) => {
-        OperationSpec::signed($name)
-    };
-}
-
 /// The operation table: one line per operation gives both its spec and its typed request.
 macro_rules! secrets_operations {
     ($( $kind:ident $name:literal => $ty:ty; )*) => {
         /// The operations Secrets Manager offers.
-        pub const OPERATIONS: &[OperationSpec] = &[ $( spec!($kind $name) ),* ];
+        pub const OPERATIONS: &[OperationSpec] = &[ $( rampart_wire::spec!($kind $name) ),* ];
 
         async fn prepare_named<'s>(
             svc: &'s SecretsService,
@@ -132,7 +108,7 @@ macro_rules! secrets_operations {
             call: &Call<'_>,
         ) -> Result<Box<dyn PreparedOperation + 's>, SecretsError> {
             match call.op {
-                $( $name => prepare::<$ty>(svc, body, call).await, )*
+                $( $name => prepare(svc, <$ty as SecretsOperation>::decode(body)?, call).await, )*
                 other => Err(unknown(other)),
             }
         }
