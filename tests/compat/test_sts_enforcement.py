@@ -251,6 +251,24 @@ def test_requested_region_is_the_served_region(server, dev):
         ),
     )
     assert client(server, "iam", dev["key"]).get_user()["User"]["UserName"] == name
+    # The same grant conditioned on another region allows nothing: the key is really the served
+    # region, not merely present.
+    other = "eu-central-1" if server.region != "eu-central-1" else "eu-west-1"
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="region",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": "iam:GetUser",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": other}},
+            }
+        ),
+    )
+    with pytest.raises(ClientError) as e:
+        client(server, "iam", dev["key"]).get_user()
+    assert code_of(e) == "AccessDenied"
 
 
 def test_audit_records_name_the_resources_checked(server, dev):
