@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""End-to-end load benchmark: signed sts:GetCallerIdentity and iam:GetUser against `rampart serve`
-and, in the same run, against `moto_server` doing the same calls, each also stated as a
+"""End-to-end load benchmark: signed sts:GetCallerIdentity, iam:GetUser and
+secretsmanager:GetSecretValue against `rampart serve` and, in the same run, against `moto_server`
+doing the same calls, each also stated as a
 percentage of a floor: `rampart-floor` (bench/floor), a bare axum server on the same stack as
 `rampart serve` that answers a constant GetCallerIdentity-sized XML body and checks nothing.
 
@@ -40,25 +41,50 @@ def ensure_tools():
     subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "boto3", "moto[server]"], check=True)
 
 
-# The calls measured: (label, signing name, form body).
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+# The secret GetSecretValue reads: created before the run (under the AWS-managed key
+# aws/secretsmanager, so Rampart opens its envelope on every read).
+BENCH_SECRET = "bench/db-password"
+
+# The calls measured: label -> (signing name, body, content type, X-Amz-Target or None).
 CALLS = {
-    "sts:GetCallerIdentity": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
+    "sts:GetCallerIdentity": ("sts", "Action=GetCallerIdentity&Version=2011-06-15", FORM, None),
     # An IAM decision and a store read of the target user.
-    "iam:GetUser": ("iam", "Action=GetUser&Version=2010-05-08"),
+    "iam:GetUser": ("iam", "Action=GetUser&Version=2010-05-08", FORM, None),
+    # An IAM decision, a store read of the secret and its version, and an envelope decrypt.
+    "secretsmanager:GetSecretValue": (
+        "secretsmanager",
+        '{"SecretId":"%s"}' % BENCH_SECRET,
+        "application/x-amz-json-1.1",
+        "secretsmanager.GetSecretValue",
+    ),
 }
+
+
+def create_bench_secret(endpoint, akid, secret, region):
+    """Creates the secret GetSecretValue reads, through boto3 (so moto and Rampart get the same)."""
+    code = f"""
+import boto3
+c = boto3.client("secretsmanager", endpoint_url={endpoint!r}, region_name={region!r},
+                 aws_access_key_id={akid!r}, aws_secret_access_key={secret!r})
+c.create_secret(Name={BENCH_SECRET!r}, SecretString='{{"username":"app","password":"' + 'x' * 32 + '"}}')
+"""
+    subprocess.run([str(VENV / "bin" / "python"), "-c", code], check=True)
 
 
 def signed_request(endpoint, akid, secret, region, call="sts:GetCallerIdentity"):
     """Headers and body of a SigV4-signed POST of `call`, via botocore's signer."""
-    service, body = CALLS[call]
+    service, body, content_type, target = CALLS[call]
+    headers = {"Content-Type": content_type}
+    if target:
+        headers["X-Amz-Target"] = target
     code = f"""
 import json
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 body = {body!r}
-req = AWSRequest(method="POST", url={endpoint!r} + "/", data=body,
-                 headers={{"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}})
+req = AWSRequest(method="POST", url={endpoint!r} + "/", data=body, headers={headers!r})
 SigV4Auth(Credentials({akid!r}, {secret!r}), {service!r}, {region!r}).add_auth(req)
 print(json.dumps({{"headers": dict(req.headers), "body": body}}))
 """
@@ -68,9 +94,14 @@ print(json.dumps({{"headers": dict(req.headers), "body": body}}))
     return json.loads(out.stdout)
 
 
+def lua_string(text):
+    """A Lua string literal of `text` (bodies may hold double quotes: JSON)."""
+    return "[==[" + text + "]==]"
+
+
 def wrk(endpoint, req, duration, connections, threads):
     lua = "wrk.method = 'POST'\n"
-    lua += f"wrk.body = {req['body']!r}\n".replace("'", '"')
+    lua += "wrk.body = " + lua_string(req["body"]) + "\n"
     for k, v in req["headers"].items():
         if k.lower() in ("host", "content-length"):
             continue
@@ -93,7 +124,11 @@ def wrk(endpoint, req, duration, connections, threads):
         return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "errors": int(non2xx.group(1)) if non2xx else 0, "raw": out}
+    errors = int(non2xx.group(1)) if non2xx else 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "errors": errors, "raw": out}
 
 
 def wait_for(pattern, path, proc, timeout=60):
@@ -118,6 +153,7 @@ def start_rampart(binary, tmp, name, store):
     profile = configparser.ConfigParser()
     profile.read(tmp / f"{name}-data" / "admin-credentials")
     p = profile["profile rampart"]
+    create_bench_secret(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
     requests = {call: signed_request(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"], call) for call in CALLS}
     return proc, endpoint, requests
 
@@ -203,6 +239,7 @@ def main():
         try:
             m = wait_for(r"Running on (http://127\.0\.0\.1:\d+)", out, proc)
             endpoint = m.group(1)
+            create_bench_secret(endpoint, *UNCHECKED_KEY, "us-east-1")
             for call in CALLS:
                 req = signed_request(endpoint, *UNCHECKED_KEY, "us-east-1", call)
                 wrk(endpoint, req, 2, args.connections, args.threads)
@@ -213,7 +250,7 @@ def main():
 
     print(f"signed calls, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, best of {args.rounds}, {time.strftime('%Y-%m-%d %H:%M')}")
     floor_rps = results[("floor", FLOOR_CALL)]["rps"]
-    print("| server | call | requests/s | % of floor | p50 ms | p99 ms | non-2xx |")
+    print("| server | call | requests/s | % of floor | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|")
     for (name, call), r in results.items():
         share = 100 * r["rps"] / floor_rps
@@ -221,6 +258,8 @@ def main():
     if ("moto", "sts:GetCallerIdentity") in results:
         first = builds[0][0]
         for call in CALLS:
+            if ("moto", call) not in results:
+                continue
             print(f"ratio {first}/moto {call}: {results[(first, call)]['rps'] / results[('moto', call)]['rps']:.1f}x")
 
 

@@ -96,6 +96,13 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Open connections accepted at most per listener; more are closed on accept.
+    #[arg(long, env = "RAMPART_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and a new connection its first
+    /// request) before the connection is closed.
+    #[arg(long, default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
     /// Test only: accept STS session durations shorter than AWS's 900 s minimum, so that
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use axum_server::accept::DefaultAcceptor;
 use rampart_core::MasterKey;
 use rampart_iam::{
     bootstrap, Authorizer, BootstrapOutcome, ChangeHook, CredentialResolver, IamService, StsService,
@@ -15,6 +16,7 @@ use rampart_iam::{
 use crate::audit::AuditWriter;
 use crate::cli::ServeArgs;
 use crate::front::data_plane::DataPlanes;
+use crate::front::limits::{self, ConnectionLimits, LimitedAcceptor};
 use crate::front::{self, MainListener};
 use crate::pipeline::Pipeline;
 use crate::registry::Registry;
@@ -161,6 +163,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         internal_handle.clone(),
     ]));
     let service = main.into_make_service();
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections.max(1),
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs.max(1)),
+    };
     let main_server = async {
         match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => {
@@ -168,13 +174,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                     .await
                     .context("cannot load the TLS certificate/key")?;
-                axum_server::from_tcp_rustls(listener, config)?
+                let tls = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                    .acceptor(LimitedAcceptor::new(DefaultAcceptor, limits));
+                limits::apply(axum_server::from_tcp(listener)?.acceptor(tls), limits)
                     .handle(handle)
                     .serve(service)
                     .await?;
             }
             _ => {
-                axum_server::from_tcp(listener)?
+                limits::apply(axum_server::from_tcp(listener)?, limits)
+                    .acceptor(LimitedAcceptor::new(DefaultAcceptor, limits))
                     .handle(handle)
                     .serve(service)
                     .await?
@@ -184,7 +193,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let internal_server = async {
         if let (Some(listener), Some(internal)) = (metrics_listener, internal) {
-            axum_server::from_tcp(listener)?
+            limits::apply(axum_server::from_tcp(listener)?, limits)
+                .acceptor(LimitedAcceptor::new(DefaultAcceptor, limits))
                 .handle(internal_handle)
                 .serve(internal.into_make_service())
                 .await

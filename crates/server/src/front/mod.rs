@@ -27,6 +27,7 @@
 pub mod aws_api;
 pub mod data_plane;
 pub mod internal;
+pub mod limits;
 
 use std::convert::Infallible;
 use std::future::Future;
