@@ -62,6 +62,43 @@ pub struct AuditRecord {
     pub checks: Vec<AuditCheck>,
 }
 
+impl AuditRecord {
+    /// The record of a change a service makes on its own, not for a request (KMS rotating or
+    /// destroying a key, Secrets Manager purging a deleted secret): the principal is the
+    /// service's (`kms.amazonaws.com`), as CloudTrail names it, and the one check names the
+    /// action and resource with the decision `service`.
+    pub fn service_action(
+        time: OffsetDateTime,
+        principal: &str,
+        service: &str,
+        operation: &str,
+        resource: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            time,
+            request_id: crate::ids::request_id(),
+            principal_arn: Some(principal.to_owned()),
+            access_key_id: None,
+            source_ip: "-".to_owned(),
+            tls: false,
+            user_agent: Some("rampart-maintenance".to_owned()),
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            outcome: AuditOutcome::Success,
+            error_code: None,
+            http_status: 200,
+            decision: None,
+            matched_statements: Vec::new(),
+            checks: vec![AuditCheck {
+                action: format!("{service}:{operation}"),
+                resource: resource.to_owned(),
+                decision: "service".to_owned(),
+            }],
+        }
+    }
+}
+
 /// One authorization check a request was decided on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCheck {

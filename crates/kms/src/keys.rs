@@ -209,6 +209,16 @@ fn decode<T: DeserializeOwned>(ns: &str, key: &str, item: Item) -> Result<Stored
     })
 }
 
+/// A stored key record as it is, deleted or not (for the maintenance sweep).
+pub(crate) fn decode_key(key_id: &str, item: Item) -> Result<Stored<KeyRecord>, KmsError> {
+    decode(ns::KEYS, key_id, item)
+}
+
+/// A stored alias record.
+pub(crate) fn decode_alias(name: &str, item: Item) -> Result<Stored<AliasRecord>, KmsError> {
+    decode(ns::ALIASES, name, item)
+}
+
 /// The key `key_id`, unless it does not exist or its deletion date has passed.
 pub async fn load_key(
     store: &dyn Store,

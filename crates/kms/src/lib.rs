@@ -27,6 +27,9 @@
 //!   decrypt, re-encrypt, data keys, random), `rotation`, `policies` — on the request path's
 //!   decode-once / declare-checks / execute-the-same-value contract, with `wire` for the
 //!   shapes botocore parses.
+//! - [`maintenance`]: what KMS does on its own — automatic rotation when a key's period runs
+//!   out, and destroying keys (and their aliases) once their deletion date passes — each change
+//!   audited as `kms.amazonaws.com`; the server runs [`KmsService::maintain`] periodically.
 //! - [`error`]: [`KmsError`], one variant per AWS error code.
 //!
 //! Layering: this crate depends on `rampart-core`, `rampart-wire`, `rampart-store` and
@@ -41,6 +44,7 @@ pub mod custody;
 pub mod error;
 pub mod key_policy;
 pub mod keys;
+pub mod maintenance;
 pub mod service;
 
 pub use api::{decode_request, OPERATIONS, PROTOCOL};
@@ -48,4 +52,5 @@ pub use authorization::KeyTarget;
 pub use blob::{parse_blob, Blob, BlobError, EncryptionContext};
 pub use error::KmsError;
 pub use keys::{KeyRecord, KeyState};
+pub use maintenance::MaintenanceReport;
 pub use service::{KmsService, AWS_MANAGED_KEYS};

@@ -15,6 +15,9 @@
 //! - `api/`: the API (JSON 1.1, target prefix `secretsmanager`), one module per family —
 //!   `secrets` (create, update, delete, restore), `metadata` (describe, list), `values` (get,
 //!   put, version ids), `tags`, `random` — with `wire` for the shapes botocore parses.
+//! - [`purge`]: deleting, record and values, the secrets whose recovery window has ended (the
+//!   server runs [`SecretsService::purge_deleted`] periodically), audited as
+//!   `secretsmanager.amazonaws.com`.
 //! - [`error`]: [`SecretsError`], one variant per AWS error code.
 //!
 //! Layering: depends on `rampart-kms` (key custody), `rampart-core`, `rampart-wire` and
@@ -22,6 +25,7 @@
 
 mod api;
 pub mod error;
+pub mod purge;
 pub mod records;
 pub mod sealing;
 pub mod secret_id;

@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Open connections accepted at most per listener; more are closed on accept.
     #[arg(long, env = "RAMPART_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// Seconds between sweeps of the services' own work: KMS automatic rotation, destroying
+    /// keys past their deletion date, purging secrets whose recovery window ended.
+    #[arg(long, default_value_t = 60)]
+    pub maintenance_interval_secs: u64,
     /// Seconds a client has to send a request's headers (and a new connection its first
     /// request) before the connection is closed.
     #[arg(long, default_value_t = 10)]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audit_cmd;
 pub mod cli;
 pub mod front;
+pub mod maintenance;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy_cmd;

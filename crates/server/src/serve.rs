@@ -113,12 +113,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.region.clone(),
     ));
     registry.register(kms.clone());
-    registry.register(Arc::new(rampart_secrets::SecretsService::new(
+    let secrets = Arc::new(rampart_secrets::SecretsService::new(
         store.clone(),
-        kms,
+        kms.clone(),
         account_id.clone(),
         args.region.clone(),
-    )));
+    ));
+    registry.register(secrets.clone());
+    crate::maintenance::spawn(
+        kms,
+        secrets,
+        std::time::Duration::from_secs(args.maintenance_interval_secs.max(1)),
+    );
     let pipeline = Arc::new(Pipeline {
         registry,
         resolver: CredentialResolver::new(store.clone(), master_key.clone()),

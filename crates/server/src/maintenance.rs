@@ -1,0 +1,47 @@
+//! The services' own periodic work, run by every node: KMS's automatic key rotation and the
+//! destruction of keys past their deletion date, and the purge of secrets whose recovery
+//! window ended. Each change is committed with its own audit record and expects the version it
+//! read, so several nodes sweeping one PostgreSQL store make each change once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_kms::KmsService;
+use rampart_secrets::SecretsService;
+use time::OffsetDateTime;
+
+/// Sweeps now, then every `every`, for as long as the server runs.
+pub fn spawn(kms: Arc<KmsService>, secrets: Arc<SecretsService>, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            sweep(&kms, &secrets, OffsetDateTime::now_utc()).await;
+        }
+    });
+}
+
+/// One sweep at `now`. Failures are logged and retried at the next tick: a store that is
+/// briefly unavailable must not stop the loop.
+pub async fn sweep(kms: &KmsService, secrets: &SecretsService, now: OffsetDateTime) {
+    match kms.maintain(now).await {
+        Ok(report) if report != Default::default() => tracing::info!(
+            rotated = report.rotated.len(),
+            destroyed = report.destroyed.len(),
+            aliases_deleted = report.aliases_deleted.len(),
+            "KMS maintenance"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "KMS maintenance failed; retrying at the next sweep"),
+    }
+    match secrets.purge_deleted(now).await {
+        Ok(purged) if !purged.is_empty() => {
+            tracing::info!(purged = purged.len(), "purged deleted secrets")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "purging deleted secrets failed; retrying at the next sweep")
+        }
+    }
+}
