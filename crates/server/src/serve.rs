@@ -113,12 +113,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.region.clone(),
     ));
     registry.register(kms.clone());
-    registry.register(Arc::new(rampart_secrets::SecretsService::new(
-        store.clone(),
-        kms,
-        account_id.clone(),
-        args.region.clone(),
-    )));
+    // No functions service yet (issue #16): rotation functions are never found (ARCHITECTURE.md).
+    let secrets = Arc::new(
+        rampart_secrets::SecretsService::new(
+            store.clone(),
+            kms,
+            account_id.clone(),
+            args.region.clone(),
+        )
+        .with_rotation_invoker(Arc::new(rampart_secrets::rotation::NoFunctions)),
+    );
+    rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
+    registry.register(secrets);
     let pipeline = Arc::new(Pipeline {
         registry,
         resolver: CredentialResolver::new(store.clone(), master_key.clone()),
