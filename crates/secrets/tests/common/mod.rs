@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod rotation_fn;
+
 use std::sync::Arc;
 
 use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
