@@ -1,7 +1,10 @@
 """The Secrets Manager half of the parameter-confusion suite (test_param_confusion_secrets.py):
 the same suite over JSON 1.1 (`X-Amz-Target: secretsmanager.<Op>`). A secret is named by its
 name, its full ARN or a partial ARN (without the six-character suffix); a version by
-`VersionId` or, when it is created, by `ClientRequestToken`; its key by `KmsKeyId`.
+`VersionId` or, when it is created, by `ClientRequestToken` (and, for a staging label, by
+`MoveToVersionId`/`RemoveFromVersionId`); its key by `KmsKeyId`; its rotation function by
+`RotationLambdaARN` (a Lambda function ARN: none exists, but `RotateSecret` declares
+`lambda:InvokeFunction` on it, and the caller may invoke only the decoy function).
 
 Victims are secrets the caller may do nothing with: one under the AWS-managed key (three
 versions, AWSCURRENT/AWSPREVIOUS and a custom stage), one under a customer KMS key of its own
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
 
 # The members that name a secret, a version or a key somewhere in Secrets Manager; the tag
 # list counts as one.
-SECRETS_ENTITY_PARAMS = ("SecretId", "Name", "KmsKeyId", "VersionId", "ClientRequestToken", "Tags")
+SECRETS_ENTITY_PARAMS = ("SecretId", "Name", "KmsKeyId", "VersionId", "ClientRequestToken", "Tags",
+                         "MoveToVersionId", "RemoveFromVersionId", "RotationLambdaARN")
 SM = "secretsmanager"
 VICTIM_TAGS = [{"Key": "team", "Value": "victim"}]
 CUSTOM_STAGE = "cv-stage"
@@ -61,6 +65,8 @@ class SecretsWorld:
     d_value: str
     d_prefix_arn: str
     new_name: str
+    d_function: str
+    v_function: str
 
     def partial(self, name):
         return f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{name}"
@@ -111,6 +117,8 @@ def build_secrets_world(server, w: World) -> SecretsWorld:
         d_name=decoy["Name"], d_arn=decoy["ARN"], d_version=d_version, d_value=d_value,
         d_prefix_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:cv-decoy-{s}*",
         new_name=f"cv-confused-{s}",
+        d_function=f"arn:aws:lambda:{region}:{account}:function:cv-decoy-rotation-{s}",
+        v_function=f"arn:aws:lambda:{region}:{account}:function:cv-victim-rotation-{s}",
     )
 
 
@@ -123,6 +131,7 @@ def secrets_caller_policy(w: World) -> str:
         {"Sid": "SecretsDecoyByArn", "Effect": "Allow", "Action": "secretsmanager:*", "Resource": [m.d_arn, m.d_prefix_arn]},
         {"Sid": "SecretsDecoyByTag", "Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*",
          "Condition": {"StringEquals": {f"aws:ResourceTag/{DECOY_TAG_KEY}": w.decoy_tag_value}}},
+        {"Sid": "InvokeDecoyRotation", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": m.d_function},
     )
 
 
@@ -135,6 +144,9 @@ def secrets_decoy_params(param, w: World):
         "VersionId": [("VersionId", m.d_version)],
         "ClientRequestToken": [("ClientRequestToken", m.d_version)],
         "Tags": [("Tags", [{"Key": DECOY_TAG_KEY, "Value": w.decoy_tag_value}])],
+        "MoveToVersionId": [("MoveToVersionId", m.d_version)],
+        "RemoveFromVersionId": [("RemoveFromVersionId", m.d_version)],
+        "RotationLambdaARN": [("RotationLambdaARN", m.d_function)],
     }[param]
 
 
@@ -183,6 +195,12 @@ SECRETS_CASES = [
     _sm_case("TagResource", [S, "Tags"], lambda w, v: [(S, v), ("Tags", [{"Key": "confused", "Value": "yes"}])]),
     _sm_case("UntagResource", [S], lambda w, v: [(S, v), ("TagKeys", ["team"])]),
     _sm_case("GetRandomPassword", [], lambda w, v: [("PasswordLength", 16)]),
+    _sm_case("UpdateSecretVersionStage", [S, "MoveToVersionId", "RemoveFromVersionId"], lambda w, v: [
+        (S, v), ("VersionStage", "AWSCURRENT"), ("MoveToVersionId", w.sm.v_versions[2]),
+        ("RemoveFromVersionId", w.sm.v_versions[1])]),
+    _sm_case("RotateSecret", [S, "ClientRequestToken", "RotationLambdaARN"], lambda w, v: [
+        (S, v), ("RotationLambdaARN", w.sm.d_function), ("RotationRules", {"AutomaticallyAfterDays": 7})]),
+    _sm_case("CancelRotateSecret", [S], lambda w, v: [(S, v)]),
 ]
 SECRETS_CASES_BY_OP = {c.op: c for c in SECRETS_CASES}
 
@@ -228,6 +246,19 @@ SECRETS_CROSS_CASES = {
         (S, w.sm.partial(w.sm.v_managed) + w.sm.d_arn[-7:])], DENIED_ONLY),
     "DeleteSecret:victim-name-decoy-suffix": ("DeleteSecret", lambda w: [
         (S, w.sm.partial(w.sm.v_managed) + w.sm.d_arn[-7:]), ("ForceDeleteWithoutRecovery", True)], DENIED_ONLY),
+    # The decoy's version ids name nothing in a victim; a victim's name nothing in the decoy.
+    "UpdateSecretVersionStage:victim-decoy-versions": ("UpdateSecretVersionStage", lambda w: [
+        (S, w.sm.v_managed_arn), ("VersionStage", "AWSCURRENT"), ("MoveToVersionId", w.sm.d_version),
+        ("RemoveFromVersionId", w.sm.v_versions[1])], DENIED_ONLY),
+    "UpdateSecretVersionStage:decoy-victim-version": ("UpdateSecretVersionStage", lambda w: [
+        (S, w.sm.d_arn), ("VersionStage", "cv-stage"), ("MoveToVersionId", w.sm.v_versions[0])],
+        ("ResourceNotFoundException",)),
+    # The second check: the decoy secret, but a function the caller may not invoke.
+    "RotateSecret:decoy-victim-function": ("RotateSecret", lambda w: [
+        (S, w.sm.d_arn), ("RotationLambdaARN", w.sm.v_function)], DENIED_ONLY),
+    "RotateSecret:victim-decoy-token": ("RotateSecret", lambda w: [
+        (S, w.sm.v_managed), ("RotationLambdaARN", w.sm.d_function), ("ClientRequestToken", w.sm.d_version)],
+        DENIED_ONLY),
 }
 
 
@@ -291,7 +322,8 @@ def purge_secrets(server, m: SecretsWorld):
 def _victim_extras(w: World, skip=()):
     m = w.sm
     extras = [("SecretId", m.v_managed_arn), ("Name", m.v_cmk), ("KmsKeyId", m.v_key), ("VersionId", m.v_versions[1]),
-              ("ClientRequestToken", m.v_cmk_version), ("Tags", VICTIM_TAGS)]
+              ("ClientRequestToken", m.v_cmk_version), ("Tags", VICTIM_TAGS), ("MoveToVersionId", m.v_versions[0]),
+              ("RemoveFromVersionId", m.v_versions[1]), ("RotationLambdaARN", m.v_function)]
     return [(k, v) for k, v in extras if k not in skip]
 
 
@@ -363,7 +395,31 @@ def secrets_control_lifecycle(server, w, sm):
             "delete it")
 
 
+def secrets_control_rotation(server, w, sm):
+    """Labels move on the decoy; RotateSecret on it with the decoy function passes both checks
+    and is refused only because no function exists; CancelRotateSecret turns rotation off."""
+    m, c = w.sm, w.caller
+    skip = [S, "MoveToVersionId", "RemoveFromVersionId"]
+    _ok(sm_send(server, c, "UpdateSecretVersionStage", [(S, m.d_arn), ("VersionStage", "cv-control"),
+                                                         ("MoveToVersionId", m.d_version), *_victim_extras(w, skip=skip)]),
+        "label the decoy")
+    current = sm.get_secret_value(SecretId=m.d_arn)["VersionId"]
+    assert sm.get_secret_value(SecretId=m.d_arn, VersionStage="cv-control")["VersionId"] == m.d_version
+    _ok(sm_send(server, c, "UpdateSecretVersionStage", [(S, m.d_name), ("VersionStage", "cv-control"),
+                                                         ("RemoveFromVersionId", m.d_version), *_victim_extras(w, skip=skip)]),
+        "unlabel the decoy")
+    assert "cv-control" not in str(sm.describe_secret(SecretId=m.d_arn)["VersionIdsToStages"])
+    assert sm.get_secret_value(SecretId=m.d_arn)["VersionId"] == current
+    r = sm_send(server, c, "RotateSecret", [(S, m.d_arn), ("RotationLambdaARN", m.d_function),
+                                            ("RotationRules", {"AutomaticallyAfterDays": 7}),
+                                            *_victim_extras(w, skip=[S, "RotationLambdaARN", "ClientRequestToken"])])
+    assert r.code == "AccessDeniedException" and "cannot invoke the specified Lambda function" in r.body, r
+    _ok(sm_send(server, c, "CancelRotateSecret", [(S, m.d_arn), *_victim_extras(w, skip=[S])]), "cancel the decoy's rotation")
+    assert sm.describe_secret(SecretId=m.d_arn)["RotationEnabled"] is False
+
+
 SECRETS_CONTROLS = {f.__name__.removeprefix("secrets_control_"): f for f in [
     secrets_control_reads, secrets_control_values, secrets_control_tags, secrets_control_lifecycle,
+    secrets_control_rotation,
 ]}
 

@@ -10,9 +10,12 @@ What this module proves:
    and this suite drift apart), a request aimed at a victim secret — each victim, by name, full
    ARN and partial ARN — is refused with AccessDeniedException; so is the same request with
    each entity-naming member it does not take (SecretId, Name, KmsKeyId, VersionId,
-   ClientRequestToken, Tags) added, before or after the real members, naming the decoy.
-   Members it does take that name the decoy (request tags, the decoy key, the decoy's version
-   id as token or VersionId, the decoy's ARN suffix on a victim's name) grant nothing either.
+   ClientRequestToken, Tags, MoveToVersionId, RemoveFromVersionId, RotationLambdaARN) added,
+   before or after the real members, naming the decoy. Members it does take that name the
+   decoy (request tags, the decoy key, the decoy's version id as token, VersionId or
+   MoveToVersionId, the decoy's ARN suffix on a victim's name, the decoy's rotation function)
+   grant nothing either; RotateSecret's second check (`lambda:InvokeFunction`) refuses the
+   decoy secret with a function the caller may not invoke.
 2. The second declared check: a caller allowed `secretsmanager:GetSecretValue` (or
    PutSecretValue) on the customer-key victim but not `kms:Decrypt` (`kms:GenerateDataKey`) on
    its key is refused; the same caller given the KMS action reads it.
@@ -159,6 +162,7 @@ def _duplicated(member, first, second, rest):
 
 DUP_OPS = {
     "DescribeSecret": [],
+    "CancelRotateSecret": [],
     "GetSecretValue": [],
     "PutSecretValue": [("SecretString", "confused")],
     "DeleteSecret": [("ForceDeleteWithoutRecovery", True)],
@@ -203,6 +207,13 @@ def test_secrets_snapshot_detects_each_kind_of_change(server, world):
         ("new value", lambda: sm.put_secret_value(SecretId=name, SecretString="scratch-2")),
         ("new version at a custom stage", lambda: sm.put_secret_value(SecretId=name, SecretString="scratch-3",
                                                                        VersionStages=["cv-stage"])),
+        ("stage moved", lambda: sm.update_secret_version_stage(
+            SecretId=name, VersionStage="cv-stage", MoveToVersionId=sm.get_secret_value(SecretId=name)["VersionId"],
+            RemoveFromVersionId=sm.get_secret_value(SecretId=name, VersionStage="cv-stage")["VersionId"])),
+        ("stage removed", lambda: sm.update_secret_version_stage(
+            SecretId=name, VersionStage="cv-stage",
+            RemoveFromVersionId=sm.get_secret_value(SecretId=name, VersionStage="cv-stage")["VersionId"])),
+        ("rotation turned off", lambda: sm.cancel_rotate_secret(SecretId=name)),
         ("existing value replaced at a stage", lambda: sm.update_secret(SecretId=name, SecretString="scratch-4")),
         ("deletion scheduled", lambda: sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)),
         ("restored", lambda: sm.restore_secret(SecretId=name)),

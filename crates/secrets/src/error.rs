@@ -30,6 +30,9 @@ pub enum SecretsError {
     LimitExceeded(String),
     #[error("{0}")]
     MalformedPolicyDocument(String),
+    /// Secrets Manager itself may not do what the request needs (invoke a rotation function).
+    #[error("{0}")]
+    AccessDenied(String),
     /// Something inside Rampart failed (the store, a record that does not decode).
     #[error("{0}")]
     Internal(String),
@@ -50,6 +53,7 @@ impl SecretsError {
             SecretsError::DecryptionFailure(_) => "DecryptionFailure",
             SecretsError::LimitExceeded(_) => "LimitExceededException",
             SecretsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            SecretsError::AccessDenied(_) => "AccessDeniedException",
             SecretsError::Internal(_) => "InternalServiceError",
             SecretsError::Common(e) => &e.code,
         }

@@ -12,9 +12,12 @@
 //!   key with the same binding as AAD.
 //! - [`service`]: [`SecretsService`] — the store, the shared [`rampart_kms::KmsService`], and the
 //!   checks a request declares on the secrets and keys it names.
+//! - [`rotation`]: rotation schedules, the invoker of rotation functions, the four-step
+//!   rotation run in the background and the scheduler that starts runs when windows open.
 //! - `api/`: the API (JSON 1.1, target prefix `secretsmanager`), one module per family —
 //!   `secrets` (create, update, delete, restore), `metadata` (describe, list), `values` (get,
-//!   put, version ids), `tags`, `random` — with `wire` for the shapes botocore parses.
+//!   put, version ids), `stages` (UpdateSecretVersionStage), `rotation` (rotate, cancel),
+//!   `tags`, `random` — with `wire` for the shapes botocore parses.
 //! - [`purge`]: deleting, record and values, the secrets whose recovery window has ended (the
 //!   server runs [`SecretsService::purge_deleted`] periodically), audited as
 //!   `secretsmanager.amazonaws.com`.
@@ -27,6 +30,7 @@ mod api;
 pub mod error;
 pub mod purge;
 pub mod records;
+pub mod rotation;
 pub mod sealing;
 pub mod secret_id;
 pub mod service;

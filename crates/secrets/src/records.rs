@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::SecretsError;
+use crate::rotation::RotationState;
 use crate::sealing::SealedValue;
 
 /// The store namespaces Secrets Manager owns.
@@ -31,6 +32,10 @@ pub mod ns {
 pub const AWSCURRENT: &str = "AWSCURRENT";
 /// The label the previous `AWSCURRENT` version takes when another becomes current.
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+/// The label of the version a rotation is creating.
+pub const AWSPENDING: &str = "AWSPENDING";
+/// How many staging labels one version may carry.
+pub const MAX_STAGES_PER_VERSION: usize = 20;
 
 /// A resource tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,8 +53,12 @@ pub struct VersionMeta {
     pub stages: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// The ARN of the KMS key its data key is sealed under.
+    /// The ARN of the KMS key its data key is sealed under (empty while the version is).
     pub key_arn: String,
+    /// A version a rotation created under its token before the rotation function put a value
+    /// in it: it has labels but no value yet, as on AWS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty: bool,
 }
 
 /// A secret.
@@ -76,6 +85,10 @@ pub struct SecretRecord {
     /// Every version, oldest first.
     #[serde(default)]
     pub versions: Vec<VersionMeta>,
+    /// Its rotation configuration and the rotation in progress; None if `RotateSecret` never
+    /// configured one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationState>,
 }
 
 impl SecretRecord {
@@ -102,6 +115,13 @@ impl SecretRecord {
         self.versions
             .iter()
             .find(|v| v.stages.iter().any(|s| s == stage))
+    }
+
+    /// The version a rotation left `AWSPENDING` on, unless that is also `AWSCURRENT` (a
+    /// finished rotation): while there is one, AWS takes a rotation to be in progress.
+    pub fn pending_version(&self) -> Option<&VersionMeta> {
+        self.version_at(AWSPENDING)
+            .filter(|v| !v.stages.iter().any(|s| s == AWSCURRENT))
     }
 
     /// The store key of a version's sealed value.
@@ -310,6 +330,7 @@ mod tests {
             stages: stages.iter().map(|s| (*s).to_owned()).collect(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             key_arn: String::new(),
+            empty: false,
         }
     }
 
@@ -373,10 +394,12 @@ mod tests {
             deletion_date: None,
             tags: Vec::new(),
             versions: vec![version("v1", &[AWSPREVIOUS]), version("v2", &[AWSCURRENT])],
+            rotation: None,
         };
         assert_eq!(secret.version_at(AWSCURRENT).unwrap().id, "v2");
         assert_eq!(secret.version("v1").unwrap().stages, vec![AWSPREVIOUS]);
-        assert!(secret.version_at("AWSPENDING").is_none());
+        assert!(secret.version_at(AWSPENDING).is_none());
+        assert!(secret.pending_version().is_none());
         assert_eq!(
             secret.value_key("v2"),
             "arn:aws:secretsmanager:r:1:secret:n-AbC123/v2"

@@ -26,6 +26,8 @@ use time::OffsetDateTime;
 
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, Stored, Tag};
+use crate::rotation::runner::Rotator;
+use crate::rotation::{Clock, NoFunctions, RotationInvoker, SystemClock};
 use crate::sealing::SealedValue;
 use crate::secret_id;
 
@@ -38,6 +40,8 @@ pub struct SecretsService {
     pub(crate) kms: Arc<KmsService>,
     pub(crate) account_id: String,
     pub(crate) region: String,
+    /// Invokes rotation functions and runs rotations.
+    pub(crate) rotator: Rotator,
 }
 
 impl SecretsService {
@@ -50,11 +54,25 @@ impl SecretsService {
         region: impl Into<String>,
     ) -> Self {
         SecretsService {
+            rotator: Rotator::new(store.clone(), Arc::new(NoFunctions), Arc::new(SystemClock)),
             store,
             kms,
             account_id: account_id.into(),
             region: region.into(),
         }
+    }
+
+    /// The same service invoking rotation functions through `invoker` (by default
+    /// [`NoFunctions`]: no function exists, so every rotation is refused).
+    pub fn with_rotation_invoker(mut self, invoker: Arc<dyn RotationInvoker>) -> Self {
+        self.rotator.invoker = invoker;
+        self
+    }
+
+    /// The same service reading rotation times (schedules, rotation dates) from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.rotator.clock = clock;
+        self
     }
 
     /// A fresh ARN for a secret named `name`.

@@ -113,12 +113,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.region.clone(),
     ));
     registry.register(kms.clone());
-    let secrets = Arc::new(rampart_secrets::SecretsService::new(
-        store.clone(),
-        kms.clone(),
-        account_id.clone(),
-        args.region.clone(),
-    ));
+    // No functions service yet (issue #16): rotation functions are never found (ARCHITECTURE.md).
+    let secrets = Arc::new(
+        rampart_secrets::SecretsService::new(
+            store.clone(),
+            kms.clone(),
+            account_id.clone(),
+            args.region.clone(),
+        )
+        .with_rotation_invoker(Arc::new(rampart_secrets::rotation::NoFunctions)),
+    );
+    rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
     registry.register(secrets.clone());
     crate::maintenance::spawn(
         kms,

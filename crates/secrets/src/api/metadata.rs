@@ -9,6 +9,7 @@ use super::wire::{self, SecretIdInput, TagShape};
 use super::{Call, Reply, SecretsOperation};
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord};
+use crate::rotation::RotationRules;
 use crate::service::{now, NamedSecret};
 use crate::SecretsService;
 
@@ -23,6 +24,16 @@ struct SecretShape<'a> {
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kms_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_enabled: Option<bool>,
+    #[serde(rename = "RotationLambdaARN", skip_serializing_if = "Option::is_none")]
+    rotation_lambda_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_rules: Option<&'a RotationRules>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_rotated_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_rotation_date: Option<f64>,
     last_changed_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     deleted_date: Option<f64>,
@@ -48,11 +59,20 @@ impl<'a> SecretShape<'a> {
         } else {
             (Some(stages), None)
         };
+        // A secret never configured for rotation shows none of its fields; one whose rotation
+        // was turned off keeps its function and rules but no dates, as AWS documents.
+        let rotation = secret.rotation.as_ref();
+        let enabled = rotation.filter(|r| r.enabled);
         SecretShape {
             arn: &secret.arn,
             name: &secret.name,
             description: secret.description.as_deref(),
             kms_key_id: secret.kms_key_id.as_deref(),
+            rotation_enabled: rotation.map(|r| r.enabled),
+            rotation_lambda_arn: rotation.and_then(|r| r.lambda_arn.as_deref()),
+            rotation_rules: rotation.and_then(|r| r.rules.as_ref()),
+            last_rotated_date: enabled.and_then(|r| r.last_rotated_at).map(wire::epoch),
+            next_rotation_date: enabled.and_then(|r| r.next_rotation_at).map(wire::epoch),
             last_changed_date: wire::epoch(secret.last_changed_at),
             deleted_date: secret.deletion_date.map(wire::epoch),
             tags: wire::tag_shapes(&secret.tags),

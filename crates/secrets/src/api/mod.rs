@@ -9,7 +9,9 @@
 
 mod metadata;
 mod random;
+mod rotation;
 mod secrets;
+mod stages;
 mod tags;
 mod values;
 mod wire;
@@ -128,6 +130,9 @@ secrets_operations! {
     write "TagResource" => tags::TagResource;
     write "UntagResource" => tags::UntagResource;
     read "GetRandomPassword" => random::GetRandomPassword;
+    write "UpdateSecretVersionStage" => stages::UpdateSecretVersionStage;
+    write "RotateSecret" => rotation::RotateSecret;
+    write "CancelRotateSecret" => rotation::CancelRotateSecret;
 }
 
 fn unknown(operation: &str) -> SecretsError {

@@ -216,6 +216,7 @@ impl SecretsOperation for CreateSecret {
             deletion_date: None,
             tags: self.tags.clone(),
             versions: Vec::new(),
+            rotation: None,
         };
         let mut version_id = None;
         if let (Some(value), Some(key)) = (&self.value, self.key.clone()) {

@@ -1,5 +1,7 @@
 //! Secret values and their versions: GetSecretValue, PutSecretValue, ListSecretVersionIds,
-//! and the sealing of a new version every family that writes a value shares.
+//! and the sealing of a new version every family that writes a value shares. A version a
+//! rotation created is empty until the rotation function's `PutSecretValue` with its token
+//! fills it.
 
 use rampart_kms::KeyRecord;
 use rampart_store::Write;
@@ -32,6 +34,7 @@ pub(super) fn seal_version(
         stages: Vec::new(),
         created_at: now(),
         key_arn: key.arn.clone(),
+        empty: false,
     });
     records::attach_stages(&mut secret.versions, version_id, stages);
     Ok(records::put_value(&secret.arn, version_id, &sealed))
@@ -87,29 +90,37 @@ struct GetSecretValueReply<'a> {
 }
 
 impl GetSecretValue {
-    /// The version the request names in `secret`.
+    /// The version the request names in `secret`, if it has a value (a version a rotation
+    /// created has none until its function puts one: not found, as on AWS).
     fn pick<'s>(&self, secret: &'s SecretRecord) -> Result<&'s VersionMeta, SecretsError> {
+        let by_id = |id: &str| {
+            SecretsError::ResourceNotFound(format!(
+                "Secrets Manager can't find the specified secret value for VersionId: {id}"
+            ))
+        };
         match (&self.version_id, &self.version_stage) {
             (Some(id), stage) => {
-                let version = secret.version(id).ok_or_else(|| {
-                    SecretsError::ResourceNotFound(format!(
-                        "Secrets Manager can't find the specified secret value for VersionId: {id}"
-                    ))
-                })?;
+                let version = secret.version(id).ok_or_else(|| by_id(id))?;
                 if stage.as_ref().is_some_and(|s| !version.stages.contains(s)) {
                     return Err(SecretsError::InvalidRequest(
                         "You provided a VersionStage that is not associated to the provided VersionId.".into(),
                     ));
                 }
+                if version.empty {
+                    return Err(by_id(id));
+                }
                 Ok(version)
             }
             (None, stage) => {
                 let stage = stage.as_deref().unwrap_or(AWSCURRENT);
-                secret.version_at(stage).ok_or_else(|| {
-                    SecretsError::ResourceNotFound(format!(
-                        "Secrets Manager can't find the specified secret value for staging label: {stage}"
-                    ))
-                })
+                secret
+                    .version_at(stage)
+                    .filter(|v| !v.empty)
+                    .ok_or_else(|| {
+                        SecretsError::ResourceNotFound(format!(
+                            "Secrets Manager can't find the specified secret value for staging label: {stage}"
+                        ))
+                    })
             }
         }
     }
@@ -284,7 +295,8 @@ impl SecretsOperation for PutSecretValue {
     async fn execute(self, svc: &SecretsService, _: &Call<'_>) -> Reply {
         let authorized = self.secret.into_live()?;
         let secret = &authorized.record;
-        if let Some(existing) = secret.version(&self.version_id) {
+        // The pending version a rotation created under this token takes its value now.
+        if let Some(existing) = secret.version(&self.version_id).filter(|v| !v.empty) {
             if self.token_given && same_value(svc, secret, &self.version_id, &self.value).await? {
                 return wire::reply(&PutSecretValueReply {
                     arn: &secret.arn,
@@ -308,18 +320,24 @@ impl SecretsOperation for PutSecretValue {
             .pop()
             .ok_or_else(|| SecretsError::Internal("The new version was not recorded.".into()))?;
         let stages = self.stages.clone();
-        let updated = commit_change(svc, authorized, vec![write], |next| {
-            if next.version(&version.id).is_some() {
-                return Err(SecretsError::ResourceExists(
-                    "You can't modify an existing version, you can only create a new version."
-                        .into(),
-                ));
-            }
-            next.versions.push(version.clone());
-            records::attach_stages(&mut next.versions, &version.id, &stages);
-            Ok(())
-        })
-        .await?;
+        let updated =
+            commit_change(svc, authorized, vec![write], |next| {
+                match next.versions.iter().position(|v| v.id == version.id) {
+                    Some(i) if next.versions[i].empty => {
+                        let pending = &mut next.versions[i];
+                        pending.key_arn = version.key_arn.clone();
+                        pending.empty = false;
+                    }
+                    Some(_) => return Err(SecretsError::ResourceExists(
+                        "You can't modify an existing version, you can only create a new version."
+                            .into(),
+                    )),
+                    None => next.versions.push(version.clone()),
+                }
+                records::attach_stages(&mut next.versions, &version.id, &stages);
+                Ok(())
+            })
+            .await?;
         let stored = updated
             .version(&self.version_id)
             .map_or(&[][..], |v| &v.stages[..]);
@@ -354,7 +372,9 @@ struct VersionEntry<'a> {
     version_id: &'a str,
     version_stages: &'a [String],
     created_date: f64,
-    kms_key_ids: [&'a str; 1],
+    /// None for a version that has no value yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key_ids: Option<[&'a str; 1]>,
 }
 
 #[derive(Serialize)]
@@ -418,7 +438,7 @@ impl SecretsOperation for ListSecretVersionIds {
                     version_id: &v.id,
                     version_stages: &v.stages,
                     created_date: wire::epoch(v.created_at),
-                    kms_key_ids: [&v.key_arn],
+                    kms_key_ids: (!v.empty).then_some([v.key_arn.as_str()]),
                 })
                 .collect(),
             next_token: (end < listed.len()).then(|| end.to_string()),
