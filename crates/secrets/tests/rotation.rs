@@ -145,6 +145,29 @@ async fn a_rotation_makes_the_new_value_current_and_the_old_one_previous() {
         .checks
         .iter()
         .any(|(o, _, r)| o == "GetRandomPassword" && r == "*"));
+    drop(journal);
+
+    // What the background run did is in the audit trail, as the service.
+    let trail = h
+        .store
+        .query_audit(&rampart_core::audit::AuditQuery {
+            principal: Some("secretsmanager.amazonaws.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let events: Vec<&str> = trail.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "RotationStarted",
+            "RotationStepStarted",
+            "RotationStepStarted",
+            "RotationStepStarted",
+            "RotationSucceeded"
+        ]
+    );
+    assert!(trail.iter().all(|r| r.checks[0].resource == arn));
 }
 
 #[tokio::test]

@@ -40,6 +40,12 @@ pub async fn scope<F: Future>(record: AuditRecord, operation: F) -> (F::Output, 
         .await
 }
 
+/// Whether the current task is serving a request whose changes carry its audit record (work a
+/// service does in the background is not, and audits itself).
+pub fn in_request() -> bool {
+    PENDING.try_with(|_| ()).is_ok()
+}
+
 /// [`Store::commit`], carrying the current request's pending audit record if it has not been
 /// committed yet. Outside a request scope (bootstrap, tests, internal callers) a plain commit.
 pub async fn commit(store: &dyn Store, writes: Vec<Write>) -> Result<Vec<i64>, StoreError> {

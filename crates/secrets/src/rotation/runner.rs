@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use rampart_core::audit::AuditRecord;
 use rampart_store::{request_audit, Expect, Store, StoreError};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
@@ -100,8 +101,13 @@ pub(crate) fn reschedule(state: &mut RotationState, base: OffsetDateTime) {
 }
 
 /// Applies `change` to the secret `name`, if it is still the secret `arn` (not a namesake
-/// created since), and commits it; `change` answers false to leave it as it is. Answers the
-/// secret as it now stands.
+/// created since), and commits it; `change` answers the event the change is (`RotationStarted`,
+/// `RotationSucceeded`, … as CloudTrail names Secrets Manager's own rotation events), or None
+/// to leave the secret as it is. Answers the secret as it now stands.
+///
+/// Inside a request (RotateSecret, CancelRotateSecret) the commit carries that request's audit
+/// record; in the background (a run, the scheduler) it carries a record of its own, principal
+/// `secretsmanager.amazonaws.com`, so what rotation does is in the trail either way.
 pub(crate) async fn update_secret<F>(
     store: &dyn Store,
     name: &str,
@@ -109,7 +115,7 @@ pub(crate) async fn update_secret<F>(
     mut change: F,
 ) -> Result<Option<SecretRecord>, SecretsError>
 where
-    F: FnMut(&mut SecretRecord) -> bool + Send,
+    F: FnMut(&mut SecretRecord) -> Option<&'static str> + Send,
 {
     for _ in 0..UPDATE_ATTEMPTS {
         let Some(stored) = records::load_live(store, name).await? else {
@@ -119,11 +125,23 @@ where
             return Ok(None);
         }
         let mut next = stored.record.clone();
-        if !change(&mut next) {
+        let Some(event) = change(&mut next) else {
             return Ok(Some(stored.record));
-        }
+        };
         let write = records::put_secret(&next, Expect::Version(stored.version));
-        match request_audit::commit(store, vec![write]).await {
+        let committed = if request_audit::in_request() {
+            request_audit::commit(store, vec![write]).await
+        } else {
+            let record = AuditRecord::service_action(
+                OffsetDateTime::now_utc(),
+                "secretsmanager.amazonaws.com",
+                "secretsmanager",
+                event,
+                arn,
+            );
+            store.commit_audited(vec![write], &record).await
+        };
+        match committed {
             Ok(_) => return Ok(Some(next)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -220,7 +238,11 @@ impl Rotator {
                     run.step_started_at = Some(now);
                     true
                 });
-                ours
+                ours.then_some(if step == steps[0] {
+                    "RotationStarted"
+                } else {
+                    "RotationStepStarted"
+                })
             })
             .await?;
             if !ours {
@@ -271,15 +293,13 @@ impl Rotator {
         }
         let at = self.clock.now();
         update_secret(self.store.as_ref(), name, arn, |secret| {
-            let Some(run) = live_run(secret, token) else {
-                return false;
-            };
+            let run = live_run(secret, token)?;
             run.failure = Some(RunFailure {
                 step,
                 reason: reason.clone(),
                 at,
             });
-            true
+            Some("RotationFailed")
         })
         .await?;
         Ok(())
@@ -294,9 +314,7 @@ impl Rotator {
             let current = secret
                 .version(token)
                 .is_some_and(|v| v.stages.iter().any(|s| s == AWSCURRENT));
-            let Some(run) = live_run(secret, token) else {
-                return false;
-            };
+            let run = live_run(secret, token)?;
             if !current {
                 run.failure = Some(RunFailure {
                     step: Step::FinishSecret,
@@ -304,7 +322,7 @@ impl Rotator {
                         .into(),
                     at: now,
                 });
-                return true;
+                return Some("RotationFailed");
             }
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == token) {
                 version.stages.retain(|s| s != AWSPENDING);
@@ -318,7 +336,7 @@ impl Rotator {
                 }
             }
             secret.last_changed_at = now;
-            true
+            Some("RotationSucceeded")
         })
         .await?;
         Ok(())
@@ -337,9 +355,7 @@ impl Rotator {
             tracing::warn!(secret = %arn, reason = %reason, "the rotation configuration test failed");
         }
         update_secret(self.store.as_ref(), name, arn, |secret| {
-            if live_run(secret, token).is_none() {
-                return false;
-            }
+            live_run(secret, token)?;
             secret.versions.retain(|v| !(v.id == token && v.empty));
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == token) {
                 version.stages.retain(|s| s != AWSPENDING);
@@ -347,7 +363,7 @@ impl Rotator {
             if let Some(state) = secret.rotation.as_mut() {
                 state.run = None;
             }
-            true
+            Some("RotationConfigurationTested")
         })
         .await?;
         Ok(())

@@ -99,16 +99,9 @@ impl SecretsService {
         let mut token = None;
         update_secret(self.store.as_ref(), &secret.name, &secret.arn, |next| {
             token = None;
-            let Some(kind) = due(next, now) else {
-                return false;
-            };
-            let state: &RotationState = match next.rotation.as_ref() {
-                Some(state) => state,
-                None => return false,
-            };
-            let Some(function) = state.lambda_arn.clone() else {
-                return false;
-            };
+            let kind = due(next, now)?;
+            let state: &RotationState = next.rotation.as_ref()?;
+            let function = state.lambda_arn.clone()?;
             let run_token = match (kind, &state.run) {
                 (Due::Resume, Some(run)) => run.token.clone(),
                 _ => fresh_token.clone(),
@@ -118,10 +111,10 @@ impl SecretsService {
                 _ => RunPurpose::Rotate,
             };
             if begin_run(next, &run_token, &function, purpose, now).is_err() {
-                return false;
+                return None;
             }
             token = Some(run_token);
-            true
+            Some("RotationScheduled")
         })
         .await?;
         Ok(token)
