@@ -10,11 +10,14 @@
 //!   version, sealed by KMS under the secret's key with encryption context
 //!   `{"SecretARN": arn, "SecretVersionId": id}` as AWS binds it; the value sealed under the data
 //!   key with the same binding as AAD.
+//! - [`resource_policy`]: what a secret's resource policy may be, and which policies grant
+//!   broad (public) access (`BlockPublicPolicy`, `ValidateResourcePolicy`). No I/O.
 //! - [`service`]: [`SecretsService`] — the store, the shared [`rampart_kms::KmsService`], and the
 //!   checks a request declares on the secrets and keys it names.
 //! - `api/`: the API (JSON 1.1, target prefix `secretsmanager`), one module per family —
 //!   `secrets` (create, update, delete, restore), `metadata` (describe, list), `values` (get,
-//!   put, version ids), `tags`, `random` — with `wire` for the shapes botocore parses.
+//!   put, version ids), `batch` (BatchGetSecretValue), `policies` (resource policies), `tags`,
+//!   `random` — with `wire` for the shapes botocore parses.
 //! - [`error`]: [`SecretsError`], one variant per AWS error code.
 //!
 //! Layering: depends on `rampart-kms` (key custody), `rampart-core`, `rampart-wire` and
@@ -23,6 +26,7 @@
 mod api;
 pub mod error;
 pub mod records;
+pub mod resource_policy;
 pub mod sealing;
 pub mod secret_id;
 pub mod service;

@@ -76,6 +76,10 @@ pub struct SecretRecord {
     /// Every version, oldest first.
     #[serde(default)]
     pub versions: Vec<VersionMeta>,
+    /// The resource policy `PutResourcePolicy` attached, as submitted; evaluated with IAM on
+    /// every check on the secret.
+    #[serde(default)]
+    pub resource_policy: Option<String>,
 }
 
 impl SecretRecord {
@@ -373,6 +377,7 @@ mod tests {
             deletion_date: None,
             tags: Vec::new(),
             versions: vec![version("v1", &[AWSPREVIOUS]), version("v2", &[AWSCURRENT])],
+            resource_policy: None,
         };
         assert_eq!(secret.version_at(AWSCURRENT).unwrap().id, "v2");
         assert_eq!(secret.version("v1").unwrap().stages, vec![AWSPREVIOUS]);

@@ -7,7 +7,9 @@
 //! action) on them, keeping what it read; [`SecretsOperation::execute`] runs that same value on
 //! exactly those records.
 
+mod batch;
 mod metadata;
+mod policies;
 mod random;
 mod secrets;
 mod tags;
@@ -18,7 +20,7 @@ use rampart_core::CallerIdentity;
 use rampart_wire::operation::{prepare, TypedOperations};
 use rampart_wire::{
     Check, CommonError, Input, OperationContext, OperationSpec, Output, PreparedOperation,
-    Protocol, Service, ServiceError,
+    Protocol, Service, ServiceError, Verdict,
 };
 
 use crate::error::SecretsError;
@@ -36,6 +38,9 @@ pub const PROTOCOL: Protocol = Protocol::Json {
 pub struct Call<'a> {
     pub op: &'static str,
     pub caller: &'a CallerIdentity,
+    /// How each declared check was decided (empty before authorization): a batch serves
+    /// only the items whose per-item checks were allowed.
+    pub verdicts: &'a [Verdict],
 }
 
 impl Call<'_> {
@@ -47,6 +52,16 @@ impl Call<'_> {
     /// The caller's account (`kms:CallerAccount` on KMS checks).
     pub fn account(&self) -> &str {
         &self.caller.account_id
+    }
+
+    /// Why the declared check at `index` was denied, or None if it was allowed. A check
+    /// without a verdict counts as denied: nothing is served that was not authorized.
+    pub fn denial(&self, index: usize) -> Option<&str> {
+        match self.verdicts.get(index) {
+            Some(Verdict::Allowed) => None,
+            Some(Verdict::Denied(message)) => Some(message),
+            None => Some("The request was not authorized."),
+        }
     }
 }
 
@@ -93,6 +108,7 @@ fn call<'a>(ctx: &OperationContext<'a>) -> Result<Call<'a>, SecretsError> {
     Ok(Call {
         op: ctx.operation.name,
         caller,
+        verdicts: ctx.verdicts,
     })
 }
 
@@ -128,6 +144,11 @@ secrets_operations! {
     write "TagResource" => tags::TagResource;
     write "UntagResource" => tags::UntagResource;
     read "GetRandomPassword" => random::GetRandomPassword;
+    write "PutResourcePolicy" => policies::PutResourcePolicy;
+    read "GetResourcePolicy" => policies::GetResourcePolicy;
+    write "DeleteResourcePolicy" => policies::DeleteResourcePolicy;
+    read "ValidateResourcePolicy" => policies::ValidateResourcePolicy;
+    read "BatchGetSecretValue" => batch::BatchGetSecretValue;
 }
 
 fn unknown(operation: &str) -> SecretsError {
