@@ -71,29 +71,15 @@ struct PutResourcePolicyInput {
 
 #[async_trait::async_trait]
 impl SecretsOperation for PutResourcePolicy {
-    /// The policy must parse as a resource policy (`MalformedPolicyDocumentException`) and,
-    /// with `BlockPublicPolicy`, grant no broad access (`PublicPolicyException`).
     fn decode(body: &[u8]) -> Result<Self, SecretsError> {
         let input: PutResourcePolicyInput = wire::decode(body)?;
         let secret = NamedSecret::parse(input.secret_id)?;
         resource_policy::check_length(&input.resource_policy)?;
         only_default(input.policy_name)?;
-        let document = resource_policy::parse(&input.resource_policy)
-            .map_err(|e| resource_policy::malformed(&e))?;
-        let block_public = input.block_public_policy.unwrap_or(false);
-        if block_public {
-            let broad = resource_policy::broad_statements(&document);
-            if !broad.is_empty() {
-                return Err(SecretsError::PublicPolicy(format!(
-                    "BlockPublicPolicy is set and the resource policy does not prevent broad access to the secret. {}",
-                    resource_policy::broad_access_message(&broad)
-                )));
-            }
-        }
         Ok(PutResourcePolicy {
             secret,
             policy: input.resource_policy,
-            block_public,
+            block_public: input.block_public_policy.unwrap_or(false),
         })
     }
 
@@ -111,8 +97,21 @@ impl SecretsOperation for PutResourcePolicy {
         Ok(vec![check])
     }
 
+    /// The policy must parse as a resource policy (`MalformedPolicyDocumentException`) and,
+    /// with `BlockPublicPolicy`, grant no broad access (`PublicPolicyException`).
     async fn execute(self, svc: &SecretsService, _: &Call<'_>) -> Reply {
         let authorized = self.secret.into_live()?;
+        let document =
+            resource_policy::parse(&self.policy).map_err(|e| resource_policy::malformed(&e))?;
+        if self.block_public {
+            let broad = resource_policy::broad_statements(&document);
+            if !broad.is_empty() {
+                return Err(SecretsError::PublicPolicy(format!(
+                    "BlockPublicPolicy is set and the resource policy does not prevent broad access to the secret. {}",
+                    resource_policy::broad_access_message(&broad)
+                )));
+            }
+        }
         let updated = commit_change(svc, authorized, Vec::new(), |next| {
             next.resource_policy = Some(self.policy.clone());
             Ok(())
