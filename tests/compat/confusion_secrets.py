@@ -2,15 +2,19 @@
 the same suite over JSON 1.1 (`X-Amz-Target: secretsmanager.<Op>`). A secret is named by its
 name, its full ARN or a partial ARN (without the six-character suffix); a version by
 `VersionId` or, when it is created, by `ClientRequestToken` (and, for a staging label, by
-`MoveToVersionId`/`RemoveFromVersionId`); its key by `KmsKeyId`; its rotation function by
-`RotationLambdaARN` (a Lambda function ARN: none exists, but `RotateSecret` declares
-`lambda:InvokeFunction` on it, and the caller may invoke only the decoy function).
+`MoveToVersionId`/`RemoveFromVersionId`); its key by `KmsKeyId`; several secrets by `SecretIdList`
+(BatchGetSecretValue); its rotation function by `RotationLambdaARN` (a Lambda function ARN: none
+exists, but `RotateSecret` declares `lambda:InvokeFunction` on it, and the caller may invoke only
+the decoy function).
 
 Victims are secrets the caller may do nothing with: one under the AWS-managed key (three
-versions, AWSCURRENT/AWSPREVIOUS and a custom stage), one under a customer KMS key of its own
-(a binary value), one scheduled for deletion. The decoy secret is sealed under the KMS decoy
+versions, AWSCURRENT/AWSPREVIOUS and a custom stage, and a resource policy that grants the
+caller nothing), one under a customer KMS key of its own (a binary value), one scheduled for
+deletion. The decoy secret is sealed under the KMS decoy
 key and tagged like every decoy; the caller may do `secretsmanager:*` on it (by ARN, by the
-decoy-name prefix, and by tag) and `kms:*` on the decoy key (confusion_kms.py's grant).
+decoy-name prefix, and by tag) and `kms:*` on the decoy key (confusion_kms.py's grant), and `secretsmanager:BatchGetSecretValue` (which has no
+resource), so a batch naming a victim runs and must answer that victim with an
+AccessDeniedException entry, never its value.
 
 The world these functions take is confusion_iam.World, with `sm` set to the SecretsWorld built
 here and the caller's extra inline policy `secrets-grant`.
@@ -18,6 +22,7 @@ here and the caller's extra inline policy `secrets-grant`.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -28,9 +33,9 @@ if TYPE_CHECKING:
     from confusion_iam import World
 
 # The members that name a secret, a version or a key somewhere in Secrets Manager; the tag
-# list counts as one.
+# list and the secret list count as one each.
 SECRETS_ENTITY_PARAMS = ("SecretId", "Name", "KmsKeyId", "VersionId", "ClientRequestToken", "Tags",
-                         "MoveToVersionId", "RemoveFromVersionId", "RotationLambdaARN")
+                         "MoveToVersionId", "RemoveFromVersionId", "RotationLambdaARN", "SecretIdList")
 SM = "secretsmanager"
 VICTIM_TAGS = [{"Key": "team", "Value": "victim"}]
 CUSTOM_STAGE = "cv-stage"
@@ -87,6 +92,17 @@ def token():
     return str(uuid.uuid4())
 
 
+def victim_policy(account):
+    return doc({"Sid": "Delegate to IAM", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "secretsmanager:DescribeSecret", "Resource": "*"})
+
+
+def grant_policy(w: World, resources="*"):
+    """What a confused PutResourcePolicy would attach: everything, to the caller."""
+    return doc({"Effect": "Allow", "Principal": {"AWS": w.caller.arn}, "Action": "secretsmanager:*",
+                "Resource": resources})
+
+
 def build_secrets_world(server, w: World) -> SecretsWorld:
     sm, kms = server.client(SM), server.client("kms")
     s, account, region = w.suffix, w.account, server.region
@@ -102,6 +118,9 @@ def build_secrets_world(server, w: World) -> SecretsWorld:
     cmk_version = token()
     cmk = sm.create_secret(Name=f"cv-victim-cmk-{s}", SecretBinary=f"hush-cmk-{s}".encode() + bytes(range(8)),
                            KmsKeyId=v_key["Arn"], ClientRequestToken=cmk_version, Tags=VICTIM_TAGS)
+    # A policy that delegates to the account's IAM policies: it grants the caller nothing, and a
+    # confused Put/DeleteResourcePolicy would show in the snapshot.
+    sm.put_resource_policy(SecretId=managed["ARN"], ResourcePolicy=victim_policy(account))
     pending = sm.create_secret(Name=f"cv-victim-pending-{s}", SecretString=f"hush-pending-{s}", Tags=VICTIM_TAGS)
     sm.delete_secret(SecretId=pending["ARN"], RecoveryWindowInDays=30)
 
@@ -132,6 +151,7 @@ def secrets_caller_policy(w: World) -> str:
         {"Sid": "SecretsDecoyByTag", "Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*",
          "Condition": {"StringEquals": {f"aws:ResourceTag/{DECOY_TAG_KEY}": w.decoy_tag_value}}},
         {"Sid": "InvokeDecoyRotation", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": m.d_function},
+        {"Sid": "SecretsBatch", "Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"},
     )
 
 
@@ -147,6 +167,7 @@ def secrets_decoy_params(param, w: World):
         "MoveToVersionId": [("MoveToVersionId", m.d_version)],
         "RemoveFromVersionId": [("RemoveFromVersionId", m.d_version)],
         "RotationLambdaARN": [("RotationLambdaARN", m.d_function)],
+        "SecretIdList": [("SecretIdList", [m.d_arn])],
     }[param]
 
 
@@ -167,7 +188,7 @@ class SecretsCase:
 
     @property
     def takes_secret(self):
-        return "SecretId" in self.uses
+        return bool({"SecretId", "SecretIdList"} & self.uses)
 
     def request(self, w: World, secret_id=None):
         return self.params(w, secret_id or w.sm.victims[self.victim])
@@ -201,6 +222,11 @@ SECRETS_CASES = [
     _sm_case("RotateSecret", [S, "ClientRequestToken", "RotationLambdaARN"], lambda w, v: [
         (S, v), ("RotationLambdaARN", w.sm.d_function), ("RotationRules", {"AutomaticallyAfterDays": 7})]),
     _sm_case("CancelRotateSecret", [S], lambda w, v: [(S, v)]),
+    _sm_case("PutResourcePolicy", [S], lambda w, v: [(S, v), ("ResourcePolicy", grant_policy(w))]),
+    _sm_case("GetResourcePolicy", [S], lambda w, v: [(S, v)]),
+    _sm_case("DeleteResourcePolicy", [S], lambda w, v: [(S, v)]),
+    _sm_case("ValidateResourcePolicy", [S], lambda w, v: [(S, v), ("ResourcePolicy", grant_policy(w))]),
+    _sm_case("BatchGetSecretValue", ["SecretIdList"], lambda w, v: [("SecretIdList", [v])]),
 ]
 SECRETS_CASES_BY_OP = {c.op: c for c in SECRETS_CASES}
 
@@ -259,7 +285,31 @@ SECRETS_CROSS_CASES = {
     "RotateSecret:victim-decoy-token": ("RotateSecret", lambda w: [
         (S, w.sm.v_managed), ("RotationLambdaARN", w.sm.d_function), ("ClientRequestToken", w.sm.d_version)],
         DENIED_ONLY),
+    # A policy for the victim naming the decoy, or one that blocks public access: still the victim's.
+    "PutResourcePolicy:victim-policy-on-decoy-arn": ("PutResourcePolicy", lambda w: [
+        (S, w.sm.v_cmk), ("ResourcePolicy", grant_policy(w, w.sm.d_arn)), ("BlockPublicPolicy", True)], DENIED_ONLY),
+    "DeleteResourcePolicy:victim-default-name": ("DeleteResourcePolicy", lambda w: [
+        (S, w.sm.v_managed_arn), ("PolicyName", "default")], DENIED_ONLY),
+    # Validating for no secret in particular is not validating for the decoy.
+    "ValidateResourcePolicy:no-secret": ("ValidateResourcePolicy", lambda w: [
+        ("ResourcePolicy", grant_policy(w, w.sm.d_arn))], DENIED_ONLY),
+    # Filters choose secrets through ListSecrets, which the caller may not call.
+    "BatchGetSecretValue:filters": ("BatchGetSecretValue", lambda w: [
+        ("Filters", [{"Key": "name", "Values": ["cv-"]}])], DENIED_ONLY),
+    "BatchGetSecretValue:filters-decoy-tag": ("BatchGetSecretValue", lambda w: [
+        ("Filters", [{"Key": "tag-value", "Values": [w.decoy_tag_value]}])], DENIED_ONLY),
 }
+
+
+def batch_refused_every_item(r):
+    """Whether a BatchGetSecretValue answer served nothing and refused every secret it was asked
+    for with AccessDeniedException (the per-item denial)."""
+    body = r.json() if r.ok else None
+    if not isinstance(body, dict):
+        return False
+    errors = body.get("Errors") or []
+    return body.get("SecretValues") == [] and bool(errors) and all(
+        e.get("ErrorCode") == "AccessDeniedException" for e in errors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,6 +339,7 @@ def secret_state(sm, name):
     ids = sorted(v["VersionId"] for v in versions.get("Versions", []))
     return {
         "describe": _strip(describe),
+        "policy": _strip(or_error(sm.get_resource_policy, SecretId=name)),
         "versions": _strip(versions),
         "by_stage": {st: _strip(or_error(sm.get_secret_value, SecretId=name, VersionStage=st)) for st in stages},
         "by_version": {v: _strip(or_error(sm.get_secret_value, SecretId=name, VersionId=v)) for v in ids},
@@ -323,7 +374,8 @@ def _victim_extras(w: World, skip=()):
     m = w.sm
     extras = [("SecretId", m.v_managed_arn), ("Name", m.v_cmk), ("KmsKeyId", m.v_key), ("VersionId", m.v_versions[1]),
               ("ClientRequestToken", m.v_cmk_version), ("Tags", VICTIM_TAGS), ("MoveToVersionId", m.v_versions[0]),
-              ("RemoveFromVersionId", m.v_versions[1]), ("RotationLambdaARN", m.v_function)]
+              ("RemoveFromVersionId", m.v_versions[1]), ("RotationLambdaARN", m.v_function),
+              ("SecretIdList", [m.v_managed, m.v_cmk_arn])]
     return [(k, v) for k, v in extras if k not in skip]
 
 
@@ -418,8 +470,40 @@ def secrets_control_rotation(server, w, sm):
     assert sm.describe_secret(SecretId=m.d_arn)["RotationEnabled"] is False
 
 
+def secrets_control_policies(server, w, sm):
+    m, c = w.sm, w.caller
+    extras = _victim_extras(w, skip=[S])
+    # The decoy's policy names the victims too: it is evaluated on the decoy alone.
+    grant = grant_policy(w, [m.d_arn, m.v_managed_arn, m.v_cmk_arn])
+    answer = _ok(sm_send(server, c, "ValidateResourcePolicy", [(S, m.d_arn), ("ResourcePolicy", grant), *extras]),
+                 "validate a policy for the decoy")
+    assert answer["PolicyValidationPassed"] is True, answer
+    _ok(sm_send(server, c, "PutResourcePolicy", [(S, m.d_arn), ("ResourcePolicy", grant), ("BlockPublicPolicy", True),
+                                                 *extras]), "attach it")
+    try:
+        got = _ok(sm_send(server, c, "GetResourcePolicy", [(S, m.d_name), *extras]), "read it back")
+        assert json.loads(got["ResourcePolicy"]) == json.loads(grant)
+        for victim in (m.v_managed_arn, m.v_cmk_arn):
+            r = sm_send(server, c, "GetSecretValue", [(S, victim)])
+            assert r.code == "AccessDeniedException", f"the decoy's policy reached a victim: {r}"
+    finally:
+        _ok(sm_send(server, c, "DeleteResourcePolicy", [(S, m.d_arn), *extras]), "delete it")
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=m.d_arn)
+
+
+def secrets_control_batch(server, w, sm):
+    m, c = w.sm, w.caller
+    victims = [m.v_managed, m.v_cmk_arn, m.partial(m.v_pending)]
+    r = sm_send(server, c, "BatchGetSecretValue", [("SecretIdList", [m.d_arn, *victims]),
+                                                   *_victim_extras(w, skip=["SecretIdList"])])
+    body = _ok(r, "a batch of the decoy and the victims")
+    assert [(v["ARN"], v["SecretString"]) for v in body["SecretValues"]] == [(m.d_arn, m.d_value)], body
+    assert {e["SecretId"]: e["ErrorCode"] for e in body["Errors"]} == {v: "AccessDeniedException" for v in victims}
+    assert "hush-" not in r.body, f"a victim's value in the batch answer: {r}"
+
+
 SECRETS_CONTROLS = {f.__name__.removeprefix("secrets_control_"): f for f in [
     secrets_control_reads, secrets_control_values, secrets_control_tags, secrets_control_lifecycle,
-    secrets_control_rotation,
+    secrets_control_rotation, secrets_control_policies, secrets_control_batch,
 ]}
 

@@ -10,12 +10,14 @@ What this module proves:
    and this suite drift apart), a request aimed at a victim secret — each victim, by name, full
    ARN and partial ARN — is refused with AccessDeniedException; so is the same request with
    each entity-naming member it does not take (SecretId, Name, KmsKeyId, VersionId,
-   ClientRequestToken, Tags, MoveToVersionId, RemoveFromVersionId, RotationLambdaARN) added,
-   before or after the real members, naming the decoy. Members it does take that name the
-   decoy (request tags, the decoy key, the decoy's version id as token, VersionId or
-   MoveToVersionId, the decoy's ARN suffix on a victim's name, the decoy's rotation function)
-   grant nothing either; RotateSecret's second check (`lambda:InvokeFunction`) refuses the
-   decoy secret with a function the caller may not invoke.
+   ClientRequestToken, Tags, MoveToVersionId, RemoveFromVersionId, RotationLambdaARN,
+   SecretIdList) added, before or after the real members, naming the decoy.
+   BatchGetSecretValue, which the caller may call, refuses each victim it is asked for with an
+   AccessDeniedException entry and serves nothing of it (the per-item check). Members it does
+   take that name the decoy (request tags, the decoy key, the decoy's version id as token,
+   VersionId or MoveToVersionId, the decoy's ARN suffix on a victim's name, the decoy's rotation
+   function) grant nothing either; RotateSecret's second check (`lambda:InvokeFunction`) refuses
+   the decoy secret with a function the caller may not invoke.
 2. The second declared check: a caller allowed `secretsmanager:GetSecretValue` (or
    PutSecretValue) on the customer-key victim but not `kms:Decrypt` (`kms:GenerateDataKey`) on
    its key is refused; the same caller given the KMS action reads it.
@@ -39,6 +41,7 @@ from confusion_secrets import (
     SECRETS_CASES_BY_OP,
     SECRETS_CONTROLS,
     SECRETS_CROSS_CASES,
+    batch_refused_every_item,
     build_secrets_world,
     purge_secrets,
     secrets_caller_policy,
@@ -75,6 +78,11 @@ def sm_denied(r):
     return r.code == "AccessDeniedException" and 400 <= r.status < 500
 
 
+def sm_refused(op, r):
+    """Refused: the whole request, or — for a batch — every secret it named."""
+    return sm_denied(r) or (op == "BatchGetSecretValue" and batch_refused_every_item(r))
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. The generated suite
 
@@ -96,7 +104,7 @@ VICTIM_CASES = [(c.op, label, form) for c in SECRETS_CASES
 def test_secrets_victim_request_is_denied(server, world, op, victim, form):
     case = SECRETS_CASES_BY_OP[op]
     r = sm_send(server, world.caller, op, case.request(world, world.sm.victim_ids(victim)[form]))
-    assert sm_denied(r), f"{op} on the {victim} victim by {form}: {r}"
+    assert sm_refused(op, r), f"{op} on the {victim} victim by {form}: {r}"
 
 
 DECOY_CASES = [(c.op, param, where) for c in SECRETS_CASES for param in c.decoys for where in ("after", "before")]
@@ -108,7 +116,7 @@ def test_secrets_decoy_member_grants_nothing(server, world, op, param, where):
     victim, decoy = case.request(world), secrets_decoy_params(param, world)
     params = victim + decoy if where == "after" else decoy + victim
     r = sm_send(server, world.caller, op, params)
-    assert sm_denied(r), f"{op} on the victim with {param} naming the decoy ({where}): {r}"
+    assert sm_refused(op, r), f"{op} on the victim with {param} naming the decoy ({where}): {r}"
 
 
 @pytest.mark.parametrize("name", sorted(SECRETS_CROSS_CASES))
@@ -167,6 +175,9 @@ DUP_OPS = {
     "PutSecretValue": [("SecretString", "confused")],
     "DeleteSecret": [("ForceDeleteWithoutRecovery", True)],
     "TagResource": [("Tags", [{"Key": "confused", "Value": "yes"}])],
+    "PutResourcePolicy": [("ResourcePolicy", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}]}))],
+    "DeleteResourcePolicy": [],
 }
 DUP_CASES = [(op, order) for op in DUP_OPS for order in ("victim-first", "decoy-first")]
 
@@ -197,6 +208,11 @@ def test_secrets_snapshot_detects_each_kind_of_change(server, world):
     sm, kms, s = server.client("secretsmanager"), server.client("kms"), world.suffix
     name, other = f"cv-scratch-{s}", f"cv-scratch-new-{s}"
     key = kms.create_key(Description=f"cv-scratch-{s}")["KeyMetadata"]["Arn"]
+
+    def policy(action):
+        return doc({"Effect": "Allow", "Principal": {"AWS": world.account}, "Action": f"secretsmanager:{action}",
+                    "Resource": "*"})
+
     sm.create_secret(Name=name, SecretString="scratch", Tags=[{"Key": "team", "Value": "scratch"}], Description="scratch")
     changes = [
         ("description", lambda: sm.update_secret(SecretId=name, Description="changed")),
@@ -215,6 +231,9 @@ def test_secrets_snapshot_detects_each_kind_of_change(server, world):
             RemoveFromVersionId=sm.get_secret_value(SecretId=name, VersionStage="cv-stage")["VersionId"])),
         ("rotation turned off", lambda: sm.cancel_rotate_secret(SecretId=name)),
         ("existing value replaced at a stage", lambda: sm.update_secret(SecretId=name, SecretString="scratch-4")),
+        ("policy attached", lambda: sm.put_resource_policy(SecretId=name, ResourcePolicy=policy("DescribeSecret"))),
+        ("policy replaced", lambda: sm.put_resource_policy(SecretId=name, ResourcePolicy=policy("GetSecretValue"))),
+        ("policy deleted", lambda: sm.delete_resource_policy(SecretId=name)),
         ("deletion scheduled", lambda: sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)),
         ("restored", lambda: sm.restore_secret(SecretId=name)),
         ("new secret", lambda: sm.create_secret(Name=other, SecretString="new")),
@@ -247,6 +266,8 @@ def test_secrets_snapshot_sees_values(server, world):
     assert set(managed["by_version"]) == set(m.v_versions)
     assert snap[m.v_cmk]["by_stage"]["AWSCURRENT"]["SecretBinary"].startswith(f"hush-cmk-{s}".encode())
     assert snap[m.v_pending]["by_stage"]["AWSCURRENT"] == {"error": "InvalidRequestException"}
+    assert "Delegate to IAM" in managed["policy"]["ResourcePolicy"]
+    assert "ResourcePolicy" not in snap[m.v_cmk]["policy"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -252,8 +252,8 @@ def test_tags_and_untag(sm):
 def test_validation_errors(sm, server):
     loose = server.client("secretsmanager", config=NO_VALIDATION)
     name = unique("big")
-    assert refused(loose.create_secret, Name=name, SecretString="x" * 65537) == "InvalidParameterException"
-    assert refused(loose.create_secret, Name=name, SecretBinary=b"x" * 65537) == "InvalidParameterException"
+    assert refused(loose.create_secret, Name=name, SecretString="x" * 65537) == "ValidationException"
+    assert refused(loose.create_secret, Name=name, SecretBinary=b"x" * 65537) == "ValidationException"
     assert sm.create_secret(Name=name, SecretString="y" * 65536)["Name"] == name
     assert len(sm.get_secret_value(SecretId=name)["SecretString"]) == 65536
     assert refused(loose.delete_secret, SecretId=name, RecoveryWindowInDays=3) == "InvalidParameterException"

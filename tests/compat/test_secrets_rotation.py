@@ -107,10 +107,10 @@ def test_update_secret_version_stage_refusals(sm, raw):
                  MoveToVersionId=missing, RemoveFromVersionId=v2)[0] == "ResourceNotFoundException"
     assert error(sm.update_secret_version_stage, SecretId=unique("nope"), VersionStage="green",
                  MoveToVersionId=v1)[0] == "ResourceNotFoundException"
-    # The model's constraints, checked by the server too.
+    # The model's constraints, checked by the server too: ValidationException, as AWS's front end.
     assert error(raw.update_secret_version_stage, SecretId=name, VersionStage="green",
-                 MoveToVersionId="short")[0] == "InvalidParameterException"
-    assert error(raw.update_secret_version_stage, SecretId=name, VersionStage="")[0] == "InvalidParameterException"
+                 MoveToVersionId="short")[0] == "ValidationException"
+    assert error(raw.update_secret_version_stage, SecretId=name, VersionStage="")[0] == "ValidationException"
     assert error(raw.update_secret_version_stage, SecretId=name, VersionStage="green")[0] == "InvalidParameterException"
     assert stages(sm, name) == before, "a refused request changed the labels"
 
@@ -147,6 +147,9 @@ def test_update_secret_version_stage_through_the_cli(server):
 # RotateSecret
 
 
+MODEL_CONSTRAINTS = ("automaticallyAfterDays", "regular expression", "[0-9]+h")
+
+
 @pytest.mark.parametrize("rules,fragment", [
     ({"AutomaticallyAfterDays": 7, "ScheduleExpression": "rate(7 days)"}, "both rotation frequency"),
     ({"AutomaticallyAfterDays": 0}, "automaticallyAfterDays"),
@@ -171,7 +174,10 @@ def test_rotate_secret_validates_rotation_rules(sm, raw, function, rules, fragme
     name = unique("rotate-rules")
     sm.create_secret(Name=name, SecretString="v")
     code, message, status = error(raw.rotate_secret, SecretId=name, RotationLambdaARN=function, RotationRules=rules)
-    assert (code, status) == ("InvalidParameterException", 400), (code, message)
+    # A value outside the service model's constraints (ranges, patterns) is AWS's front end's
+    # ValidationException; the service's own schedule rules are InvalidParameterException.
+    expected = "ValidationException" if fragment in MODEL_CONSTRAINTS else "InvalidParameterException"
+    assert (code, status) == (expected, 400), (code, message)
     assert fragment in message, message
     assert "RotationEnabled" not in sm.describe_secret(SecretId=name)
     sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
@@ -184,7 +190,7 @@ def test_rotate_secret_refusals(sm, raw, function):
     assert (code, message) == ("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
     assert error(sm.rotate_secret, SecretId=unique("missing"), RotationLambdaARN=function)[0] == "ResourceNotFoundException"
     assert error(raw.rotate_secret, SecretId=name, RotationLambdaARN=function,
-                 ClientRequestToken="short")[0] == "InvalidParameterException"
+                 ClientRequestToken="short")[0] == "ValidationException"
     assert error(raw.rotate_secret, SecretId=name, RotationLambdaARN=function,
                  RotationRules={"AutomaticallyAfterDays": "x"})[0] == "SerializationException"
     sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)

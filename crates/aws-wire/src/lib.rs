@@ -18,5 +18,5 @@ pub use error::{CommonError, Fault, ServiceError};
 pub use protocol::{Protocol, ProtocolKind};
 pub use service::{
     Authentication, Check, Input, OperationContext, OperationSpec, Output, Permission,
-    PreparedOperation, Resource, ResourcePolicy, ResourcePolicyKind, Service,
+    PreparedOperation, Resource, ResourcePolicy, ResourcePolicyKind, Service, Verdict,
 };

@@ -111,7 +111,9 @@ impl Resource {
 /// One authorization check an operation declares: `action` must be allowed on `resource`,
 /// with `condition_keys` in the request context and `resource_policy` evaluated beside the
 /// caller's policies. An operation may declare several (`lambda:CreateFunction` and
-/// `iam:PassRole`; `sts:AssumeRole` and `sts:TagSession`); every one must be allowed.
+/// `iam:PassRole`; `sts:AssumeRole` and `sts:TagSession`); every one must be allowed —
+/// unless it is a [per-item](Check::per_item) check of a batch operation, whose denial
+/// refuses only that item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     /// `service:Action`, e.g. `iam:AttachUserPolicy`.
@@ -127,6 +129,11 @@ pub struct Check {
     /// caller named by a partial identifier (a secret's name) is denied under that name, so a
     /// caller without permission cannot tell from the message whether it exists.
     pub named_as: Option<String>,
+    /// A check on one item of a batch (`secretsmanager:GetSecretValue` on one secret of a
+    /// `BatchGetSecretValue`): its denial does not refuse the request but is reported to
+    /// `execute` ([`OperationContext::allowed`]), which must leave that item out. An operation
+    /// still needs at least one check that is not per-item (the batch action itself).
+    pub per_item: bool,
 }
 
 impl Check {
@@ -138,6 +145,7 @@ impl Check {
             condition_keys: Vec::new(),
             resource_policy: None,
             named_as: None,
+            per_item: false,
         }
     }
 
@@ -149,6 +157,7 @@ impl Check {
             condition_keys: Vec::new(),
             resource_policy: None,
             named_as: None,
+            per_item: false,
         }
     }
 
@@ -174,6 +183,20 @@ impl Check {
         self.resource_policy = Some(policy);
         self
     }
+
+    /// Marks the check as one item's of a batch (see [`Check::per_item`]).
+    pub fn per_item(mut self) -> Self {
+        self.per_item = true;
+        self
+    }
+}
+
+/// How the request path decided one declared check, as `execute` learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Denied, with AWS's wording of the denial (what a batch reports for the item).
+    Denied(String),
 }
 
 /// How a resource-based policy takes part in evaluation.
@@ -246,6 +269,27 @@ pub struct OperationContext<'a> {
     /// The region the request was signed for.
     pub region: &'a str,
     pub operation: &'a OperationSpec,
+    /// How each declared check was decided, in the order of
+    /// [`PreparedOperation::checks`]: empty while the operation is being prepared, and for an
+    /// operation that was not authorized (`Permission::NotRequired`, unauthenticated). Only
+    /// per-item checks can be [`Verdict::Denied`] here: any other denial refused the request.
+    pub verdicts: &'a [Verdict],
+}
+
+impl OperationContext<'_> {
+    /// Whether the check at `index` was allowed; a check without a verdict was not.
+    pub fn allowed(&self, index: usize) -> bool {
+        matches!(self.verdicts.get(index), Some(Verdict::Allowed))
+    }
+
+    /// The denial of the check at `index`, if it was denied (or never decided).
+    pub fn denial(&self, index: usize) -> Option<&str> {
+        match self.verdicts.get(index) {
+            Some(Verdict::Allowed) => None,
+            Some(Verdict::Denied(message)) => Some(message),
+            None => Some("The request was not authorized."),
+        }
+    }
 }
 
 /// An operation decoded once into its typed request, ready to be authorized and run. The
@@ -258,7 +302,8 @@ pub trait PreparedOperation: Send {
     /// [`Permission::NotRequired`]; the request path refuses an empty list otherwise.
     fn checks(&self) -> &[Check];
 
-    /// Runs the operation. Every check has been allowed.
+    /// Runs the operation. Every check has been allowed, but for per-item checks, whose
+    /// verdicts are in `ctx.verdicts`: an item whose check was denied must not be served.
     async fn execute(self: Box<Self>, ctx: OperationContext<'_>) -> Result<Output, ServiceError>;
 }
 

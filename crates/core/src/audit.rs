@@ -58,7 +58,8 @@ pub struct AuditRecord {
     /// The policy statements that decided it.
     pub matched_statements: Vec<String>,
     /// Every authorization check the operation declared, in order, with its decision: the
-    /// resources the request acted on. Checks after a denied one were not evaluated.
+    /// resources the request acted on. Checks after a denied one were not evaluated, unless
+    /// the denied one was per-item (one secret of a batch), which refuses only its item.
     pub checks: Vec<AuditCheck>,
 }
 

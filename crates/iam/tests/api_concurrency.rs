@@ -72,6 +72,7 @@ fn context<'a>(h: &'a Harness, spec: &'a OperationSpec) -> OperationContext<'a> 
         caller: Some(&h.admin),
         region: "us-east-1",
         operation: spec,
+        verdicts: &[],
     }
 }
 

@@ -33,6 +33,13 @@ pub enum SecretsError {
     /// Secrets Manager itself may not do what the request needs (invoke a rotation function).
     #[error("{0}")]
     AccessDenied(String),
+    /// `BlockPublicPolicy` is set and the resource policy grants broad access.
+    #[error("{0}")]
+    PublicPolicy(String),
+    /// A member breaks a constraint of the service model (length, range, enum): AWS's
+    /// front end answers these before Secrets Manager sees the request.
+    #[error("{0}")]
+    Validation(String),
     /// Something inside Rampart failed (the store, a record that does not decode).
     #[error("{0}")]
     Internal(String),
@@ -54,6 +61,8 @@ impl SecretsError {
             SecretsError::LimitExceeded(_) => "LimitExceededException",
             SecretsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             SecretsError::AccessDenied(_) => "AccessDeniedException",
+            SecretsError::PublicPolicy(_) => "PublicPolicyException",
+            SecretsError::Validation(_) => "ValidationException",
             SecretsError::Internal(_) => "InternalServiceError",
             SecretsError::Common(e) => &e.code,
         }
@@ -68,9 +77,10 @@ impl SecretsError {
         }
     }
 
-    /// A member outside its documented range, worded as AWS's validation errors are.
+    /// A member outside the range the service model gives it: `ValidationException`, worded
+    /// as AWS's validation errors are.
     pub fn constraint(value: impl std::fmt::Display, field: &str, constraint: &str) -> Self {
-        SecretsError::InvalidParameter(format!(
+        SecretsError::Validation(format!(
             "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
         ))
     }

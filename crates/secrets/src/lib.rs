@@ -10,6 +10,8 @@
 //!   version, sealed by KMS under the secret's key with encryption context
 //!   `{"SecretARN": arn, "SecretVersionId": id}` as AWS binds it; the value sealed under the data
 //!   key with the same binding as AAD.
+//! - [`resource_policy`]: what a secret's resource policy may be, and which policies grant
+//!   broad (public) access (`BlockPublicPolicy`, `ValidateResourcePolicy`). No I/O.
 //! - [`service`]: [`SecretsService`] — the store, the shared [`rampart_kms::KmsService`], and the
 //!   checks a request declares on the secrets and keys it names.
 //! - [`rotation`]: rotation schedules, the invoker of rotation functions, the four-step
@@ -17,7 +19,8 @@
 //! - `api/`: the API (JSON 1.1, target prefix `secretsmanager`), one module per family —
 //!   `secrets` (create, update, delete, restore), `metadata` (describe, list), `values` (get,
 //!   put, version ids), `stages` (UpdateSecretVersionStage), `rotation` (rotate, cancel),
-//!   `tags`, `random` — with `wire` for the shapes botocore parses.
+//!   `batch` (BatchGetSecretValue), `policies` (resource policies), `tags`, `random` — with
+//!   `wire` for the shapes botocore parses.
 //! - [`purge`]: deleting, record and values, the secrets whose recovery window has ended (the
 //!   server runs [`SecretsService::purge_deleted`] periodically), audited as
 //!   `secretsmanager.amazonaws.com`.
@@ -30,6 +33,7 @@ mod api;
 pub mod error;
 pub mod purge;
 pub mod records;
+pub mod resource_policy;
 pub mod rotation;
 pub mod sealing;
 pub mod secret_id;

@@ -89,6 +89,10 @@ pub struct SecretRecord {
     /// configured one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<RotationState>,
+    /// The resource policy `PutResourcePolicy` attached, as submitted; evaluated with IAM on
+    /// every check on the secret.
+    #[serde(default)]
+    pub resource_policy: Option<String>,
 }
 
 impl SecretRecord {
@@ -395,6 +399,7 @@ mod tests {
             tags: Vec::new(),
             versions: vec![version("v1", &[AWSPREVIOUS]), version("v2", &[AWSCURRENT])],
             rotation: None,
+            resource_policy: None,
         };
         assert_eq!(secret.version_at(AWSCURRENT).unwrap().id, "v2");
         assert_eq!(secret.version("v1").unwrap().stages, vec![AWSPREVIOUS]);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use rampart_kms::keys::{KeyManager, KeyRef};
 use rampart_kms::{EncryptionContext, KeyRecord, KeyTarget, KmsService};
 use rampart_store::Store;
-use rampart_wire::Check;
+use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
 use time::OffsetDateTime;
 
 use crate::error::SecretsError;
@@ -272,6 +272,7 @@ impl NamedSecret {
             .named_as(&self.id);
         if let Some(secret) = &self.secret {
             push_resource_tags(&mut check, &secret.record.tags);
+            check = with_resource_policy(check, &secret.record);
         }
         Ok(check)
     }
@@ -286,6 +287,20 @@ impl NamedSecret {
         let secret = self.into_secret()?;
         secret.record.check_not_deleted()?;
         Ok(secret)
+    }
+}
+
+/// `check` with the secret's resource policy, if it has one, evaluated beside the caller's
+/// policies as AWS evaluates a resource-based policy: an explicit Deny in it refuses anyone
+/// (the administrator too), and an Allow naming a principal of the account grants without an
+/// identity policy (within its permissions boundary and session policies).
+pub(crate) fn with_resource_policy(check: Check, secret: &SecretRecord) -> Check {
+    match &secret.resource_policy {
+        Some(document) => check.with_resource_policy(ResourcePolicy {
+            kind: ResourcePolicyKind::Resource,
+            document: Some(document.clone()),
+        }),
+        None => check,
     }
 }
 

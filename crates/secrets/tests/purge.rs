@@ -46,6 +46,7 @@ async fn call(svc: &SecretsService, operation: &str, body: Value) -> Value {
         caller: Some(&caller),
         region: REGION,
         operation: spec,
+        verdicts: &[],
     };
     let prepared = svc
         .prepare(

@@ -113,39 +113,40 @@ async fn a_rotation_makes_the_new_value_current_and_the_old_one_previous() {
     assert_eq!(d["NextRotationDate"], json!(next));
     assert_eq!(d["VersionIdsToStages"][token(1)], json!(["AWSCURRENT"]));
 
-    // Every event is exactly what AWS sends: the ARN, the token, a rotation token.
-    let journal = fake.journal.lock().unwrap();
-    for event in &journal.events {
-        let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            ["ClientRequestToken", "RotationToken", "SecretId", "Step"]
-        );
-        assert_eq!(event["SecretId"], json!(arn));
-        assert_eq!(event["ClientRequestToken"], json!(token(1)));
-        assert_eq!(event["RotationToken"], journal.events[0]["RotationToken"]);
+    {
+        // Every event is exactly what AWS sends: the ARN, the token, a rotation token.
+        let journal = fake.journal.lock().unwrap();
+        for event in &journal.events {
+            let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
+            assert_eq!(
+                keys,
+                ["ClientRequestToken", "RotationToken", "SecretId", "Step"]
+            );
+            assert_eq!(event["SecretId"], json!(arn));
+            assert_eq!(event["ClientRequestToken"], json!(token(1)));
+            assert_eq!(event["RotationToken"], journal.events[0]["RotationToken"]);
+        }
+        // The function's calls were checked as its own, on the secret.
+        for op in [
+            "GetSecretValue",
+            "PutSecretValue",
+            "UpdateSecretVersionStage",
+            "DescribeSecret",
+        ] {
+            assert!(
+                journal
+                    .checks
+                    .iter()
+                    .any(|(o, a, r)| o == op && *a == format!("secretsmanager:{op}") && *r == arn),
+                "{op} was not checked on the secret: {:?}",
+                journal.checks
+            );
+        }
+        assert!(journal
+            .checks
+            .iter()
+            .any(|(o, _, r)| o == "GetRandomPassword" && r == "*"));
     }
-    // The function's calls were checked as its own, on the secret.
-    for op in [
-        "GetSecretValue",
-        "PutSecretValue",
-        "UpdateSecretVersionStage",
-        "DescribeSecret",
-    ] {
-        assert!(
-            journal
-                .checks
-                .iter()
-                .any(|(o, a, r)| o == op && *a == format!("secretsmanager:{op}") && *r == arn),
-            "{op} was not checked on the secret: {:?}",
-            journal.checks
-        );
-    }
-    assert!(journal
-        .checks
-        .iter()
-        .any(|(o, _, r)| o == "GetRandomPassword" && r == "*"));
-    drop(journal);
 
     // What the background run did is in the audit trail, as the service.
     let trail = h

@@ -59,8 +59,12 @@ impl Service for EchoService {
         }
     }
     fn operations(&self) -> &'static [OperationSpec] {
-        const OPERATIONS: &[OperationSpec] =
-            &[OperationSpec::signed("Echo"), OperationSpec::signed("Fail")];
+        const OPERATIONS: &[OperationSpec] = &[
+            OperationSpec::signed("Echo"),
+            OperationSpec::signed("Fail"),
+            OperationSpec::signed("EchoBatch"),
+            OperationSpec::signed("OnlyItems"),
+        ];
         OPERATIONS
     }
     async fn prepare<'s>(
@@ -78,6 +82,49 @@ impl Service for EchoService {
         };
         let checks = vec![Check::unscoped(format!("echo:{}", ctx.operation.name))];
         match ctx.operation.name {
+            // A batch: the request-wide `echo:EchoBatch`, then `echo:Read` on each item as a
+            // per-item check; it serves the items whose check was allowed and reports the
+            // denials of the others.
+            "EchoBatch" => {
+                #[derive(Deserialize)]
+                struct BatchInput {
+                    #[serde(rename = "Items")]
+                    items: Vec<String>,
+                }
+                let input: BatchInput =
+                    json::decode(&body).map_err(|e| e.for_protocol(ProtocolKind::Json))?;
+                let account = ctx.caller.map(|c| c.account_id.clone()).unwrap_or_default();
+                let mut checks = checks;
+                checks.extend(input.items.iter().map(|item| {
+                    Check::on(
+                        "echo:Read",
+                        format!("arn:aws:echo:eu-west-1:{account}:item/{item}"),
+                    )
+                    .per_item()
+                }));
+                Ok(Box::new(Run {
+                    checks,
+                    run: move |ctx: OperationContext<'_>| {
+                        let mut served = Vec::new();
+                        let mut denied = serde_json::Map::new();
+                        for (i, item) in input.items.iter().enumerate() {
+                            match ctx.denial(i + 1) {
+                                None => served.push(item.clone()),
+                                Some(why) => {
+                                    denied.insert(item.clone(), why.into());
+                                }
+                            }
+                        }
+                        let out = serde_json::json!({ "Served": served, "Denied": denied });
+                        Ok(Output::Json(out.to_string().into_bytes()))
+                    },
+                }))
+            }
+            // Declares nothing but a per-item check: a bug the pipeline refuses to run.
+            "OnlyItems" => Ok(Box::new(Run {
+                checks: vec![Check::unscoped("echo:OnlyItems").per_item()],
+                run: |_: OperationContext<'_>| Ok(Output::Json(b"{}".to_vec())),
+            })),
             "Echo" => {
                 let input: EchoInput =
                     json::decode(&body).map_err(|e| e.for_protocol(ProtocolKind::Json))?;
@@ -444,6 +491,11 @@ async fn rest_json_routes_by_method_and_path() {
 
 /// Creates user `bob` with one inline policy and an access key, straight in the store.
 async fn bob(h: &Harness, key: &MasterKey, policy: &str) -> (String, String) {
+    user(h, key, "bob", policy).await
+}
+
+/// Creates user `name` with one inline policy and an access key, straight in the store.
+async fn user(h: &Harness, key: &MasterKey, name: &str, policy: &str) -> (String, String) {
     use rampart_iam::credentials::{AccessKeyRecord, AccessKeyStatus};
     use rampart_iam::entities::{self, User};
     use rampart_store::Expect;
@@ -453,9 +505,9 @@ async fn bob(h: &Harness, key: &MasterKey, policy: &str) -> (String, String) {
         .unwrap();
     let now = time::OffsetDateTime::now_utc();
     let user = User {
-        name: "bob".into(),
+        name: name.into(),
         user_id: rampart_core::ids::unique_id("AIDA"),
-        arn: format!("arn:aws:iam::{}:user/bob", account.account_id),
+        arn: format!("arn:aws:iam::{}:user/{name}", account.account_id),
         path: "/".into(),
         created_at: now,
         attached_policies: vec![],
@@ -468,7 +520,7 @@ async fn bob(h: &Harness, key: &MasterKey, policy: &str) -> (String, String) {
     let secret = rampart_core::ids::secret_access_key();
     let record = AccessKeyRecord {
         access_key_id: access_key_id.clone(),
-        user_name: "bob".into(),
+        user_name: name.into(),
         status: AccessKeyStatus::Active,
         sealed_secret: key.seal(secret.as_bytes(), &access_key_id),
         created_at: now,
@@ -543,4 +595,85 @@ async fn policies_decide_and_denials_read_like_aws() {
             .ends_with("because no identity-based policy allows the widgets:GetWidget action"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn per_item_checks_refuse_only_their_item_and_are_audited() {
+    let mut h = harness().await;
+    let key = h.master_key.clone();
+
+    // The administrator: every item served, every check audited as allowed.
+    let req = echo(&h, "EchoBatch", br#"{"Items":["a","b"]}"#, None);
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["Served"], serde_json::json!(["a", "b"]));
+    assert_eq!(body["Denied"], serde_json::json!({}));
+
+    // A caller allowed the batch and one item, denied another explicitly.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"echo:EchoBatch","Resource":"*"},
+        {"Effect":"Allow","Action":"echo:Read","Resource":"arn:aws:echo:*:*:item/a"},
+        {"Effect":"Deny","Action":"echo:Read","Resource":"arn:aws:echo:*:*:item/c"}]}"#;
+    let (akid, secret) = user(&h, &key, "carol", policy).await;
+    h.access_key_id = akid;
+    h.secret = secret;
+    let req = echo(&h, "EchoBatch", br#"{"Items":["a","b","c"]}"#, None);
+    let (status, headers, body) = send(&h, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["Served"], serde_json::json!(["a"]));
+    let denied = body["Denied"].as_object().unwrap();
+    assert_eq!(denied.len(), 2, "{body}");
+    let b = denied["b"].as_str().unwrap();
+    assert!(
+        b.contains(":user/carol is not authorized to perform: echo:Read on resource: arn:aws:echo:eu-west-1:")
+            && b.ends_with("because no identity-based policy allows the echo:Read action"),
+        "{b}"
+    );
+    assert!(denied["c"]
+        .as_str()
+        .unwrap()
+        .ends_with("with an explicit deny in an identity-based policy"));
+
+    let request_id = headers["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let records = h.store.query_audit(&AuditQuery::default()).await.unwrap();
+    let record = records.iter().find(|r| r.request_id == request_id).unwrap();
+    assert_eq!(record.decision.as_deref(), Some("allowed"));
+    let checks: Vec<(&str, &str)> = record
+        .checks
+        .iter()
+        .map(|c| (c.action.as_str(), c.decision.as_str()))
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            ("echo:EchoBatch", "allowed"),
+            ("echo:Read", "allowed"),
+            ("echo:Read", "implicitDeny"),
+            ("echo:Read", "explicitDeny"),
+        ]
+    );
+    assert!(record.checks[3].resource.ends_with(":item/c"));
+
+    // The request-wide check still refuses the whole request, whatever the items say.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"echo:Read","Resource":"*"}]}"#;
+    let (akid, secret) = user(&h, &key, "dave", policy).await;
+    h.access_key_id = akid;
+    h.secret = secret;
+    let req = echo(&h, "EchoBatch", br#"{"Items":["a"]}"#, None);
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("AccessDeniedException"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("echo:EchoBatch"),
+        "{body}"
+    );
+
+    // An operation whose only checks are per-item is a bug: refused, never run.
+    let req = echo(&h, "OnlyItems", b"{}", None);
+    let (status, _, body) = send(&h, req).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["__type"], "InternalFailureException");
 }

@@ -73,6 +73,7 @@ fn context<'a>(spec: &'a OperationSpec, caller: &'a CallerIdentity) -> Operation
         caller: Some(caller),
         region: REGION,
         operation: spec,
+        verdicts: &[],
     }
 }
 

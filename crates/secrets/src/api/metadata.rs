@@ -132,19 +132,20 @@ struct ListSecretsInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct FilterInput {
+pub(super) struct FilterInput {
     key: String,
     values: Option<Vec<String>>,
 }
 
 /// One `Filters` entry: a secret passes if any plain value matches and no `!`-value does.
-struct Filter {
+/// (ListSecrets and BatchGetSecretValue share it.)
+pub(super) struct Filter {
     key: String,
     values: Vec<String>,
 }
 
 impl Filter {
-    fn parse(input: FilterInput) -> Result<Self, SecretsError> {
+    pub(super) fn parse(input: FilterInput) -> Result<Self, SecretsError> {
         const KEYS: [&str; 7] = [
             "description",
             "name",
@@ -163,17 +164,41 @@ impl Filter {
         }
         let values = input.values.unwrap_or_default();
         if values.is_empty() || values.len() > 10 {
-            return Err(SecretsError::InvalidParameter(
-                "Invalid filter values: a filter takes 1 to 10 values.".into(),
+            return Err(SecretsError::constraint(
+                values.len(),
+                "filters.member.values",
+                "Member must have length between 1 and 10",
             ));
         }
         for v in &values {
             wire::check_length(v, "filters.member.values.member", 0, 512)?;
+            // The model's pattern: `^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$`.
+            let allowed = |c: char| c.is_ascii_alphanumeric() || " :_@/+=.-!".contains(c);
+            if !v.chars().all(allowed) {
+                return Err(SecretsError::constraint(
+                    v,
+                    "filters.member.values.member",
+                    "Member must satisfy regular expression pattern: ^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$",
+                ));
+            }
         }
         Ok(Filter {
             key: input.key,
             values,
         })
+    }
+
+    /// A request's `Filters`: at most 10.
+    pub(super) fn parse_all(inputs: Option<Vec<FilterInput>>) -> Result<Vec<Self>, SecretsError> {
+        let inputs = inputs.unwrap_or_default();
+        if inputs.len() > 10 {
+            return Err(SecretsError::constraint(
+                inputs.len(),
+                "filters",
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        inputs.into_iter().map(Filter::parse).collect()
     }
 
     fn fields<'s>(&self, secret: &'s SecretRecord) -> Vec<&'s str> {
@@ -196,7 +221,7 @@ impl Filter {
 
     /// Prefix matches: case-sensitive for names and tags, not for descriptions and `all`
     /// (where each word of a field may match), as AWS documents.
-    fn matches(&self, secret: &SecretRecord) -> bool {
+    pub(super) fn matches(&self, secret: &SecretRecord) -> bool {
         let fields = self.fields(secret);
         let loose = matches!(self.key.as_str(), "description" | "all");
         let hit = |value: &str| {
@@ -238,13 +263,8 @@ impl SecretsOperation for ListSecrets {
         }
         Ok(ListSecrets {
             max_results: usize::try_from(max).unwrap_or(100),
-            next_token: input.next_token.filter(|t| !t.is_empty()),
-            filters: input
-                .filters
-                .unwrap_or_default()
-                .into_iter()
-                .map(Filter::parse)
-                .collect::<Result<_, _>>()?,
+            next_token: wire::next_token(input.next_token)?,
+            filters: Filter::parse_all(input.filters)?,
             include_planned_deletion: input.include_planned_deletion.unwrap_or(false),
         })
     }

@@ -7,7 +7,9 @@
 //! action) on them, keeping what it read; [`SecretsOperation::execute`] runs that same value on
 //! exactly those records.
 
+mod batch;
 mod metadata;
+mod policies;
 mod random;
 mod rotation;
 mod secrets;
@@ -20,7 +22,7 @@ use rampart_core::CallerIdentity;
 use rampart_wire::operation::{prepare, TypedOperations};
 use rampart_wire::{
     Check, CommonError, Input, OperationContext, OperationSpec, Output, PreparedOperation,
-    Protocol, Service, ServiceError,
+    Protocol, Service, ServiceError, Verdict,
 };
 
 use crate::error::SecretsError;
@@ -38,6 +40,9 @@ pub const PROTOCOL: Protocol = Protocol::Json {
 pub struct Call<'a> {
     pub op: &'static str,
     pub caller: &'a CallerIdentity,
+    /// How each declared check was decided (empty before authorization): a batch serves
+    /// only the items whose per-item checks were allowed.
+    pub verdicts: &'a [Verdict],
 }
 
 impl Call<'_> {
@@ -49,6 +54,16 @@ impl Call<'_> {
     /// The caller's account (`kms:CallerAccount` on KMS checks).
     pub fn account(&self) -> &str {
         &self.caller.account_id
+    }
+
+    /// Why the declared check at `index` was denied, or None if it was allowed. A check
+    /// without a verdict counts as denied: nothing is served that was not authorized.
+    pub fn denial(&self, index: usize) -> Option<&str> {
+        match self.verdicts.get(index) {
+            Some(Verdict::Allowed) => None,
+            Some(Verdict::Denied(message)) => Some(message),
+            None => Some("The request was not authorized."),
+        }
     }
 }
 
@@ -95,6 +110,7 @@ fn call<'a>(ctx: &OperationContext<'a>) -> Result<Call<'a>, SecretsError> {
     Ok(Call {
         op: ctx.operation.name,
         caller,
+        verdicts: ctx.verdicts,
     })
 }
 
@@ -133,6 +149,11 @@ secrets_operations! {
     write "UpdateSecretVersionStage" => stages::UpdateSecretVersionStage;
     write "RotateSecret" => rotation::RotateSecret;
     write "CancelRotateSecret" => rotation::CancelRotateSecret;
+    write "PutResourcePolicy" => policies::PutResourcePolicy;
+    read "GetResourcePolicy" => policies::GetResourcePolicy;
+    write "DeleteResourcePolicy" => policies::DeleteResourcePolicy;
+    read "ValidateResourcePolicy" => policies::ValidateResourcePolicy;
+    read "BatchGetSecretValue" => batch::BatchGetSecretValue;
 }
 
 fn unknown(operation: &str) -> SecretsError {

@@ -14,7 +14,7 @@ use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, Stored, Tag, AWSCURRENT};
 use crate::sealing::{self, context, SealedValue, SecretValue};
 use crate::secret_id;
-use crate::service::{now, push_request_tags, KeyUse, NamedSecret};
+use crate::service::{now, push_request_tags, with_resource_policy, KeyUse, NamedSecret};
 use crate::SecretsService;
 
 /// How often a change re-reads and retries when another request wrote the secret first.
@@ -48,7 +48,11 @@ where
             .await?
             .ok_or_else(SecretsError::secret_not_found)?;
         let (now, then) = (&current.record, &authorized.record);
-        if now.arn != then.arn || now.tags != then.tags || now.kms_key_id != then.kms_key_id {
+        if now.arn != then.arn
+            || now.tags != then.tags
+            || now.kms_key_id != then.kms_key_id
+            || now.resource_policy != then.resource_policy
+        {
             return Err(changed_meanwhile());
         }
     }
@@ -162,6 +166,9 @@ impl SecretsOperation for CreateSecret {
             check.push_key("secretsmanager:KmsKeyId", k);
         }
         push_request_tags(&mut check, &self.tags);
+        if let Some(existing) = live {
+            check = with_resource_policy(check, &existing.record);
+        }
         let mut checks = vec![check];
         if self.value.is_some() {
             let key = svc.key_use(self.kms_key_id.as_deref()).await?;
@@ -217,6 +224,7 @@ impl SecretsOperation for CreateSecret {
             tags: self.tags.clone(),
             versions: Vec::new(),
             rotation: None,
+            resource_policy: None,
         };
         let mut version_id = None;
         if let (Some(value), Some(key)) = (&self.value, self.key.clone()) {

@@ -168,6 +168,7 @@ mod tests {
                 version(V3, &[AWSPENDING]),
             ],
             rotation: None,
+            resource_policy: None,
         }
     }
 

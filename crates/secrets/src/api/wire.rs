@@ -62,6 +62,18 @@ pub fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<
     Ok(())
 }
 
+/// `NextToken`: 1 to 4096 characters (an empty one is taken as none, as botocore's
+/// paginators may send it).
+pub fn next_token(token: Option<String>) -> Result<Option<String>, SecretsError> {
+    match token.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            check_length(&t, "nextToken", 1, 4096)?;
+            Ok(Some(t))
+        }
+        None => Ok(None),
+    }
+}
+
 /// `Description`: at most 2048 characters.
 pub fn description(value: Option<String>) -> Result<Option<String>, SecretsError> {
     if let Some(d) = &value {
@@ -86,8 +98,10 @@ pub fn secret_value(
     string: Option<Zeroizing<String>>,
     binary: Option<Zeroizing<Vec<u8>>>,
 ) -> Result<Option<SecretValue>, SecretsError> {
+    // The model's length constraints: AWS's front end refuses these with ValidationException
+    // and never echoes the value.
     let too_long = |field: &str| {
-        SecretsError::InvalidParameter(format!(
+        SecretsError::Validation(format!(
             "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {MAX_VALUE_BYTES}"
         ))
     };
@@ -100,7 +114,7 @@ pub fn secret_value(
                 return Err(too_long("secretString"));
             }
             if s.is_empty() {
-                return Err(SecretsError::InvalidParameter(
+                return Err(SecretsError::Validation(
                     "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),
                 ));
             }
@@ -114,7 +128,7 @@ pub fn secret_value(
                 return Err(too_long("secretBinary"));
             }
             if b.is_empty() {
-                return Err(SecretsError::InvalidParameter(
+                return Err(SecretsError::Validation(
                     "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),
                 ));
             }

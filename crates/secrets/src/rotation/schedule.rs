@@ -549,11 +549,21 @@ mod tests {
 
     #[test]
     fn invalid_rules_are_refused() {
+        // Outside the service model's constraints (ranges, patterns): ValidationException, as
+        // AWS's front end answers; the service's own rules: InvalidParameterException.
         let refused = |r: RotationRules| {
             let e = Schedule::parse(&r).unwrap_err();
-            assert_eq!(e.code(), "InvalidParameterException", "{r:?}");
+            assert!(
+                ["InvalidParameterException", "ValidationException"].contains(&e.code()),
+                "{r:?}: {}",
+                e.code()
+            );
             e.to_string()
         };
+        for days in [0, 1001] {
+            let e = Schedule::parse(&rules(Some(days), None, None)).unwrap_err();
+            assert_eq!(e.code(), "ValidationException");
+        }
         assert!(
             refused(rules(Some(2), Some("rate(2 days)"), None)).contains("both rotation frequency")
         );

@@ -165,6 +165,7 @@ mod tests {
             tags: Vec::new(),
             versions: Vec::new(),
             rotation: state,
+            resource_policy: None,
         }
     }
 

@@ -120,6 +120,7 @@ pub async fn call(
         caller: Some(caller),
         region: REGION,
         operation: spec,
+        verdicts: &[],
     };
     let bytes = serde_json::to_vec(&body).expect("json");
     let prepared = match svc.prepare(&ctx, Input::Json(bytes.into())).await {

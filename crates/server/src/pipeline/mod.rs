@@ -22,6 +22,7 @@ use rampart_wire::protocol::{self, json, ProtocolKind};
 use rampart_wire::sigv4::{self, RequestView, Settings};
 use rampart_wire::{
     Authentication, Check, CommonError, OperationContext, Permission, Protocol, ServiceError,
+    Verdict,
 };
 use time::OffsetDateTime;
 
@@ -293,19 +294,24 @@ impl Pipeline {
                     caller: caller.as_ref(),
                     region,
                     operation,
+                    verdicts: &[],
                 },
                 input,
             )
             .await
             .map_err(in_service)?;
-        if let (Some(credential), Permission::Required) = (&credential, operation.permission) {
-            self.authorize(trail, service, credential, prepared.checks(), region)?;
-        }
+        let verdicts = match (&credential, operation.permission) {
+            (Some(credential), Permission::Required) => {
+                self.authorize(trail, service, credential, prepared.checks(), region)?
+            }
+            _ => Vec::new(),
+        };
         let ctx = OperationContext {
             request_id: &trail.request_id,
             caller: caller.as_ref(),
             region,
             operation,
+            verdicts: &verdicts,
         };
         let output = if operation.read_only {
             prepared.execute(ctx).await
@@ -325,9 +331,11 @@ impl Pipeline {
         ))
     }
 
-    /// Decides every check the operation declared; the first one not allowed refuses the
-    /// request. An operation that requires permission but declares no check is a bug, and
-    /// is refused rather than run unchecked.
+    /// Decides every check the operation declared, in order; the first one not allowed
+    /// refuses the request, unless it is a per-item check (one secret of a batch), whose
+    /// denial only becomes that check's verdict for `execute`. Every decision is audited. An
+    /// operation that requires permission but declares no check other than per-item ones is
+    /// a bug, and is refused rather than run unchecked.
     fn authorize(
         &self,
         trail: &mut Trail,
@@ -335,8 +343,8 @@ impl Pipeline {
         credential: &ResolvedCredential,
         checks: &[Check],
         region: &str,
-    ) -> Result<(), Rejection> {
-        if checks.is_empty() {
+    ) -> Result<Vec<Verdict>, Rejection> {
+        if checks.iter().all(|c| c.per_item) {
             tracing::error!(
                 service = service.signing_name,
                 operation = %trail.operation,
@@ -350,6 +358,7 @@ impl Pipeline {
             region,
             now: OffsetDateTime::now_utc(),
         };
+        let mut verdicts = Vec::with_capacity(checks.len());
         for check in checks {
             let caller = Caller::Credential(credential);
             let authorization = self.authorizer.authorize(&caller, check, &facts);
@@ -362,16 +371,25 @@ impl Pipeline {
             trail
                 .matched_statements
                 .extend(authorization.matched_statements());
+            let verdict = match authorization.is_allowed() {
+                true => Verdict::Allowed,
+                false => Verdict::Denied(authorization.denial_message(&caller.describe())),
+            };
+            // The request's decision is its request-wide checks'; an item's is in its check.
+            if check.per_item {
+                verdicts.push(verdict);
+                continue;
+            }
             trail.decision = Some(decision);
-            if !authorization.is_allowed() {
-                let message = authorization.denial_message(&caller.describe());
+            if let Verdict::Denied(message) = verdict {
                 return Err(Rejection::in_service(
                     service,
                     CommonError::AccessDenied(message),
                 ));
             }
+            verdicts.push(Verdict::Allowed);
         }
-        Ok(())
+        Ok(verdicts)
     }
 
     /// Resolves the access key and verifies the signature.
