@@ -10,4 +10,5 @@
 //! - [`verifier`]: a JWT verifier over a fetched, cached JWKS, with a revocation hook;
 //! - [`totp`]: RFC 6238 one-time codes as Cognito's software-token MFA uses them.
 
+pub mod password;
 pub mod srp;
