@@ -12,3 +12,5 @@
 
 pub mod password;
 pub mod srp;
+pub mod tokens;
+pub mod verifier;

@@ -452,7 +452,7 @@ fn parse_srp_a(hex: &str) -> Result<Vec<u8>, SrpError> {
     }
     // Clients send `A.toString(16)`: no padding, so possibly an odd number of digits.
     let padded;
-    let even = if hex.len() % 2 == 1 {
+    let even = if !hex.len().is_multiple_of(2) {
         padded = format!("0{hex}");
         padded.as_str()
     } else {
@@ -462,7 +462,7 @@ fn parse_srp_a(hex: &str) -> Result<Vec<u8>, SrpError> {
 }
 
 pub(crate) fn hex_to_bytes(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {
