@@ -13,4 +13,5 @@
 pub mod password;
 pub mod srp;
 pub mod tokens;
+pub mod totp;
 pub mod verifier;
