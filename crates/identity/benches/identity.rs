@@ -8,10 +8,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rampart_identity::password::{Argon2Cost, PasswordHasher};
 use rampart_identity::srp::{
-    PasswordClaim, PasswordVerifier, ServerChallenge, format_timestamp, verify_password_claim,
+    format_timestamp, verify_password_claim, PasswordClaim, PasswordVerifier, ServerChallenge,
 };
 use rampart_identity::tokens::{AccessTokenClaims, JwkSet, PoolSigningKeys, SignIn, TokenUse};
 use rampart_identity::verifier::{FetchError, JwksFetcher, JwtVerifier, VerifierConfig};
@@ -34,7 +34,9 @@ fn argon2id(c: &mut Criterion) {
 fn srp(c: &mut Criterion) {
     let verifier = PasswordVerifier::new("AbC123", "alice", "Correct-Horse1!").expect("verifier");
     // A client's A: any residue g^a does for the server's cost; another verifier's v is one.
-    let other = PasswordVerifier::new("AbC123", "client", "a").expect("a").to_bytes();
+    let other = PasswordVerifier::new("AbC123", "client", "a")
+        .expect("a")
+        .to_bytes();
     let srp_a: String = other[other.len() - rampart_identity::srp::MODULUS_BYTES..]
         .iter()
         .map(|b| format!("{b:02x}"))

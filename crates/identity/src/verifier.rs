@@ -281,7 +281,13 @@ impl JwtVerifier {
         }
         let allowed = last_fetch.is_none_or(|at| at.elapsed() >= self.config.min_refresh_interval);
         if !allowed {
-            return Err(VerifyError::UnknownKey);
+            return Err(
+                if self.cache.read().expect("key cache lock").keys.is_empty() {
+                    VerifyError::KeysUnavailable
+                } else {
+                    VerifyError::UnknownKey
+                },
+            );
         }
         *last_fetch = Some(Instant::now());
         match self.fetcher.fetch(&self.config.jwks_uri).await {

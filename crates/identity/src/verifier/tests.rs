@@ -469,6 +469,17 @@ async fn a_failed_refresh_keeps_the_known_keys() {
             .unwrap_err(),
         VerifyError::KeysUnavailable
     );
+    // Within the refresh interval an unreachable issuer is still "unavailable", not "unknown key".
+    let patient = JwtVerifier::new(pool.config(), pool.served.clone());
+    for _ in 0..2 {
+        assert_eq!(
+            patient
+                .verify_at(&pool.access_token(), pool.now)
+                .await
+                .unwrap_err(),
+            VerifyError::KeysUnavailable
+        );
+    }
     pool.served.fail.store(false, Ordering::SeqCst);
     assert!(verifier
         .verify_at(&pool.access_token(), pool.now)
