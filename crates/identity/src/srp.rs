@@ -11,7 +11,8 @@
 //! constant-time Montgomery arithmetic (`BoxedMontyForm::pow` runs in time independent of the
 //! exponent's value; `num-bigint-dig`'s `modpow` is variable-time, so it is not used for `b`, `x`
 //! or `v`). The clients it was checked against: pycognito's `AWSSRP` and
-//! amazon-cognito-identity-js's `AuthenticationHelper` (tests/srp_interop.rs drives both).
+//! amazon-cognito-identity-js's `AuthenticationHelper` (tests/compat/test_identity_core.py
+//! drives both through the `identity_harness` example).
 //!
 //! The flow, as the user-pool API uses it:
 //! 1. password set: [`PasswordVerifier::new`] keeps `salt` and `v = g^x mod N` (sealed under the

@@ -1,12 +1,14 @@
 //! Cognito's password policy (`Policies.PasswordPolicy` of a user pool) and the
 //! `InvalidPasswordException` messages it answers with.
 //!
-//! Cognito reports the first rule a password breaks, in the order length, uppercase, lowercase,
-//! numbers, symbols, as `Password did not conform with policy: Password must have uppercase
-//! characters` (SignUp, AdminCreateUser) or `Password does not conform to policy: …` (the
-//! operations that change a password: ChangePassword, ConfirmForgotPassword, AdminSetUserPassword,
-//! RespondToAuthChallenge's NEW_PASSWORD_REQUIRED) — both wordings appear in clients' error
-//! tables; [`PolicyWording`] picks one. Letters and digits are Basic Latin only; the symbols are
+//! Cognito reports one broken rule, in the order length, uppercase, lowercase, numbers, symbols
+//! (the order emulators that copied Cognito use; clients' tests show an all-lowercase password
+//! answered "uppercase"), as `Password did not conform with policy: Password must have uppercase
+//! characters` or `Password does not conform to policy: …`. Both wordings appear in clients'
+//! error tables against real Cognito: the first for SignUp, the second for ConfirmForgotPassword
+//! and other operations that replace a password; [`PolicyWording`] lets the API pick per
+//! operation (unverified beyond those two: AdminCreateUser, ChangePassword, AdminSetUserPassword
+//! and NEW_PASSWORD_REQUIRED need checking against AWS when it can be reached). Letters and digits are Basic Latin only; the symbols are
 //! the set Cognito's documentation lists, and a space inside the password (not at either end)
 //! counts as one.
 
@@ -66,9 +68,9 @@ pub enum PolicyViolation {
 /// Which of Cognito's two prefixes an operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyWording {
-    /// `Password did not conform with policy: ` (SignUp, AdminCreateUser's temporary password).
+    /// `Password did not conform with policy: ` (seen for SignUp).
     Creation,
-    /// `Password does not conform to policy: ` (operations that change an existing password).
+    /// `Password does not conform to policy: ` (seen for ConfirmForgotPassword).
     Change,
 }
 

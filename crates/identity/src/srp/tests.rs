@@ -1,5 +1,5 @@
 //! Unit tests: known answers from pycognito, a client written from the clients' formulas,
-//! and every refusal. The real clients run in tests/srp_interop.rs.
+//! and every refusal. The real clients run in tests/compat/test_identity_core.py.
 
 use super::*;
 
