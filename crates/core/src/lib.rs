@@ -1,6 +1,6 @@
 //! Domain types every Rampart crate shares: who is calling ([`CallerIdentity`]), what was
 //! recorded about it ([`AuditRecord`]), the identifiers AWS uses ([`ids`], [`arn`]) and how
-//! secrets are sealed before they touch the store ([`seal`]).
+//! secrets are sealed under the root key before they touch the store ([`seal`]).
 //!
 //! This crate sits at the bottom of the workspace: it depends on no other Rampart crate.
 
@@ -13,4 +13,4 @@ pub mod seal;
 pub use arn::Arn;
 pub use audit::{AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
 pub use caller::{CallerIdentity, PrincipalType, SessionLineage};
-pub use seal::{MasterKey, SealError};
+pub use seal::{RootKey, RootKeyId, RootKeyring, SealError, SealPurpose};

@@ -2,7 +2,7 @@
 //! There are no default or well-known credentials: the secret exists only in the caller's hands
 //! (to show once) and, sealed, in the store.
 
-use rampart_core::{ids, Arn, MasterKey};
+use rampart_core::{ids, Arn, RootKeyring, SealPurpose};
 use rampart_store::{Expect, Store, StoreError, Write};
 use time::OffsetDateTime;
 
@@ -42,7 +42,7 @@ impl BootstrapOutcome {
 /// several processes share a store, exactly one creates the account and the others see it.
 pub async fn bootstrap(
     store: &dyn Store,
-    master_key: &MasterKey,
+    root_keys: &RootKeyring,
 ) -> Result<BootstrapOutcome, StoreError> {
     if let Some(account) = Account::load(store).await? {
         return Ok(BootstrapOutcome::Existing(account));
@@ -76,7 +76,11 @@ pub async fn bootstrap(
         access_key_id: access_key_id.clone(),
         user_name: admin.name.clone(),
         status: AccessKeyStatus::Active,
-        sealed_secret: master_key.seal(secret_access_key.as_bytes(), &access_key_id),
+        sealed_secret: root_keys.seal(
+            SealPurpose::AccessKeySecret,
+            &access_key_id,
+            secret_access_key.as_bytes(),
+        ),
         created_at: now,
     };
     let writes = vec![

@@ -1,6 +1,6 @@
 //! Access keys and the resolver that turns an access key id into a verified identity.
 //!
-//! Secrets are sealed with the installation's master key before they reach the store. The
+//! Secrets are sealed with the installation's root key before they reach the store. The
 //! resolver caches what it read for a short time: a key disabled or deleted on another node
 //! stops working within [`CACHE_TTL`]; on this node, invalidation is immediate.
 
@@ -9,7 +9,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use rampart_core::arn::assumed_role_arn;
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType, SessionLineage};
+use rampart_core::seal::{HoldsSealed, SealedSlot};
+use rampart_core::{CallerIdentity, PrincipalType, RootKeyring, SealPurpose, SessionLineage};
 use rampart_policy::RequestPrincipal;
 use rampart_store::{Store, StoreError};
 use rampart_wire::sigv4::SigningKey;
@@ -42,7 +43,7 @@ pub struct AccessKeyRecord {
     pub access_key_id: String,
     pub user_name: String,
     pub status: AccessKeyStatus,
-    /// The secret access key sealed with the master key, bound to the access key id.
+    /// The secret access key sealed with the root key, bound to the access key id.
     pub sealed_secret: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -57,6 +58,16 @@ impl AccessKeyRecord {
             value: serde_json::to_vec(self).expect("plain records serialise"),
             expect,
         }
+    }
+}
+
+impl HoldsSealed for AccessKeyRecord {
+    fn sealed_slots(&mut self) -> Vec<SealedSlot<'_>> {
+        vec![SealedSlot {
+            purpose: SealPurpose::AccessKeySecret,
+            context: self.access_key_id.clone(),
+            sealed: &mut self.sealed_secret,
+        }]
     }
 }
 
@@ -126,7 +137,7 @@ impl ResolvedCredential {
 /// Looks up access keys, with a short-lived cache in front of the store.
 pub struct CredentialResolver {
     store: Arc<dyn Store>,
-    master_key: Arc<MasterKey>,
+    root_keys: Arc<RootKeyring>,
     cache: quick_cache::sync::Cache<String, CacheEntry>,
     compiled: CompiledPolicyCache,
     /// Bumped by every invalidation. A load that started before an invalidation read state
@@ -141,10 +152,10 @@ enum CacheEntry {
 }
 
 impl CredentialResolver {
-    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>) -> Self {
+    pub fn new(store: Arc<dyn Store>, root_keys: Arc<RootKeyring>) -> Self {
         CredentialResolver {
             store,
-            master_key,
+            root_keys,
             cache: quick_cache::sync::Cache::new(10_000),
             compiled: CompiledPolicyCache::default(),
             generation: AtomicU64::new(0),
@@ -232,10 +243,10 @@ impl CredentialResolver {
 
     fn unseal(&self, sealed: &str, access_key_id: &str) -> Result<String, CredentialError> {
         let secret = self
-            .master_key
-            .open(sealed, access_key_id)
+            .root_keys
+            .open(sealed, SealPurpose::AccessKeySecret, access_key_id)
             .map_err(|e| CredentialError::Unsealable(e.to_string()))?;
-        String::from_utf8(secret)
+        String::from_utf8(secret.to_vec())
             .map_err(|_| CredentialError::Unsealable("secret is not UTF-8".into()))
     }
 

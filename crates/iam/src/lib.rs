@@ -26,6 +26,16 @@ pub use entities::{Group, ManagedPolicy, Role, User};
 pub use evaluation::{CompiledPolicyCache, PrincipalPolicies};
 pub use sts::StsService;
 
+/// The stored records of this crate that hold sealed values (access-key secrets of users and
+/// of STS sessions), for the server's re-sealing walk (migration, root key rotation).
+pub fn sealed_records() -> Vec<rampart_core::seal::SealedNamespace> {
+    use rampart_core::seal::SealedNamespace;
+    vec![
+        SealedNamespace::of::<credentials::AccessKeyRecord>(ns::ACCESS_KEYS),
+        SealedNamespace::of::<sessions::SessionRecord>(ns::SESSIONS),
+    ]
+}
+
 /// Storage namespaces owned by this crate.
 pub(crate) mod ns {
     pub const ACCOUNT: &str = "account";

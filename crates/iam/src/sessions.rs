@@ -3,7 +3,8 @@
 //! session token is checked (its SHA-256 is stored, never the token) and the expiry enforced.
 
 use aws_lc_rs::digest;
-use rampart_core::{ids, MasterKey};
+use rampart_core::seal::{HoldsSealed, SealedSlot};
+use rampart_core::{ids, RootKeyring, SealPurpose};
 use rampart_store::{Expect, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -37,7 +38,7 @@ pub enum SessionOrigin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub access_key_id: String,
-    /// The secret access key, sealed with the master key and bound to the access key id.
+    /// The secret access key, sealed with the root key and bound to the access key id.
     pub sealed_secret: String,
     /// Hex SHA-256 of the session token.
     pub token_sha256: String,
@@ -75,6 +76,16 @@ impl SessionRecord {
     }
 }
 
+impl HoldsSealed for SessionRecord {
+    fn sealed_slots(&mut self) -> Vec<SealedSlot<'_>> {
+        vec![SealedSlot {
+            purpose: SealPurpose::AccessKeySecret,
+            context: self.access_key_id.clone(),
+            sealed: &mut self.sealed_secret,
+        }]
+    }
+}
+
 /// What the caller receives, once.
 #[derive(Debug, Clone)]
 pub struct IssuedCredentials {
@@ -106,7 +117,7 @@ pub struct SessionScope {
 
 /// New credentials and the record that makes them valid until `expires_at`.
 pub fn issue(
-    master_key: &MasterKey,
+    root_keys: &RootKeyring,
     origin: SessionOrigin,
     issued_to: &str,
     now: OffsetDateTime,
@@ -118,7 +129,11 @@ pub fn issue(
     let session_token = ids::session_token();
     let record = SessionRecord {
         access_key_id: access_key_id.clone(),
-        sealed_secret: master_key.seal(secret_access_key.as_bytes(), &access_key_id),
+        sealed_secret: root_keys.seal(
+            SealPurpose::AccessKeySecret,
+            &access_key_id,
+            secret_access_key.as_bytes(),
+        ),
         token_sha256: hex::encode(token_sha256(&session_token)),
         origin,
         issued_at: now,
@@ -161,13 +176,13 @@ pub struct RoleSessionRequest {
 /// system is made, stored, verified and expired the same way.
 pub async fn issue_role_session(
     store: &dyn Store,
-    master_key: &MasterKey,
+    root_keys: &RootKeyring,
     role: &Role,
     request: RoleSessionRequest,
 ) -> Result<IssuedCredentials, StoreError> {
     let now = OffsetDateTime::now_utc();
     let (creds, record) = issue(
-        master_key,
+        root_keys,
         SessionOrigin::AssumedRole {
             role_name: role.name.clone(),
             role_id: role.role_id.clone(),

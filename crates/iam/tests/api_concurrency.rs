@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_core::{CallerIdentity, PrincipalType, RootKeyring};
 use rampart_iam::{bootstrap, ChangeHook, IamService};
 use rampart_store::{SqliteStore, Store};
 use rampart_wire::protocol::query::QueryParams;
@@ -25,7 +25,7 @@ async fn harness() -> Harness {
             .await
             .expect("open store"),
     );
-    let (key, _) = MasterKey::generate();
+    let key = RootKeyring::ephemeral();
     let key = Arc::new(key);
     let account = bootstrap(store.as_ref(), &key)
         .await

@@ -115,7 +115,7 @@ impl KmsService {
             + 1;
         rotated.backing_keys.insert(
             0,
-            BackingKey::generate(&self.master_key, &rotated.key_id, next, now, false),
+            BackingKey::generate(&self.root_keys, &rotated.key_id, next, now, false),
         );
         if let Some(rotation) = rotated.rotation.as_mut() {
             rotation.anchor = now;

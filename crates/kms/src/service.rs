@@ -1,11 +1,11 @@
-//! The KMS service: what it holds (the store, the master key, the account and region its ARNs
+//! The KMS service: what it holds (the store, the root key, the account and region its ARNs
 //! name) and what other services use it for — resolving a key reference to the stored key,
 //! encrypting and decrypting under a key, and the AWS-managed keys they encrypt under by
 //! default. The API operations (`api/`) are built on the same methods.
 
 use std::sync::Arc;
 
-use rampart_core::MasterKey;
+use rampart_core::RootKeyring;
 use rampart_store::{request_audit, Expect, Store, StoreError};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -36,23 +36,23 @@ pub const AWS_MANAGED_KEYS: &[(&str, &str, &str)] = &[
 /// The KMS service surface and the platform's key custody.
 pub struct KmsService {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) master_key: Arc<MasterKey>,
+    pub(crate) root_keys: Arc<RootKeyring>,
     pub(crate) account_id: String,
     pub(crate) region: String,
 }
 
 impl KmsService {
     /// KMS for the installation's `account_id`, minting ARNs in `region` (the `--region` the
-    /// server answers for). Backing keys are sealed under `master_key`.
+    /// server answers for). Backing keys are sealed under `root_keys`.
     pub fn new(
         store: Arc<dyn Store>,
-        master_key: Arc<MasterKey>,
+        root_keys: Arc<RootKeyring>,
         account_id: impl Into<String>,
         region: impl Into<String>,
     ) -> Self {
         KmsService {
             store,
-            master_key,
+            root_keys,
             account_id: account_id.into(),
             region: region.into(),
         }
@@ -148,7 +148,7 @@ impl KmsService {
             policy: policy.unwrap_or_else(|| key_policy::default_policy(&self.account_id)),
             rotation: None,
             backing_keys: vec![BackingKey::generate(
-                &self.master_key,
+                &self.root_keys,
                 &key_id,
                 1,
                 now,
@@ -258,7 +258,7 @@ impl KmsService {
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsError> {
         Ok(custody::encrypt(
-            &self.master_key,
+            &self.root_keys,
             &key.key_id,
             &key.backing_keys,
             plaintext,
@@ -274,7 +274,7 @@ impl KmsService {
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
         Ok(custody::decrypt(
-            &self.master_key,
+            &self.root_keys,
             &key.key_id,
             &key.backing_keys,
             blob,

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rampart_core::MasterKey;
+use rampart_core::RootKeyring;
 use rampart_kms::KmsService;
 use rampart_secrets::sealing::{self, SecretValue};
 use rampart_store::{SqliteStore, Store};
@@ -27,7 +27,7 @@ fn envelope(c: &mut Criterion) {
                 .await
                 .expect("open store"),
         );
-        let (root, _) = MasterKey::generate();
+        let root = RootKeyring::ephemeral();
         let kms = KmsService::new(store, Arc::new(root), "111122223333", "eu-west-1");
         let key = kms
             .aws_managed_key("alias/aws/secretsmanager")

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rampart_core::audit::AuditQuery;
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_core::{CallerIdentity, PrincipalType, RootKeyring};
 use rampart_kms::KmsService;
 use rampart_secrets::SecretsService;
 use rampart_store::{SqliteStore, Store};
@@ -77,7 +77,7 @@ async fn secrets_past_their_window_are_purged_with_their_values() {
             .await
             .unwrap(),
     );
-    let (root, _) = MasterKey::generate();
+    let root = RootKeyring::ephemeral();
     let kms = Arc::new(KmsService::new(
         store.clone(),
         Arc::new(root),

@@ -35,12 +35,15 @@ pub enum Command {
     /// Check, lint and simulate IAM policy documents offline.
     #[command(subcommand)]
     Policy(crate::policy_cmd::PolicyCommand),
+    /// Key custody: rotate the root key that seals secrets at rest, show what it seals.
+    #[command(subcommand)]
+    Keys(crate::keys_cmd::KeysCommand),
 }
 
 /// Where Rampart keeps its state.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
-    /// Directory for the embedded database, the master key and the admin credentials.
+    /// Directory for the embedded database, the root key file and the admin credentials.
     #[arg(long, env = "RAMPART_DATA_DIR", default_value = ".rampart")]
     pub data_dir: PathBuf,
     /// Storage URL. Default: the embedded SQLite database in the data directory.
@@ -56,6 +59,47 @@ impl StoreArgs {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("rampart.db").display()),
         }
+    }
+}
+
+/// Where the root key comes from: exactly one of a keyring file, `RAMPART_ROOT_KEY`, or a
+/// command; by default `<DATA_DIR>/root.key`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RootKeyArgs {
+    /// Keyring file holding the root key that seals secrets at rest (mode 0600; refused if
+    /// others may read it). Default: <DATA_DIR>/root.key, created when a new store is
+    /// bootstrapped; an older install's <DATA_DIR>/master.key is adopted and renamed to it.
+    /// Alternatives: RAMPART_ROOT_KEY (base64 of 32 bytes; removed from the environment once
+    /// read) or --root-key-cmd. Servers sharing a PostgreSQL store need the same root key.
+    #[arg(long, env = "RAMPART_ROOT_KEY_FILE", value_name = "FILE")]
+    pub root_key_file: Option<PathBuf>,
+    /// Deprecated name of --root-key-file.
+    #[arg(
+        long,
+        env = "RAMPART_MASTER_KEY_FILE",
+        value_name = "FILE",
+        hide = true
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Shell command whose standard output is the root key (32 raw bytes, or base64 lines as
+    /// in a keyring file), e.g. one that asks an HSM or a cloud KMS. Run at start and again
+    /// when a stored value names a root key this process does not hold (after a rotation).
+    #[arg(long, env = "RAMPART_ROOT_KEY_CMD", value_name = "COMMAND")]
+    pub root_key_cmd: Option<String>,
+}
+
+impl RootKeyArgs {
+    /// The source these options name, defaulting to the data directory's key file.
+    pub fn source(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<crate::root_key::source::SourceSpec> {
+        crate::root_key::source::SourceSpec::resolve(
+            data_dir,
+            self.root_key_file.as_deref(),
+            self.master_key_file.as_deref(),
+            self.root_key_cmd.as_deref(),
+        )
     }
 }
 
@@ -88,11 +132,8 @@ pub struct ServeArgs {
     /// The region this endpoint reports in ARNs and examples.
     #[arg(long, env = "RAMPART_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// File holding the 32-byte master key that seals secrets at rest. Default:
-    /// <DATA_DIR>/master.key, created on first start. Servers sharing a PostgreSQL store must
-    /// share this key.
-    #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
-    pub master_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub root_key: RootKeyArgs,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -1,9 +1,12 @@
 //! `rampart`: a self-hosted, secure-by-default serverless platform that speaks the AWS APIs.
 
 use clap::Parser;
-use rampart_server::{audit_cmd, cli, policy_cmd, serve};
+use rampart_server::{audit_cmd, cli, keys_cmd, policy_cmd, root_key, serve};
 
 fn main() -> std::process::ExitCode {
+    // Before any thread exists: read RAMPART_ROOT_KEY and take it out of the environment, so
+    // nothing this process starts inherits it.
+    root_key::source::capture_environment();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -20,6 +23,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::Audit(args) => audit_cmd::run(args).await,
             cli::Command::Policy(command) => policy_cmd::run(command),
+            cli::Command::Keys(command) => keys_cmd::run(command).await,
         }
     });
     match result {

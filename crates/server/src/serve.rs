@@ -3,12 +3,11 @@
 use std::io::{IsTerminal, Write as _};
 use std::net::SocketAddr;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use axum_server::accept::DefaultAcceptor;
-use rampart_core::MasterKey;
 use rampart_iam::{
     bootstrap, Authorizer, BootstrapOutcome, ChangeHook, CredentialResolver, IamService, StsService,
 };
@@ -20,6 +19,7 @@ use crate::front::limits::{self, ConnectionLimits, LimitedAcceptor};
 use crate::front::{self, MainListener};
 use crate::pipeline::Pipeline;
 use crate::registry::Registry;
+use crate::root_key::{self, watch::Watch};
 use crate::telemetry;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -55,14 +55,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = rampart_store::open(&store_url)
         .await
         .with_context(|| format!("cannot open the store {}", redact_url(&store_url)))?;
-    let master_key_path = args
-        .master_key_file
-        .clone()
-        .unwrap_or_else(|| args.store.data_dir.join("master.key"));
-    let fresh_store = rampart_iam::Account::load(store.as_ref()).await?.is_none();
-    let master_key = Arc::new(load_or_create_master_key(&master_key_path, fresh_store)?);
+    // The root key is proved to be the store's before anything is written (root_key::open).
+    let key_source = args.root_key.source(&args.store.data_dir)?;
+    let root_keys = root_key::open(
+        store.as_ref(),
+        key_source,
+        &args.store.data_dir,
+        root_key::Opener::Serve,
+    )
+    .await?
+    .keyring;
+    let custody_watch = Watch::start(store.clone(), root_keys.clone());
 
-    let outcome = bootstrap(store.as_ref(), &master_key)
+    let outcome = bootstrap(store.as_ref(), &root_keys)
         .await
         .context("bootstrap failed")?;
     let account_id = outcome.account().account_id.clone();
@@ -95,20 +100,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     registry.register(Arc::new(StsService::new(
         store.clone(),
-        master_key.clone(),
+        root_keys.clone(),
         args.test_min_session_seconds.unwrap_or(900),
     )));
     let iam_changes = ChangeHook::default();
     registry.register(Arc::new(IamService::new(
         store.clone(),
-        master_key.clone(),
+        root_keys.clone(),
         account_id.clone(),
         iam_changes.clone(),
     )));
     // One KMS serves both its own API and the services that seal through it.
     let kms = Arc::new(rampart_kms::KmsService::new(
         store.clone(),
-        master_key.clone(),
+        root_keys.clone(),
         account_id.clone(),
         args.region.clone(),
     ));
@@ -132,7 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let pipeline = Arc::new(Pipeline {
         registry,
-        resolver: CredentialResolver::new(store.clone(), master_key.clone()),
+        resolver: CredentialResolver::new(store.clone(), root_keys.clone()),
         authorizer: Authorizer,
         audit: AuditWriter::start(store.clone()),
         max_body_bytes: args.max_body_bytes,
@@ -214,6 +219,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::Ok(())
     };
     tokio::try_join!(main_server, internal_server)?;
+    custody_watch.stop().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -269,7 +275,7 @@ fn display_addr(addr: SocketAddr) -> String {
 }
 
 /// Hides a password in a store URL before it is printed.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -287,30 +293,6 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict {}", dir.display()))?;
     Ok(())
-}
-
-/// Loads the master key, creating it only for a store that has no account yet: a store with
-/// sealed secrets and a missing key is an operator error, not something to paper over.
-fn load_or_create_master_key(path: &PathBuf, fresh_store: bool) -> anyhow::Result<MasterKey> {
-    match std::fs::read(path) {
-        Ok(raw) => {
-            let mode = std::fs::metadata(path)?.permissions().mode();
-            if mode & 0o077 != 0 {
-                bail!("{} is readable by others (mode {:o}); chmod 600 it", path.display(), mode & 0o777);
-            }
-            MasterKey::from_bytes(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && fresh_store => {
-            let (key, raw) = MasterKey::generate();
-            write_private_file(path, &raw)?;
-            Ok(key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "the store holds sealed secrets but the master key {} is missing; pass --master-key-file",
-            path.display()
-        ),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
 }
 
 fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use rampart_core::{AuditQuery, MasterKey};
+use rampart_core::{AuditQuery, RootKeyring};
 use rampart_iam::{bootstrap, Authorizer, BootstrapOutcome, CredentialResolver, StsService};
 use rampart_server::audit::AuditWriter;
 use rampart_server::front::data_plane::{self, DataPlane, DataPlaneRoute, DataPlanes};
@@ -77,7 +77,7 @@ async fn harness() -> Harness {
     let store: Arc<dyn Store> = rampart_store::open(dir.path().join("t.db").to_str().unwrap())
         .await
         .unwrap();
-    let (key, _) = MasterKey::generate();
+    let key = RootKeyring::ephemeral();
     let key = Arc::new(key);
     let BootstrapOutcome::Created {
         access_key_id,
@@ -352,7 +352,7 @@ async fn every_front_end_is_counted() {
     // The layers register their handles with the recorder in place when they are built.
     let (main, internal) = metrics::with_local_recorder(&recorder, || {
         let store = h.store.clone();
-        let (key, _) = MasterKey::generate();
+        let key = RootKeyring::ephemeral();
         let pipeline = Arc::new(Pipeline {
             registry: Registry::default(),
             resolver: CredentialResolver::new(store.clone(), Arc::new(key)),

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use http::Request;
 use http_body_util::BodyExt;
-use rampart_core::{AuditQuery, MasterKey};
+use rampart_core::{AuditQuery, RootKeyring, SealPurpose};
 use rampart_iam::{bootstrap, Authorizer, BootstrapOutcome, CredentialResolver};
 use rampart_server::audit::AuditWriter;
 use rampart_server::front::{self, Front};
@@ -203,7 +203,7 @@ impl Service for WidgetService {
 
 struct Harness {
     app: Front,
-    master_key: Arc<MasterKey>,
+    root_keys: Arc<RootKeyring>,
     store: Arc<dyn Store>,
     access_key_id: String,
     secret: String,
@@ -215,7 +215,7 @@ async fn harness() -> Harness {
     let store: Arc<dyn Store> = rampart_store::open(dir.path().join("t.db").to_str().unwrap())
         .await
         .unwrap();
-    let (key, _) = MasterKey::generate();
+    let key = RootKeyring::ephemeral();
     let key = Arc::new(key);
     let key_for_harness = key.clone();
     let BootstrapOutcome::Created {
@@ -240,7 +240,7 @@ async fn harness() -> Harness {
     });
     Harness {
         app: front::aws_api::front(pipeline, "sqlite", None),
-        master_key: key_for_harness,
+        root_keys: key_for_harness,
         store,
         access_key_id,
         secret: secret_access_key,
@@ -490,12 +490,12 @@ async fn rest_json_routes_by_method_and_path() {
 }
 
 /// Creates user `bob` with one inline policy and an access key, straight in the store.
-async fn bob(h: &Harness, key: &MasterKey, policy: &str) -> (String, String) {
+async fn bob(h: &Harness, key: &RootKeyring, policy: &str) -> (String, String) {
     user(h, key, "bob", policy).await
 }
 
 /// Creates user `name` with one inline policy and an access key, straight in the store.
-async fn user(h: &Harness, key: &MasterKey, name: &str, policy: &str) -> (String, String) {
+async fn user(h: &Harness, key: &RootKeyring, name: &str, policy: &str) -> (String, String) {
     use rampart_iam::credentials::{AccessKeyRecord, AccessKeyStatus};
     use rampart_iam::entities::{self, User};
     use rampart_store::Expect;
@@ -522,7 +522,11 @@ async fn user(h: &Harness, key: &MasterKey, name: &str, policy: &str) -> (String
         access_key_id: access_key_id.clone(),
         user_name: name.into(),
         status: AccessKeyStatus::Active,
-        sealed_secret: key.seal(secret.as_bytes(), &access_key_id),
+        sealed_secret: key.seal(
+            SealPurpose::AccessKeySecret,
+            &access_key_id,
+            secret.as_bytes(),
+        ),
         created_at: now,
     };
     h.store
@@ -542,7 +546,7 @@ async fn policies_decide_and_denials_read_like_aws() {
         {"Sid":"EchoFromDocNet","Effect":"Allow","Action":"echo:*","Resource":"*",
          "Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}},
         {"Sid":"NeverFail","Effect":"Deny","Action":"echo:Fail","Resource":"*"}]}"#;
-    let (akid, secret) = bob(&h, &h.master_key.clone(), policy).await;
+    let (akid, secret) = bob(&h, &h.root_keys.clone(), policy).await;
     h.access_key_id = akid;
     h.secret = secret;
 
@@ -600,7 +604,7 @@ async fn policies_decide_and_denials_read_like_aws() {
 #[tokio::test]
 async fn per_item_checks_refuse_only_their_item_and_are_audited() {
     let mut h = harness().await;
-    let key = h.master_key.clone();
+    let key = h.root_keys.clone();
 
     // The administrator: every item served, every check audited as allowed.
     let req = echo(&h, "EchoBatch", br#"{"Items":["a","b"]}"#, None);

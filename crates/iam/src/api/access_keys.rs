@@ -2,10 +2,10 @@
 //! GetAccessKeyLastUsed.
 //!
 //! Keys are stored by id in `iam/access-keys` (where the credential resolver reads them), the
-//! secret sealed with the master key and bound to the key id; it is returned once, by
+//! secret sealed with the root key and bound to the key id; it is returned once, by
 //! CreateAccessKey, and never again.
 
-use rampart_core::ids;
+use rampart_core::{ids, SealPurpose};
 use rampart_store::Expect;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
 use rampart_wire::Check;
@@ -199,7 +199,11 @@ impl IamService {
                 access_key_id: access_key_id.clone(),
                 user_name: name.to_owned(),
                 status: AccessKeyStatus::Active,
-                sealed_secret: self.master_key.seal(secret.as_bytes(), &access_key_id),
+                sealed_secret: self.root_keys.seal(
+                    SealPurpose::AccessKeySecret,
+                    &access_key_id,
+                    secret.as_bytes(),
+                ),
                 created_at: OffsetDateTime::now_utc(),
             };
             let writes = vec![

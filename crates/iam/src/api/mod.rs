@@ -36,7 +36,7 @@ pub mod xml;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use rampart_core::MasterKey;
+use rampart_core::RootKeyring;
 use rampart_policy::SizeLimit;
 use rampart_store::{Store, StoreError, Write};
 use rampart_wire::{
@@ -83,23 +83,23 @@ impl std::fmt::Debug for ChangeHook {
 pub struct IamService {
     store: Arc<dyn Store>,
     /// Seals the secret of every new access key before it is stored.
-    master_key: Arc<MasterKey>,
+    root_keys: Arc<RootKeyring>,
     account_id: String,
     on_change: ChangeHook,
 }
 
 impl IamService {
-    /// The service over `store`, sealing new secrets with `master_key`, minting ARNs in
+    /// The service over `store`, sealing new secrets with `root_keys`, minting ARNs in
     /// `account_id`, and calling `on_change` after every successful change.
     pub fn new(
         store: Arc<dyn Store>,
-        master_key: Arc<MasterKey>,
+        root_keys: Arc<RootKeyring>,
         account_id: impl Into<String>,
         on_change: ChangeHook,
     ) -> Self {
         IamService {
             store,
-            master_key,
+            root_keys,
             account_id: account_id.into(),
             on_change,
         }

@@ -13,7 +13,7 @@ pub mod error;
 use std::sync::Arc;
 
 use rampart_core::arn::assumed_role_arn;
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_core::{CallerIdentity, PrincipalType, RootKeyring};
 use rampart_store::Store;
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
 use rampart_wire::{
@@ -49,7 +49,7 @@ const PROTOCOL: Protocol = Protocol::Query {
 /// The STS service surface.
 pub struct StsService {
     store: Arc<dyn Store>,
-    master_key: Arc<MasterKey>,
+    root_keys: Arc<RootKeyring>,
     /// Shortest session `DurationSeconds` accepted: AWS's 900, lowered only by the
     /// test-only flag of `rampart serve` so expiry can be observed in seconds.
     min_session_seconds: u32,
@@ -72,12 +72,12 @@ struct PreparedSts<'s> {
 impl StsService {
     pub fn new(
         store: Arc<dyn Store>,
-        master_key: Arc<MasterKey>,
+        root_keys: Arc<RootKeyring>,
         min_session_seconds: u32,
     ) -> Self {
         StsService {
             store,
-            master_key,
+            root_keys,
             min_session_seconds,
         }
     }
@@ -161,7 +161,7 @@ impl StsService {
             issued_to: caller.arn.clone(),
         };
         let creds =
-            issue_role_session(self.store.as_ref(), &self.master_key, &role, session).await?;
+            issue_role_session(self.store.as_ref(), &self.root_keys, &role, session).await?;
         let mut xml = XmlWriter::new();
         xml.optional("SourceIdentity", source_identity.as_deref());
         xml.start("AssumedRoleUser")
@@ -188,7 +188,7 @@ impl StsService {
         }
         let now = OffsetDateTime::now_utc();
         let (creds, record) = issue(
-            &self.master_key,
+            &self.root_keys,
             SessionOrigin::SessionToken {
                 user_name: caller.name.clone(),
                 user_id: Some(caller.user_id.clone()),

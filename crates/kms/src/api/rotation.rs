@@ -159,9 +159,9 @@ impl KmsOperation for RotateKeyOnDemand {
         ])
     }
 
-    /// A new backing key, sealed under the master key, becomes current at once.
+    /// A new backing key, sealed under the root key, becomes current at once.
     async fn execute(self, kms: &KmsService, _: &Call<'_>) -> Reply {
-        let master = kms.master_key.clone();
+        let root_keys = kms.root_keys.clone();
         let key = kms
             .update_key(self.0.into_key()?, move |key| {
                 check_rotatable(key)?;
@@ -174,7 +174,7 @@ impl KmsOperation for RotateKeyOnDemand {
                 }
                 let version = key.backing_keys.iter().map(|b| b.version).max().unwrap_or(0) + 1;
                 let fresh = BackingKey::generate(
-                    &master,
+                    &root_keys,
                     &key.key_id,
                     version,
                     OffsetDateTime::now_utc(),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_core::{CallerIdentity, PrincipalType, RootKeyring};
 use rampart_kms::KmsService;
 use rampart_store::{SqliteStore, Store};
 use rampart_wire::{
@@ -30,7 +30,7 @@ pub async fn harness() -> Harness {
             .await
             .expect("open store"),
     );
-    let (key, _) = MasterKey::generate();
+    let key = RootKeyring::ephemeral();
     let kms = KmsService::new(store.clone(), Arc::new(key), ACCOUNT, REGION);
     Harness {
         dir,

@@ -8,7 +8,7 @@ pub mod rotation_fn;
 
 use std::sync::Arc;
 
-use rampart_core::{CallerIdentity, MasterKey, PrincipalType};
+use rampart_core::{CallerIdentity, PrincipalType, RootKeyring};
 use rampart_kms::KmsService;
 use rampart_secrets::rotation::{Clock, ManualClock, RotationInvoker};
 use rampart_secrets::SecretsService;
@@ -36,7 +36,7 @@ pub async fn harness(invoker: Arc<dyn RotationInvoker>, start: OffsetDateTime) -
             .await
             .expect("open store"),
     );
-    let (key, _) = MasterKey::generate();
+    let key = RootKeyring::ephemeral();
     let kms = Arc::new(KmsService::new(
         store.clone(),
         Arc::new(key),
