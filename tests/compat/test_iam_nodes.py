@@ -13,7 +13,7 @@ from iam_helpers import ADMIN_POLICY, error_of, unique
 
 def test_two_nodes_share_iam_state(fresh_server, pg_store_url):
     a = fresh_server(["--store", pg_store_url])
-    # Same data dir: the second node uses the first's master key and admin profile.
+    # Same data dir: the second node uses the first's root key and admin profile.
     b = fresh_server(["--store", pg_store_url], data_dir=a.data_dir)
     iam_a, iam_b = a.client("iam"), b.client("iam")
 

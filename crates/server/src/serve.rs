@@ -57,14 +57,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store {}", redact_url(&store_url)))?;
     // The root key is proved to be the store's before anything is written (root_key::open).
     let key_source = args.root_key.source(&args.store.data_dir)?;
-    let root_keys = root_key::open(
+    let custody = root_key::open(
         store.as_ref(),
         key_source,
         &args.store.data_dir,
         root_key::Opener::Serve,
     )
-    .await?
-    .keyring;
+    .await;
+    let root_keys = match custody {
+        Ok(custody) => custody.keyring,
+        Err(e) => {
+            // Refused: leave the store as it was (SQLite removes the WAL it opened on close).
+            store.close().await;
+            return Err(e);
+        }
+    };
     let custody_watch = Watch::start(store.clone(), root_keys.clone());
 
     let outcome = bootstrap(store.as_ref(), &root_keys)
@@ -220,6 +227,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     tokio::try_join!(main_server, internal_server)?;
     custody_watch.stop().await;
+    // Lets SQLite checkpoint and remove its WAL: a stopped server leaves one database file.
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -36,9 +36,26 @@ static CAPTURED_ENV: Mutex<Option<Zeroizing<String>>> = Mutex::new(None);
 /// thread exists; later calls find nothing new.
 pub fn capture_environment() {
     if let Some(value) = std::env::var_os(ROOT_KEY_ENV) {
-        std::env::remove_var(ROOT_KEY_ENV);
         let value = Zeroizing::new(value.to_string_lossy().into_owned());
+        wipe_environment_value();
+        std::env::remove_var(ROOT_KEY_ENV);
         *CAPTURED_ENV.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }
+}
+
+/// Overwrites the variable's value where the C library keeps it. Unsetting alone only drops
+/// the pointer: the bytes would stay in the environment block the kernel shows in
+/// `/proc/<pid>/environ`.
+fn wipe_environment_value() {
+    let name = std::ffi::CString::new(ROOT_KEY_ENV).expect("no NUL in the name");
+    // SAFETY: called before other threads exist (see `capture_environment`); `getenv`
+    // returns a pointer to the NUL-terminated value inside the process's own, writable
+    // environment strings, and exactly its `strlen` bytes are overwritten.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        if !value.is_null() {
+            std::ptr::write_bytes(value, 0, libc::strlen(value));
+        }
     }
 }
 
