@@ -1,7 +1,9 @@
 """`rampart keys rotate-root` while servers are running: reads (GetSecretValue, Decrypt, a
 signature by an IAM user's key) never fail during or after the rotation, writes made meanwhile
-stay readable, `--retire-previous` drops the old key once nothing uses it, and after a restart
-with only the new key everything still reads."""
+stay readable, a rotation waits for (and refuses without) every running server holding the new
+key, `--retire-previous` drops the old key once nothing uses it, and after a restart with only
+the new key everything still reads. On SQLite, on two PostgreSQL nodes asking `--root-key-cmd`,
+and on two PostgreSQL nodes with keyring files of their own."""
 
 import base64
 import json
@@ -208,6 +210,62 @@ def test_rotate_root_across_two_nodes_with_a_key_command(tmp_path, pg_store_url)
                   "--root-key-file", str(old_only))
     assert out.returncode != 0
     assert f"the root key {old_id} does not open this store (sealed under root key {new_id})" in out.stderr
+
+
+def test_nodes_with_their_own_keyring_files_must_all_hold_the_new_key(tmp_path, pg_store_url):
+    """Two servers on one PostgreSQL store, each with a keyring file of its own. A rotation
+    waits for every running server to hold the new key: while one does not, it refuses and the
+    store stays sealed under the old key; once the key is staged there (`add-root`), running it
+    again finishes, and each node's file drops the old key with `--retire-previous`."""
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a = start_server(a_dir, ["--store", pg_store_url])
+    b_dir.mkdir()
+    for name in ("root.key", "admin-credentials"):
+        (b_dir / name).write_bytes((a_dir / name).read_bytes())
+        os.chmod(b_dir / name, 0o600)
+    b = start_server(b_dir, ["--store", pg_store_url])
+    old_id = keyring_ids(a_dir / "root.key")[0]
+    new = os.urandom(32)
+    new_id = root_key_id(new)
+    new_file = write_key_file(tmp_path / "new.key", new)
+    on_a = ["--data-dir", str(a_dir), "--store", pg_store_url]
+    on_b = ["--data-dir", str(b_dir), "--store", pg_store_url]
+    try:
+        values = _values(a)
+        with Readers([a, b], values) as readers:
+            refused = rampart("keys", "rotate-root", "--new-root-key-file", str(new_file),
+                              "--wait-seconds", "8", *on_a)
+            assert refused.returncode != 0
+            assert f"running servers do not hold root key {new_id}" in refused.stderr, refused.stderr
+            assert f"pid {b.proc.pid} " in refused.stderr and f"pid {a.proc.pid} " not in refused.stderr
+            status = _status(*on_a)
+            assert status["root_key_id"] == old_id and set(status["sealed_values"]) == {old_id}
+
+            staged = rampart("keys", "add-root", "--key-file", str(new_file), *on_b)
+            assert staged.returncode == 0, staged.stderr
+            assert keyring_ids(b_dir / "root.key") == [old_id, new_id]
+            rotated = rampart("keys", "rotate-root", *on_a)
+            assert rotated.returncode == 0, rotated.stderr
+            assert f"Resuming the rotation to root key {new_id}" in rotated.stdout
+            written = [_writes_meanwhile(a), _writes_meanwhile(b)]
+            for side in (on_a, on_b):
+                retired = rampart("keys", "rotate-root", "--retire-previous", *side)
+                assert retired.returncode == 0, retired.stdout + retired.stderr
+            assert keyring_ids(a_dir / "root.key") == [new_id]
+            assert keyring_ids(b_dir / "root.key") == [new_id]
+            _check_meanwhile(a, written)
+            _check_meanwhile(b, written)
+        assert readers.failures == [], readers.failures[:5]
+        assert readers.ok > 20, readers.ok
+        assert set(_status(*on_b)["sealed_values"]) == {new_id}
+    finally:
+        a.kill(signal.SIGTERM)
+        b.kill(signal.SIGTERM)
+    b = start_server(b_dir, ["--store", pg_store_url])
+    try:
+        _read_everything(b, values, written)
+    finally:
+        b.kill(signal.SIGTERM)
 
 
 def test_a_new_key_can_be_staged_on_each_node_first(tmp_path):

@@ -146,7 +146,7 @@ def test_unknown_query_action_is_invalid_action(server):
 def test_bootstrap_file_is_private_and_secret_never_logged(server):
     path = server.data_dir / "admin-credentials"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE((server.data_dir / "master.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((server.data_dir / "root.key").stat().st_mode) == 0o600
     # Generate some traffic, including failures, then grep everything the server printed.
     sts = server.client("sts")
     sts.get_caller_identity()

@@ -54,7 +54,7 @@ pub enum KmsError {
     /// `DryRun` was set and the request would have succeeded.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
-    /// Something inside KMS failed (a backing key that does not open under the master key).
+    /// Something inside KMS failed (a backing key that does not open under the root key).
     #[error("{0}")]
     Internal(String),
     /// The store could not be reached or answered in time.
@@ -145,7 +145,7 @@ impl From<CustodyError> for KmsError {
     fn from(e: CustodyError) -> Self {
         match e {
             CustodyError::Unseal { .. } => {
-                // The master key is wrong or the store was tampered with: an operator's
+                // The root key is wrong or the store was tampered with: an operator's
                 // problem, never reported to the caller in detail.
                 tracing::error!(error = %e, "backing key does not open");
                 KmsError::Internal("The request processing has failed because of an unknown error, exception or failure.".into())

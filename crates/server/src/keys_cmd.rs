@@ -1,11 +1,14 @@
 //! `rampart keys`: rotating the root key, staging a new one, and showing what it seals.
 //!
 //! Rotation never stops a server. `rotate-root` first makes the new key available (a keyring
-//! file keeps the old keys beside it; running servers re-read their key source when they meet
-//! a value sealed under a key they do not hold), then records it as the store's root key (the
-//! servers follow within seconds and seal under it), then re-wraps every sealed value under
-//! it, record by record. `--retire-previous`, later, drops the old keys once no running server
-//! seals under them and nothing in the store is sealed under them.
+//! file keeps the old keys beside it) and announces it in the store's root-key record; every
+//! running server re-reads its key source for it and reports holding it, and the rotation
+//! waits for all of them. Only then does it record the new key as the store's (servers follow
+//! within seconds and seal under it) and re-wrap every sealed value under it, record by
+//! record. Should a server still meet a value under a key it does not hold (one started
+//! meanwhile), it re-reads its key source before failing. `--retire-previous`, later, drops
+//! the old keys once no running server seals under them and nothing in the store is sealed
+//! under them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +58,8 @@ pub struct RotateRootArgs {
     /// root keys from the keyring file. Refused while a running server seals under one.
     #[arg(long)]
     pub retire_previous: bool,
-    /// How long --retire-previous waits for running servers to follow the store's root key.
+    /// How long to wait for every running server to hold the new key (rotating) or to seal
+    /// under it (--retire-previous).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub wait_seconds: u64,
 }
@@ -95,7 +99,13 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 )
                 .await
             } else {
-                rotate(store.as_ref(), &custody, args.new_root_key_file.as_deref()).await
+                rotate(
+                    store.as_ref(),
+                    &custody,
+                    args.new_root_key_file.as_deref(),
+                    Duration::from_secs(args.wait_seconds),
+                )
+                .await
             };
             store.close().await;
             result
@@ -198,6 +208,7 @@ async fn rotate(
     store: &dyn Store,
     custody: &Custody,
     new_key_file: Option<&std::path::Path>,
+    wait: Duration,
 ) -> anyhow::Result<()> {
     let keyring = &custody.keyring;
     let (record, version) = load_record(store).await?;
@@ -210,32 +221,36 @@ async fn rotate(
             record.root_key_id
         }
         None => {
-            let key = new_root_key(custody, new_key_file, record.root_key_id)?;
-            let id = key.id();
-            keyring.add(key);
-            if let SourceSpec::File { path, .. } = &custody.source {
-                // The new key first; the old ones stay so every value keeps opening.
-                let keys = keyring.keys();
-                let ordered = keys
-                    .iter()
-                    .filter(|k| k.id() == id)
-                    .chain(keys.iter().filter(|k| k.id() != id))
-                    .map(|k| k.as_ref());
-                source::write_keyring_file(path, ordered)?;
-                println!("Added root key {id} to {}.", path.display());
+            // A rotation interrupted before the switch: carry on with the key it announced.
+            let staged = record
+                .next_root_key_id
+                .filter(|id| new_key_file.is_none() && keyring.holds(*id));
+            let id = match staged {
+                Some(id) => {
+                    println!("Resuming the rotation to root key {id}.");
+                    id
+                }
+                None => stage(store, custody, new_key_file, &record, version).await?,
+            };
+            // Every running server must hold the new key before any value is sealed under
+            // it: that is what makes the rotation invisible to them.
+            wait_for_nodes(
+                store,
+                wait,
+                |node| node.holds.contains(&id),
+                &format!("hold root key {id}"),
+            )
+            .await?;
+            let (record, version) = load_record(store).await?;
+            if record.next_root_key_id != Some(id) {
+                bail!("the store's root-key record changed meanwhile (another rotation?); run this again");
             }
             let mut next = RootKeyRecord::new(keyring, id, record.legacy_migrated);
             next.rotation = Some(Rotation {
                 from: record.root_key_id,
                 started_at: OffsetDateTime::now_utc(),
             });
-            match store.commit(vec![next.write(Expect::Version(version))]).await {
-                Ok(_) => {}
-                Err(StoreError::Conflict { .. }) => bail!(
-                    "the store's root-key record changed meanwhile (another rotation?); run this again"
-                ),
-                Err(e) => return Err(e.into()),
-            }
+            commit_record(store, &next, version).await?;
             println!(
                 "The store is now sealed under root key {id} (was {}); running servers follow within seconds.",
                 record.root_key_id
@@ -293,6 +308,96 @@ async fn rotate(
     Ok(())
 }
 
+/// Makes the new key available — in the keyring file, or checked to be in the key source —
+/// and announces it in the store, so running servers re-read their key source for it.
+async fn stage(
+    store: &dyn Store,
+    custody: &Custody,
+    new_key_file: Option<&std::path::Path>,
+    record: &RootKeyRecord,
+    version: i64,
+) -> anyhow::Result<RootKeyId> {
+    let keyring = &custody.keyring;
+    let key = new_root_key(custody, new_key_file, record.root_key_id)?;
+    let id = key.id();
+    keyring.add(key);
+    if let SourceSpec::File { path, .. } = &custody.source {
+        // The new key first; the old ones stay so every value keeps opening.
+        let keys = keyring.keys();
+        let ordered = keys
+            .iter()
+            .filter(|k| k.id() == id)
+            .chain(keys.iter().filter(|k| k.id() != id))
+            .map(|k| k.as_ref());
+        source::write_keyring_file(path, ordered)?;
+        println!("Added root key {id} to {}.", path.display());
+    }
+    let mut announced = record.clone();
+    announced.next_root_key_id = Some(id);
+    announced.updated_at = OffsetDateTime::now_utc();
+    commit_record(store, &announced, version).await?;
+    Ok(id)
+}
+
+async fn commit_record(
+    store: &dyn Store,
+    record: &RootKeyRecord,
+    version: i64,
+) -> anyhow::Result<()> {
+    match store
+        .commit(vec![record.write(Expect::Version(version))])
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict { .. }) => bail!(
+            "the store's root-key record changed meanwhile (another rotation?); run this again"
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Waits until every running server (a node record seen recently) satisfies `ready`.
+async fn wait_for_nodes(
+    store: &dyn Store,
+    wait: Duration,
+    ready: impl Fn(&record::NodeRecord) -> bool,
+    what: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let now = OffsetDateTime::now_utc();
+        let lagging: Vec<String> = record::nodes(store)
+            .await?
+            .into_iter()
+            .map(|(node, _)| node)
+            .filter(|n| n.is_live(now) && !ready(n))
+            .map(|n| {
+                format!(
+                    "{} pid {} (node {}, seals under {}, holds {}, seen {} s ago)",
+                    n.host,
+                    n.pid,
+                    n.node_id,
+                    n.sealing,
+                    ids(n.holds.iter().copied()),
+                    (now - n.seen_at).whole_seconds()
+                )
+            })
+            .collect();
+        if lagging.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "running servers do not {what} after {} s: {}; give their key source the key \
+                 (they re-read it within seconds), then run this again",
+                wait.as_secs(),
+                lagging.join("; ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn retire(store: &dyn Store, custody: &Custody, wait: Duration) -> anyhow::Result<()> {
     let keyring = &custody.keyring;
     let (record, _) = load_record(store).await?;
@@ -308,33 +413,13 @@ async fn retire(store: &dyn Store, custody: &Custody, wait: Duration) -> anyhow:
 
     // No running server may still seal under an old key: what it sealed after this check
     // would be lost with the key.
-    let deadline = Instant::now() + wait;
-    loop {
-        let now = OffsetDateTime::now_utc();
-        let lagging: Vec<String> = record::nodes(store)
-            .await?
-            .into_iter()
-            .map(|(node, _)| node)
-            .filter(|n| n.is_live(now) && (n.sealing != current || !n.holds.contains(&current)))
-            .map(|n| {
-                format!(
-                    "{} pid {} (node {}, seals under {})",
-                    n.host, n.pid, n.node_id, n.sealing
-                )
-            })
-            .collect();
-        if lagging.is_empty() {
-            break;
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "running servers still seal under another root key than {current}: {}; give their key \
-                 source the new key (they pick it up within seconds), then run this again",
-                lagging.join("; ")
-            );
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    wait_for_nodes(
+        store,
+        wait,
+        |n| n.sealing == current && n.holds.contains(&current),
+        &format!("seal under root key {current}"),
+    )
+    .await?;
 
     let namespaces = rewrap::sealed_namespaces();
     let stragglers = rewrap::walk(store, keyring, &namespaces, Mode::RewrapTo(current)).await?;

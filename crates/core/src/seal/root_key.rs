@@ -221,12 +221,17 @@ pub enum SealedBy {
     RootKey(RootKeyId),
 }
 
-/// Reads a sealed value's header without opening it.
+/// Reads a sealed value's header (format and key id) without decoding or opening the body,
+/// which [`RootKey::open`] checks.
 pub fn sealed_by(sealed: &str) -> Result<SealedBy, SealError> {
-    Ok(match parse(sealed)? {
-        Parsed::V1(_) => SealedBy::LegacyV1,
-        Parsed::V2(id, _) => SealedBy::RootKey(id),
-    })
+    if let Some(rest) = sealed.strip_prefix(V2_PREFIX) {
+        let (id, _) = rest.split_once(':').ok_or(SealError::Malformed)?;
+        Ok(SealedBy::RootKey(id.parse()?))
+    } else if sealed.starts_with(V1_PREFIX) {
+        Ok(SealedBy::LegacyV1)
+    } else {
+        Err(SealError::Malformed)
+    }
 }
 
 enum Parsed {

@@ -34,6 +34,10 @@ pub struct RootKeyRecord {
     /// when none is left under another key.
     #[serde(default)]
     pub rotation: Option<Rotation>,
+    /// The root key a rotation is about to switch to: running nodes re-read their key source
+    /// until they hold it, and the switch waits for them.
+    #[serde(default)]
+    pub next_root_key_id: Option<RootKeyId>,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -62,6 +66,7 @@ impl RootKeyRecord {
                 .expect("the record names a key the keyring holds"),
             legacy_migrated,
             rotation: None,
+            next_root_key_id: None,
             updated_at: OffsetDateTime::now_utc(),
         }
     }

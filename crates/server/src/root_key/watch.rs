@@ -1,9 +1,10 @@
 //! What a running server does for key custody in the background.
 //!
-//! * It follows the store's root key: every few seconds it reads the root-key record, and when
-//!   a rotation named a new key it seals under that key from then on — re-reading its key
-//!   source first if it does not hold the key yet (a node whose source never gets the key
-//!   keeps sealing under the old one and says so in its log).
+//! * It follows the store's root key: every few seconds it reads the root-key record. When a
+//!   rotation announces the key it is about to switch to, the node re-reads its key source
+//!   until it holds that key (the rotation waits for every running node); when the store is
+//!   sealed under a new key, the node seals under it from then on. A node whose source never
+//!   gets the key keeps sealing under the old one and says so in its log.
 //! * It reports itself in `custody/nodes/<node id>` (which key it seals under, which it holds),
 //!   at once when that changes and every half minute otherwise, so that retiring an old root
 //!   key can wait until no running node still seals under it. A clean shutdown removes the
@@ -89,9 +90,13 @@ async fn run(store: Arc<dyn Store>, keyring: Arc<RootKeyring>, stop: Arc<Notify>
         .await;
 }
 
-/// Seals under the store's root key if this node holds it (re-reading the key source once if
-/// not).
-async fn follow_store(store: &dyn Store, keyring: &RootKeyring, warned: &mut Option<RootKeyId>) {
+/// Holds the keys the store names (re-reading the key source, rate-limited, for one it does
+/// not hold) and seals under the store's root key.
+async fn follow_store(
+    store: &dyn Store,
+    keyring: &Arc<RootKeyring>,
+    warned: &mut Option<RootKeyId>,
+) {
     let record = match record::load(store).await {
         Ok(Some((record, _))) => record,
         Ok(None) => return,
@@ -101,11 +106,15 @@ async fn follow_store(store: &dyn Store, keyring: &RootKeyring, warned: &mut Opt
         }
     };
     let id = record.root_key_id;
+    for wanted in [Some(id), record.next_root_key_id].into_iter().flatten() {
+        if !keyring.holds(wanted) {
+            // A key command may take a while: not on a worker thread serving requests.
+            let keyring = keyring.clone();
+            let _ = tokio::task::spawn_blocking(move || keyring.reload_for(wanted)).await;
+        }
+    }
     if id == keyring.sealing_key_id() {
         return;
-    }
-    if !keyring.holds(id) {
-        keyring.reload_for(id);
     }
     if keyring.holds(id) && record.check(keyring).is_ok() {
         let previous = keyring.sealing_key_id();
