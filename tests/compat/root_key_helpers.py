@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -57,6 +58,28 @@ def serve_once(data_dir: Path, *args, env=None, timeout=60):
 def file_hashes(directory: Path) -> dict:
     return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def settle_sqlite(db: Path):
+    """Folds a WAL a previous process left into the database and removes it, as SQLite does on
+    a clean last close, so that the database file alone holds the store."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    assert not Path(f"{db}-wal").exists()
+
+
+def sqlite_store_state(directory: Path) -> dict:
+    """Every file's hash, less SQLite's bookkeeping: a `-shm` file (the WAL's index, no data)
+    and an empty `-wal` (no frame written) that opening the database may leave behind."""
+    state = {}
+    for name, digest in file_hashes(directory).items():
+        if name.endswith("-shm"):
+            continue
+        if name.endswith("-wal") and (directory / name).stat().st_size == 0:
+            continue
+        state[name] = digest
+    return state
 
 
 def encodings(raw: bytes) -> dict:

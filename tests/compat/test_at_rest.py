@@ -5,8 +5,10 @@ access-key secret are created through boto3; then every file of the data directo
 database, WAL, shared memory, everything) — or a `pg_dump` of the PostgreSQL schema — is
 scanned for each value raw, in base64 and in hex: no hit. Starting with another root key (from
 a file, `RAMPART_ROOT_KEY` or `--root-key-cmd`) or none exits non-zero with a message naming
-both keys, and leaves the store byte-for-byte as it was; starting with the right key reads
-every value back."""
+both keys, and leaves the store byte-for-byte as it was (the SQLite database file and every
+other file identical, no WAL frame written; only an empty `-wal` and the `-shm` index that
+opening the database may leave are not compared); starting with the right key reads every
+value back."""
 
 import base64
 import os
@@ -16,8 +18,9 @@ import uuid
 import pytest
 
 from conftest import start_server
-from root_key_helpers import (file_hashes, hits, keyring_ids, pg_dump, root_key_id,
-                              serve_once, with_bytea_decoded, write_key_file)
+from root_key_helpers import (hits, keyring_ids, pg_dump, root_key_id, serve_once,
+                              settle_sqlite, sqlite_store_state, with_bytea_decoded,
+                              write_key_file)
 
 
 def _store_values(srv):
@@ -125,7 +128,9 @@ def test_sqlite_at_rest_and_only_the_right_root_key_opens_it(tmp_path):
 
     right_id = keyring_ids(data_dir / "root.key")[0]
     assert (data_dir / "root.key").stat().st_mode & 0o777 == 0o600
-    before = file_hashes(data_dir)
+    settle_sqlite(data_dir / "rampart.db")
+    before = sqlite_store_state(data_dir)
+    assert set(before) == {"admin-credentials", "rampart.db", "root.key"}, before
     _refusals(data_dir, right_id)
     # The default key file missing: refused too, and not re-created.
     (data_dir / "root.key").rename(tmp_path / "root.key.aside")
@@ -133,9 +138,10 @@ def test_sqlite_at_rest_and_only_the_right_root_key_opens_it(tmp_path):
     assert out.returncode != 0 and "no new key was created" in out.stderr, out.stderr
     assert not (data_dir / "root.key").exists()
     (tmp_path / "root.key.aside").rename(data_dir / "root.key")
-    assert file_hashes(data_dir) == before, "a refused start changed the data directory"
+    assert sqlite_store_state(data_dir) == before, "a refused start changed the data directory"
 
-    srv = start_server(data_dir)
+    # The right key, named by the deprecated --master-key-file: everything reads back.
+    srv = start_server(data_dir, ["--master-key-file", str(data_dir / "root.key")])
     try:
         _read_back(srv, readback)
     finally:

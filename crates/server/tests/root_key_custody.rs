@@ -447,10 +447,7 @@ async fn rotate_root_re_wraps_everything_and_retire_drops_the_old_key() {
     assert_eq!(keys.len(), 2, "new key first, old kept");
     let new_id = keys[0].id();
     assert_eq!(keys[1].id(), old_id);
-    assert!(
-        out.contains(&format!("Re-wrapped 3 sealed values")),
-        "{out}"
-    );
+    assert!(out.contains("Re-wrapped 3 sealed values"), "{out}");
 
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("rampart.db"))

@@ -241,7 +241,7 @@ impl RootKeyring {
                 tracing::info!(root_key = %id, source = %source.describe(), "picked up a new root key");
             }
             Ok(()) => {
-                tracing::warn!(root_key = %id, source = %source.describe(), "a stored value is sealed under a root key the key source does not hold");
+                tracing::warn!(root_key = %id, source = %source.describe(), "the key source does not hold this root key");
             }
             Err(e) => {
                 tracing::error!(source = %source.describe(), "cannot re-read the root key source: {e}")

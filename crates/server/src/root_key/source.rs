@@ -450,6 +450,44 @@ mod tests {
     }
 
     #[test]
+    fn exactly_one_source_and_the_legacy_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let file = |path: PathBuf, adopted_legacy| SourceSpec::File {
+            path,
+            adopted_legacy,
+        };
+        assert_eq!(
+            SourceSpec::resolve(d, None, None, None).unwrap(),
+            file(d.join("root.key"), false)
+        );
+        // An older install's master.key is adopted while root.key does not exist.
+        std::fs::write(d.join("master.key"), [0u8; 32]).unwrap();
+        assert_eq!(
+            SourceSpec::resolve(d, None, None, None).unwrap(),
+            file(d.join("master.key"), true)
+        );
+        std::fs::write(d.join("root.key"), "").unwrap();
+        assert_eq!(
+            SourceSpec::resolve(d, None, None, None).unwrap(),
+            file(d.join("root.key"), false)
+        );
+        // --master-key-file is the deprecated name of --root-key-file.
+        let other = d.join("other.key");
+        assert_eq!(
+            SourceSpec::resolve(d, None, Some(&other), None).unwrap(),
+            file(other.clone(), false)
+        );
+        assert!(SourceSpec::resolve(d, Some(&other), Some(&other), None).is_err());
+        assert!(SourceSpec::resolve(d, Some(&other), None, Some("cat k")).is_err());
+        assert!(SourceSpec::resolve(d, None, None, Some("  ")).is_err());
+        assert_eq!(
+            SourceSpec::resolve(d, None, None, Some("cat k")).unwrap(),
+            SourceSpec::Command("cat k".into())
+        );
+    }
+
+    #[test]
     fn commands_yield_keys_and_fail_cleanly() {
         let key = RootKey::generate();
         let b64 = base64::engine::general_purpose::STANDARD.encode(key.expose_bytes());
