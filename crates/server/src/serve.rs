@@ -52,11 +52,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
 
     let store_url = args.store.store_url();
+    let key_source = args.root_key.source(&args.store.data_dir)?;
     let store = rampart_store::open(&store_url)
         .await
         .with_context(|| format!("cannot open the store {}", redact_url(&store_url)))?;
-    // The root key is proved to be the store's before anything is written (root_key::open).
-    let key_source = args.root_key.source(&args.store.data_dir)?;
+    // The root key is proved to be the store's before anything is written.
     let custody = root_key::open(
         store.as_ref(),
         key_source,
