@@ -81,3 +81,146 @@ where
         self.entries.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rampart_store::{Expect, SqliteStore};
+
+    use super::*;
+    use crate::entities::User;
+
+    fn user(name: &str, path: &str) -> User {
+        User {
+            name: name.into(),
+            user_id: format!("AIDA{name}"),
+            arn: format!("arn:aws:iam::000000000000:user{path}{name}"),
+            path: path.into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            attached_policies: Vec::new(),
+            inline_policies: Default::default(),
+            groups: Vec::new(),
+            permissions_boundary: None,
+            tags: Vec::new(),
+        }
+    }
+
+    async fn put(store: &dyn Store, user: &User) {
+        store
+            .commit(vec![entities::put(user, Expect::Any)])
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn serves_from_memory_until_invalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let cache = EntityCache::<User>::default();
+
+        assert!(cache.load(&store, "bob").await.unwrap().is_none());
+        // Absence is not remembered: a user created (say, on another node) is seen at once.
+        put(&store, &user("bob", "/")).await;
+        let first = cache.load(&store, "bob").await.unwrap().unwrap();
+        assert_eq!(first.path, "/");
+
+        // A change behind the cache's back (another node) is not seen within the TTL...
+        put(&store, &user("bob", "/ops/")).await;
+        let cached = cache.load(&store, "bob").await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first, &cached), "served from memory");
+
+        // ...but a write through this node invalidates, and the next read sees the store.
+        cache.invalidate_all();
+        let fresh = cache.load(&store, "bob").await.unwrap().unwrap();
+        assert_eq!(fresh.path, "/ops/");
+
+        // A deletion, once invalidated, is not answered from memory either.
+        store
+            .commit(vec![entities::delete::<User>("bob", Expect::Any)])
+            .await
+            .unwrap();
+        cache.invalidate_all();
+        assert!(cache.load(&store, "bob").await.unwrap().is_none());
+        store.close().await;
+    }
+
+    /// A load that an invalidation overtook (it may have read what the invalidating write
+    /// removed) answers once and is not kept.
+    #[tokio::test]
+    async fn a_load_overtaken_by_an_invalidation_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let cache = Arc::new(EntityCache::<User>::default());
+        put(store.as_ref(), &user("bob", "/")).await;
+
+        /// A store whose reads wait until the test has invalidated the cache.
+        struct Racing {
+            store: Arc<SqliteStore>,
+            cache: Arc<EntityCache<User>>,
+        }
+        #[async_trait::async_trait]
+        impl Store for Racing {
+            fn backend(&self) -> &'static str {
+                "racing"
+            }
+            async fn get(
+                &self,
+                ns: &str,
+                key: &str,
+            ) -> Result<Option<rampart_store::Item>, StoreError> {
+                let item = self.store.get(ns, key).await;
+                // The write that removes bob lands, and invalidates, after this read.
+                self.cache.invalidate_all();
+                item
+            }
+            async fn list(
+                &self,
+                _: &str,
+                _: &str,
+                _: Option<&str>,
+                _: usize,
+            ) -> Result<Vec<(String, rampart_store::Item)>, StoreError> {
+                unreachable!()
+            }
+            async fn commit(&self, _: Vec<rampart_store::Write>) -> Result<Vec<i64>, StoreError> {
+                unreachable!()
+            }
+            async fn commit_audited(
+                &self,
+                _: Vec<rampart_store::Write>,
+                _: &rampart_core::AuditRecord,
+            ) -> Result<Vec<i64>, StoreError> {
+                unreachable!()
+            }
+            async fn append_audit(
+                &self,
+                _: &[rampart_core::AuditRecord],
+            ) -> Result<Vec<i64>, StoreError> {
+                unreachable!()
+            }
+            async fn record_audit(&self, _: rampart_core::AuditRecord) -> Result<i64, StoreError> {
+                unreachable!()
+            }
+            async fn query_audit(
+                &self,
+                _: &rampart_core::audit::AuditQuery,
+            ) -> Result<Vec<rampart_core::AuditRecord>, StoreError> {
+                unreachable!()
+            }
+        }
+
+        let racing = Racing {
+            store: store.clone(),
+            cache: cache.clone(),
+        };
+        assert!(cache.load(&racing, "bob").await.unwrap().is_some());
+        store
+            .commit(vec![entities::delete::<User>("bob", Expect::Any)])
+            .await
+            .unwrap();
+        assert!(
+            cache.load(store.as_ref(), "bob").await.unwrap().is_none(),
+            "the overtaken load was not cached"
+        );
+        store.close().await;
+    }
+}
