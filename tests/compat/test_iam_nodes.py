@@ -105,3 +105,34 @@ def test_deletions_on_one_node_take_effect_on_the_other_within_the_ttl(fresh_ser
     iam_a.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
     assert error_of(a.client("sts", **creds).get_caller_identity)[0] == "InvalidClientTokenId"
     refused_within_ttl(sts_b.get_caller_identity, "a deleted access key")
+
+
+def test_get_user_on_another_node_shows_changes_within_the_ttl(fresh_server, pg_store_url):
+    """GetUser is served from memory (iam/src/cache.rs): a node shows a change made through
+    another node within the cache's 5 s, and never a user the other node deleted after that."""
+    a = fresh_server(["--store", pg_store_url])
+    b = fresh_server(["--store", pg_store_url], data_dir=a.data_dir)
+    iam_a, iam_b = a.client("iam"), b.client("iam")
+    name = unique("cached")
+    iam_a.create_user(UserName=name)
+    assert iam_b.get_user(UserName=name)["User"].get("Tags") is None  # cached on node b now
+
+    iam_a.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "x"}])
+    started = time.time()
+    while iam_b.get_user(UserName=name)["User"].get("Tags") != [{"Key": "team", "Value": "x"}]:
+        assert time.time() - started < 10, "node b kept answering the untagged user"
+        time.sleep(0.25)
+
+    iam_a.delete_user(UserName=name)
+    started = time.time()
+    while True:
+        try:
+            iam_b.get_user(UserName=name)
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "NoSuchEntity"
+            break
+        assert time.time() - started < 10, "node b kept answering a deleted user"
+        time.sleep(0.25)
+    # Once gone, it stays gone: nothing cached brings it back.
+    for _ in range(3):
+        assert error_of(iam_b.get_user, UserName=name)[0] == "NoSuchEntity"

@@ -8,6 +8,7 @@ pub mod account;
 pub mod api;
 pub mod authorizer;
 pub mod bootstrap;
+pub mod cache;
 pub mod credentials;
 pub mod entities;
 pub mod evaluation;

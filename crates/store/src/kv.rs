@@ -4,7 +4,7 @@
 //! `RETURNING`, so every write is a single conditional statement whose row count *is* the
 //! `Expect` check. That makes the check and the write one atomic step on both backends — no
 //! read-then-write window for another process to slip into — and the backends only differ in how
-//! they open the transaction (see `sqlite.rs`, `postgres.rs`).
+//! they open the transaction and run the statements (see `sqlite/writer.rs`, `postgres.rs`).
 
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
@@ -12,22 +12,23 @@ use crate::rows::{checked_version, key_from_bytes, prefix_end, sql_limit, unix_m
 use crate::{Expect, Item, Write};
 
 /// Upsert: creates at version 1 or bumps the existing version.
-const PUT_ANY: &str =
+pub(crate) const PUT_ANY: &str =
     "INSERT INTO kv (ns, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4) \
      ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, version = kv.version + 1, \
      updated_at = excluded.updated_at RETURNING version";
 /// Create-only: no row comes back when the key already exists.
-const PUT_ABSENT: &str =
+pub(crate) const PUT_ABSENT: &str =
     "INSERT INTO kv (ns, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4) \
      ON CONFLICT (ns, key) DO NOTHING RETURNING version";
 /// Compare-and-swap: no row comes back unless the stored version is `$5`.
-const PUT_VERSION: &str = "UPDATE kv SET value = $3, version = version + 1, updated_at = $4 \
+pub(crate) const PUT_VERSION: &str =
+    "UPDATE kv SET value = $3, version = version + 1, updated_at = $4 \
      WHERE ns = $1 AND key = $2 AND version = $5 RETURNING version";
-const DELETE_ANY: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2";
+pub(crate) const DELETE_ANY: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2";
 /// Conditional delete: a row comes back only if the stored version was `$3`.
-const DELETE_VERSION: &str =
+pub(crate) const DELETE_VERSION: &str =
     "DELETE FROM kv WHERE ns = $1 AND key = $2 AND version = $3 RETURNING version";
-const EXISTS: &str = "SELECT 1 FROM kv WHERE ns = $1 AND key = $2";
+pub(crate) const EXISTS: &str = "SELECT 1 FROM kv WHERE ns = $1 AND key = $2";
 const GET: &str = "SELECT value, version FROM kv WHERE ns = $1 AND key = $2";
 const LIST_RANGE: &str = "SELECT key, value, version FROM kv \
      WHERE ns = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4";

@@ -6,8 +6,8 @@
 //! append-only audit trail — so both backends can implement it exactly and one test suite
 //! (`tests/suite`) can hold them to the same contract.
 //!
-//! * [`SqliteStore`] is the embedded default: one file, WAL; state changes at
-//!   `synchronous=FULL`, audit batches at NORMAL (durable against process death).
+//! * [`SqliteStore`] is the embedded default: one file, WAL, one writer thread; state changes
+//!   at `synchronous=FULL`, audit batches at NORMAL (durable against process death).
 //! * [`PostgresStore`] is for scale-out: all coordination happens in the database (row locks,
 //!   unique constraints, a table lock for the audit sequence), never in this process.
 
@@ -80,7 +80,7 @@ impl Write {
 /// re-read and retry or report), the store could not be reached or refused the work
 /// ([`StoreError::Unavailable`]: a 5xx, maybe retry later), and the stored data is not what this
 /// version of Rampart understands ([`StoreError::Corrupt`]: never silently skipped).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// An [`Expect`] did not hold; nothing in the commit was written.
     #[error("conflicting write to {ns}/{key}")]
@@ -141,6 +141,15 @@ pub trait Store: Send + Sync + 'static {
     /// Seqs may have gaps but are assigned in commit order, so a reader tailing with
     /// `after_seq` never misses a record committed later with a smaller seq.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError>;
+
+    /// Appends one request's record and answers its `seq` once it is durable (as
+    /// [`Store::append_audit`] promises). Records appended by concurrent requests are
+    /// group-committed: one transaction takes every record queued while the previous one was
+    /// being written, so the cost of a durable commit is shared, and each caller is woken once,
+    /// when its record's transaction is durable. The queue is bounded: when the trail falls
+    /// behind, a record is refused at once with `Unavailable` (the request path then answers
+    /// `ServiceUnavailable`) rather than held in memory without limit.
+    async fn record_audit(&self, record: AuditRecord) -> Result<i64, StoreError>;
 
     /// Records matching every set field of `query`, oldest (lowest `seq`) first. `since` and
     /// `until` are both inclusive; `principal` matches `principal_arn` OR `access_key_id`.

@@ -14,6 +14,7 @@ use rampart_core::audit::{AuditQuery, AuditRecord};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, QueryBuilder};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::kv::{self, Applied};
 use crate::location::{split_schema, validate_schema};
@@ -36,6 +37,10 @@ const DEADLOCK_RETRIES: usize = 5;
 /// First key of the advisory lock that serialises audit appends (`'RAMP'` in ASCII); the second
 /// key is the audit table's oid, so each schema has its own lock.
 const AUDIT_LOCK_CLASS: i32 = 0x5241_4d50;
+/// Records [`Store::record_audit`] queues before it refuses more (the trail is behind).
+const AUDIT_QUEUE: usize = 4096;
+/// Most records one group commit takes.
+const AUDIT_BATCH: usize = 1024;
 
 impl ErrorCodes for Postgres {
     fn is_corrupt(code: &str) -> bool {
@@ -63,7 +68,12 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Only to keep advisory lock keys of different installations apart.
     schema: Option<String>,
+    /// The group commit behind [`Store::record_audit`].
+    audit: mpsc::Sender<QueuedRecord>,
 }
+
+/// A record waiting for the next group commit, and its request waiting for its seq.
+type QueuedRecord = (AuditRecord, oneshot::Sender<Result<i64, StoreError>>);
 
 impl PostgresStore {
     /// Connects to `url` and applies pending migrations. A `schema=NAME` parameter in the URL
@@ -126,9 +136,12 @@ impl PostgresStore {
             schema = schema.unwrap_or("(default)"),
             "connected to PostgreSQL store"
         );
+        let (audit, queued) = mpsc::channel(AUDIT_QUEUE);
+        tokio::spawn(group_commit(pool.clone(), queued));
         Ok(PostgresStore {
             pool,
             schema: schema.map(str::to_owned),
+            audit,
         })
     }
 
@@ -301,6 +314,49 @@ async fn insert_audit(
     Ok(seqs)
 }
 
+/// Appends `records` in one transaction (one multi-row INSERT); their seqs, ascending.
+async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
+    let rows = AuditRows::new(records)?;
+    let mut tx = pool.begin().await.map_err(map_err)?;
+    let seqs = insert_audit(&mut tx, &rows).await.map_err(map_err)?;
+    tx.commit().await.map_err(map_err)?;
+    Ok(seqs)
+}
+
+/// The group commit of [`Store::record_audit`]: takes every record queued while the previous
+/// batch was being written into the next transaction, and answers each request once its batch
+/// is durable. Ends when the store is dropped.
+async fn group_commit(pool: PgPool, mut queue: mpsc::Receiver<QueuedRecord>) {
+    let mut records = Vec::with_capacity(AUDIT_BATCH);
+    let mut waiters = Vec::with_capacity(AUDIT_BATCH);
+    while let Some((record, done)) = queue.recv().await {
+        records.push(record);
+        waiters.push(done);
+        while records.len() < AUDIT_BATCH {
+            match queue.try_recv() {
+                Ok((record, done)) => {
+                    records.push(record);
+                    waiters.push(done);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = append(&pool, &records).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, records = records.len(), "audit batch failed");
+        }
+        records.clear();
+        for (i, done) in waiters.drain(..).enumerate() {
+            let _ = done.send(match &result {
+                Ok(seqs) => seqs.get(i).copied().ok_or_else(|| {
+                    StoreError::Corrupt("the audit insert returned too few seqs".into())
+                }),
+                Err(e) => Err(e.clone()),
+            });
+        }
+    }
+}
+
 /// One column of `records`, as an array parameter for UNNEST.
 fn column<'r, T>(records: &'r [AuditRecord], field: impl Fn(&'r AuditRecord) -> T) -> Vec<T> {
     records.iter().map(field).collect()
@@ -410,11 +466,22 @@ impl Store for PostgresStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = AuditRows::new(records)?;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let seqs = insert_audit(&mut tx, &rows).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(seqs)
+        append(&self.pool, records).await
+    }
+
+    async fn record_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.audit.try_send((record, done)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                StoreError::Unavailable("the audit trail is falling behind (queue full)".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                StoreError::Unavailable("the audit group commit has stopped".into())
+            }
+        })?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the audit group commit has stopped".into()))?
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

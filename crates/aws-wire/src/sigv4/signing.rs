@@ -10,9 +10,15 @@ use super::datetime::amz_date;
 /// The key for one credential scope: HMAC chained over the secret, date, region and service.
 ///
 /// Deriving takes four HMACs, so callers cache keys per (secret, date, region, service); the
-/// bytes are a credential for that day, so `Debug` never shows them.
+/// bytes are a credential for that day, so `Debug` never shows them. The HMAC key schedule (the
+/// hashed inner and outer pads, two SHA-256 blocks) is computed once here too, not on every
+/// verification.
 #[derive(Clone)]
-pub struct SigningKey([u8; 32]);
+pub struct SigningKey {
+    #[cfg(test)]
+    bytes: [u8; 32],
+    hmac: hmac::Key,
+}
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,13 +42,21 @@ impl SigningKey {
         let k_date = hmac_sha256(&secret, date.as_bytes());
         let k_region = hmac_sha256(&k_date, region.as_bytes());
         let k_service = hmac_sha256(&k_region, service.as_bytes());
-        SigningKey(hmac_sha256(&k_service, b"aws4_request"))
+        let bytes = hmac_sha256(&k_service, b"aws4_request");
+        SigningKey {
+            #[cfg(test)]
+            bytes,
+            hmac: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+        }
     }
 
     /// The signature of a string to sign: what a client puts in `Signature=` (as hex). Useful
     /// to tests and to code that presigns URLs for clients.
     pub fn sign(&self, string_to_sign: &[u8]) -> [u8; 32] {
-        hmac_sha256(&self.0, string_to_sign)
+        let tag = hmac::sign(&self.hmac, string_to_sign);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 }
 
@@ -92,8 +106,7 @@ pub(crate) fn signature_matches(
     key: &SigningKey,
 ) -> bool {
     let hashed = hashed_request(canonical_request);
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &key.0);
-    let mut ctx = hmac::Context::with_key(&key);
+    let mut ctx = hmac::Context::with_key(&key.hmac);
     string_to_sign_pieces(auth, &hashed, |p| ctx.update(p));
     let tag = ctx.sign();
     tag.as_ref().ct_eq(&auth.signature).into()
@@ -113,7 +126,7 @@ mod tests {
             "iam",
         );
         let mut hex = [0u8; 64];
-        hex_into(&key.0, &mut hex);
+        hex_into(&key.bytes, &mut hex);
         assert_eq!(
             std::str::from_utf8(&hex).unwrap(),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"

@@ -46,6 +46,7 @@ use rampart_wire::{
 
 pub use error::IamError;
 
+use crate::cache::EntityCache;
 use crate::entities::{self, Entity, Group, Role, User, Versioned};
 
 /// How often a mutation re-reads and retries after another writer changed what it read.
@@ -86,6 +87,8 @@ pub struct IamService {
     root_keys: Arc<RootKeyring>,
     account_id: String,
     on_change: ChangeHook,
+    /// Users as `GetUser` reads them, emptied by every write through this service.
+    users: EntityCache<User>,
 }
 
 impl IamService {
@@ -102,7 +105,15 @@ impl IamService {
             root_keys,
             account_id: account_id.into(),
             on_change,
+            users: EntityCache::default(),
         }
+    }
+
+    /// After a write (whether or not it succeeded: it may have committed before failing),
+    /// nothing cached here or in the request path may be trusted any more.
+    fn changed(&self) {
+        self.users.invalidate_all();
+        self.on_change.fire();
     }
 
     /// `arn:aws:iam::<account>:<kind><path><name>`.

@@ -69,10 +69,11 @@ impl<O: IamOperation> TypedOperations<O> for IamService {
         let findings = request
             .written_document()
             .and_then(|(document, kind)| findings_header(document, kind));
-        let reply = request.execute(self, &call).await?;
+        let reply = request.execute(self, &call).await;
         if !ctx.operation.read_only {
-            self.on_change.fire();
+            self.changed();
         }
+        let reply = reply?;
         let output = Output::Query(reply);
         Ok(match findings {
             Some(header) => Output::Annotated {

@@ -1,5 +1,7 @@
 //! Users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser.
 
+use std::sync::Arc;
+
 use rampart_core::{ids, PrincipalType};
 use rampart_store::{Expect, Write};
 use rampart_wire::protocol::query::{QueryParams, XmlWriter};
@@ -78,7 +80,7 @@ impl UserOrCaller {
 pub(super) struct GetUser {
     name: UserOrCaller,
     /// The user as it was read for authorization: the answer shows exactly that.
-    authorized: Option<User>,
+    authorized: Option<Arc<User>>,
 }
 
 #[async_trait::async_trait]
@@ -91,12 +93,13 @@ impl IamOperation for GetUser {
     }
 
     async fn checks(&mut self, iam: &IamService, call: &Call<'_>) -> Result<Vec<Check>, IamError> {
-        let found = entities::load::<User>(iam.store.as_ref(), &self.name.0).await?;
+        // The hot read of IAM: served from memory while fresh (see `crate::cache`).
+        let found = iam.users.load(iam.store.as_ref(), &self.name.0).await?;
         let target = match &found {
-            Some(user) => Target::of(&user.entity),
+            Some(user) => Target::of(user.as_ref()),
             None => iam.new_target("user", "/", &self.name.0),
         };
-        self.authorized = found.map(|u| u.entity);
+        self.authorized = found;
         Ok(vec![target.check(call)])
     }
 

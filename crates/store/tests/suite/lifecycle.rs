@@ -198,4 +198,9 @@ pub async fn closed_store_is_unavailable(h: &dyn Harness) {
         matches!(commit, Err(StoreError::Unavailable(_))),
         "{commit:?}"
     );
+    let recorded = s.record_audit(super::record(0, 0)).await;
+    assert!(
+        matches!(recorded, Err(StoreError::Unavailable(_))),
+        "{recorded:?}"
+    );
 }

@@ -61,6 +61,7 @@ macro_rules! storage_suite {
             audit::checks_round_trip_in_large_batches,
             audit::query_filters_by_every_field,
             audit::concurrent_appenders_keep_seq_in_commit_order,
+            audit::records_appended_one_by_one_are_group_committed,
             audited::commit_audited_writes_change_and_record,
             audited::failed_expect_writes_neither,
             audited::concurrent_audited_commits_keep_seq_in_commit_order,
