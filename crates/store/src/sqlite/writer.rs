@@ -42,7 +42,8 @@ enum Job {
     /// One transaction at `synchronous=FULL`: `writes`, with `record` if given.
     Commit {
         writes: Vec<Write>,
-        record: Option<AuditRecord>,
+        // Boxed: a record is large and most queued jobs are not commits.
+        record: Option<Box<AuditRecord>>,
         done: Reply,
     },
     /// Records to append, grouped with every other record queued at the same time.
@@ -112,7 +113,7 @@ impl Writer {
         let (done, answer) = oneshot::channel();
         let job = Job::Commit {
             writes,
-            record,
+            record: record.map(Box::new),
             done,
         };
         match tokio::time::timeout(QUEUE_WAIT, self.jobs.send(job)).await {
@@ -251,7 +252,7 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
             records.clear();
         }
         for (writes, record, done) in commits.drain(..) {
-            let _ = done.send(commit_durably(&mut conn, &writes, record.as_ref()));
+            let _ = done.send(commit_durably(&mut conn, &writes, record.as_deref()));
         }
         if let Some(done) = closing.take() {
             // Refuse whatever comes after the close, then close the connection.
