@@ -174,9 +174,8 @@ impl Writer {
 
 /// The write connection, set up as every SQLite store connection is (`sqlite.rs`).
 fn open(path: &Path) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+    // A plain file name (never a `file:` URI): the file exists, `open` created and migrated it.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
     conn.busy_timeout(super::BUSY_TIMEOUT).map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(32);
