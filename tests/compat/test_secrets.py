@@ -6,34 +6,16 @@ kms:Decrypt as well), and values that never reach the store in plaintext (the SQ
 and a `pg_dump` of the PostgreSQL schema)."""
 
 import base64
-import json
 import os
 import shutil
 import subprocess
 import uuid
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from secrets_support import DENIED, NO_VALIDATION, Users, doc, refused, unique
 
-NO_VALIDATION = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
-DENIED = "AccessDeniedException"
-
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def refused(call, **kwargs):
-    with pytest.raises(ClientError) as e:
-        call(**kwargs)
-    return e.value.response["Error"]["Code"]
 
 
 @pytest.fixture(scope="module")
@@ -49,39 +31,6 @@ def kms(server):
 @pytest.fixture(scope="module")
 def account(server):
     return server.client("sts").get_caller_identity()["Account"]
-
-
-class Users:
-    """Users with one inline policy and an access key each; deleted at the end."""
-
-    def __init__(self, server):
-        self.server = server
-        self.iam = server.client("iam")
-        self.names = []
-
-    def make(self, policy):
-        name = unique("sm-user")
-        user = self.iam.create_user(UserName=name)["User"]
-        self.names.append(name)
-        self.iam.put_user_policy(UserName=name, PolicyName="grant", PolicyDocument=policy)
-        key = self.iam.create_access_key(UserName=name)["AccessKey"]
-        client = boto3.client(
-            "secretsmanager",
-            endpoint_url=self.server.endpoint,
-            region_name=self.server.region,
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-            config=NO_VALIDATION,
-        )
-        return user["Arn"], client
-
-    def cleanup(self):
-        for name in self.names:
-            for k in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-                self.iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
-            for p in self.iam.list_user_policies(UserName=name)["PolicyNames"]:
-                self.iam.delete_user_policy(UserName=name, PolicyName=p)
-            self.iam.delete_user(UserName=name)
 
 
 @pytest.fixture(scope="module")

@@ -9,27 +9,10 @@ each item's checks in the request's audit record; malformed requests."""
 import json
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from secrets_support import DENIED, NO_VALIDATION, Users, doc, refused
 
-NO_VALIDATION = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
-DENIED = "AccessDeniedException"
-
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def refused(call, **kwargs):
-    with pytest.raises(ClientError) as e:
-        call(**kwargs)
-    return e.value.response["Error"]["Code"]
 
 
 @pytest.fixture(scope="module")
@@ -42,35 +25,9 @@ def account(server):
     return server.client("sts").get_caller_identity()["Account"]
 
 
-class Users:
-    def __init__(self, server):
-        self.server = server
-        self.iam = server.client("iam")
-        self.names = []
-
-    def make(self, policy):
-        name = unique("smb-user")
-        arn = self.iam.create_user(UserName=name)["User"]["Arn"]
-        self.names.append(name)
-        self.iam.put_user_policy(UserName=name, PolicyName="grant", PolicyDocument=policy)
-        key = self.iam.create_access_key(UserName=name)["AccessKey"]
-        return arn, boto3.client(
-            "secretsmanager", endpoint_url=self.server.endpoint, region_name=self.server.region,
-            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-            config=NO_VALIDATION)
-
-    def cleanup(self):
-        for name in self.names:
-            for k in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-                self.iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
-            for p in self.iam.list_user_policies(UserName=name)["PolicyNames"]:
-                self.iam.delete_user_policy(UserName=name, PolicyName=p)
-            self.iam.delete_user(UserName=name)
-
-
 @pytest.fixture(scope="module")
 def users(server):
-    u = Users(server)
+    u = Users(server, prefix="smb-user")
     yield u
     u.cleanup()
 

@@ -10,33 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from secrets_support import DENIED, NO_VALIDATION, doc, error, refused, unique
 
-NO_VALIDATION = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
-DENIED = "AccessDeniedException"
-
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error(call, **kwargs):
-    with pytest.raises(ClientError) as e:
-        call(**kwargs)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-def refused(call, **kwargs):
-    return error(call, **kwargs)[0]
 
 
 @pytest.fixture(scope="module")
