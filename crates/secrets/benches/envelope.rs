@@ -3,7 +3,7 @@
 //! key under the root key, unwrapping the version's data key (AES-256-GCM with the encryption
 //! context as AAD), then opening the value under the data key. The KMS key is the AWS-managed
 //! `aws/secretsmanager`, created in a temporary SQLite store; no store I/O is measured.
-//! Figures are recorded in BENCHMARKS.md.
+//! Run: `cargo bench -p rampart-secrets --bench envelope`; figures go in BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::sync::Arc;
