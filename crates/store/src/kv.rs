@@ -29,11 +29,11 @@ pub(crate) const DELETE_ANY: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2";
 pub(crate) const DELETE_VERSION: &str =
     "DELETE FROM kv WHERE ns = $1 AND key = $2 AND version = $3 RETURNING version";
 pub(crate) const EXISTS: &str = "SELECT 1 FROM kv WHERE ns = $1 AND key = $2";
-const GET: &str = "SELECT value, version FROM kv WHERE ns = $1 AND key = $2";
-const LIST_RANGE: &str = "SELECT key, value, version FROM kv \
+pub(crate) const GET: &str = "SELECT value, version FROM kv WHERE ns = $1 AND key = $2";
+pub(crate) const LIST_RANGE: &str = "SELECT key, value, version FROM kv \
      WHERE ns = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4";
 /// For prefixes with no upper bound (the empty prefix).
-const LIST_FROM: &str =
+pub(crate) const LIST_FROM: &str =
     "SELECT key, value, version FROM kv WHERE ns = $1 AND key >= $2 ORDER BY key LIMIT $3";
 
 /// The outcome of applying a commit's writes inside a transaction.
@@ -199,7 +199,7 @@ where
 /// The inclusive lower bound of a listing: the prefix itself, or — when `start_after` sorts at
 /// or above it — the smallest key strictly after `start_after`, which is `start_after` + NUL.
 /// One inclusive bound keeps the SQL static (two variants instead of four).
-fn lower_bound(prefix: &[u8], start_after: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn lower_bound(prefix: &[u8], start_after: Option<&[u8]>) -> Vec<u8> {
     match start_after {
         Some(after) if after >= prefix => {
             let mut lower = after.to_vec();

@@ -3,8 +3,8 @@
 //! SQLite allows one writer at a time per file, so instead of letting many connections race for
 //! the write lock (and turn load into `SQLITE_BUSY` retries) every write goes through one
 //! dedicated thread owning the only write connection ([`writer`]), which also group-commits the
-//! audit trail; readers use a small pool of their own and, thanks to WAL, never block or get
-//! blocked by the writer.
+//! audit trail; readers use a few connections of their own on the requesting thread
+//! ([`readers`]) and, thanks to WAL, never block or get blocked by the writer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,12 +15,15 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
 
-use crate::kv;
 use crate::rows::{self, audit_from_row, push_audit_filters, ErrorCodes};
 use crate::{Item, Store, StoreError, Write};
 
+mod checkpoint;
+mod readers;
 mod writer;
 
+use checkpoint::Checkpointer;
+use readers::Readers;
 use writer::Writer;
 
 /// The SQLite schema, embedded at compile time from `migrations/sqlite`.
@@ -50,7 +53,12 @@ fn map_err(err: sqlx::Error) -> StoreError {
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: Writer,
+    /// Point reads and listings, on the requesting thread.
+    reads: Readers,
+    /// sqlx's pool, for the audit trail's queries.
     readers: SqlitePool,
+    /// Checkpoints the WAL beside the writer; stopped on close.
+    checkpointer: std::sync::Mutex<Checkpointer>,
     path: PathBuf,
 }
 
@@ -87,6 +95,15 @@ impl SqliteStore {
         let _ = migrating.close().await;
         migrated.map_err(rows::map_migrate_err::<Sqlite>)?;
         let writer = Writer::start(path, capacity).await?;
+        let (owned, commits) = (path.to_owned(), writer.commits());
+        let (reads, checkpointer) = tokio::task::spawn_blocking(move || {
+            Ok::<_, StoreError>((
+                Readers::open(&owned, READERS as usize)?,
+                Checkpointer::start(&owned, commits)?,
+            ))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("opening readers: {e}")))??;
         // `query_only` rather than a read-only open: a read-only handle cannot create the
         // `-shm` file if the writer has not yet, while `query_only` just refuses writes.
         let readers = SqlitePoolOptions::new()
@@ -99,7 +116,9 @@ impl SqliteStore {
         tracing::debug!(path = %path.display(), "opened SQLite store");
         Ok(SqliteStore {
             writer,
+            reads,
             readers,
+            checkpointer: std::sync::Mutex::new(checkpointer),
             path: path.to_owned(),
         })
     }
@@ -143,8 +162,7 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, ns: &str, key: &str) -> Result<Option<Item>, StoreError> {
-        let mut conn = self.readers.acquire().await.map_err(map_err)?;
-        kv::get::<Sqlite>(&mut conn, ns, key).await
+        self.reads.get(ns, key)
     }
 
     async fn list(
@@ -154,8 +172,7 @@ impl Store for SqliteStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Item)>, StoreError> {
-        let mut conn = self.readers.acquire().await.map_err(map_err)?;
-        kv::list::<Sqlite>(&mut conn, ns, prefix, start_after, limit).await
+        self.reads.list(ns, prefix, start_after, limit)
     }
 
     async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StoreError> {
@@ -208,6 +225,11 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.readers.close().await;
+        self.reads.close();
+        self.checkpointer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .stop();
         // The writer goes last: closing the last connection checkpoints and removes the WAL.
         self.writer.close().await;
     }
@@ -295,6 +317,58 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "timed out");
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+    }
+
+    /// The writer never checkpoints; the checkpointer thread copies its commits into the
+    /// database file soon after they are made (the file grows without any other connection
+    /// touching it), and closing the store leaves no WAL behind.
+    #[tokio::test]
+    async fn the_checkpointer_copies_commits_into_the_database_file() {
+        let (dir, db) = temp_db("checkpoint");
+        let store = SqliteStore::open(&db).await.unwrap();
+        let before = std::fs::metadata(&db).unwrap().len();
+        for _ in 0..20 {
+            store.append_audit(&vec![record("r"); 100]).await.unwrap();
+        }
+        let grown = || std::fs::metadata(&db).unwrap().len() > before + 100 * 1024;
+        wait_until(grown).await;
+        store.close().await;
+        let wal = db.with_extension("db-wal");
+        assert!(!wal.exists(), "the WAL is removed when the store closes");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Reads run on the caller's thread against their own connections: they see every
+    /// commit, list in key order, and fail cleanly once the store is closed.
+    #[tokio::test]
+    async fn reads_see_commits_and_stop_at_close() {
+        let (dir, db) = temp_db("reads");
+        let store = SqliteStore::open(&db).await.unwrap();
+        let put = |key: &str| Write::Put {
+            ns: "t".into(),
+            key: key.into(),
+            value: key.as_bytes().to_vec(),
+            expect: crate::Expect::Absent,
+        };
+        store
+            .commit(vec![put("b"), put("a"), put("c")])
+            .await
+            .unwrap();
+        assert_eq!(store.get("t", "a").await.unwrap().unwrap().value, b"a");
+        let keys: Vec<_> = store
+            .list("t", "", Some("a"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["b", "c"]);
+        store.close().await;
+        assert!(matches!(
+            store.get("t", "a").await,
+            Err(StoreError::Unavailable(_))
+        ));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// State changes run at `synchronous=FULL` and leave the writer at NORMAL, the audit

@@ -19,12 +19,14 @@
 //! One writer per file also keeps SQLite's single write lock uncontended within the process.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rampart_core::audit::AuditRecord;
 use rusqlite::{named_params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::CommitCount;
 use crate::kv;
 use crate::rows::{checks_json, statements_json, unix_micros};
 use crate::{Expect, StoreError, Write};
@@ -63,6 +65,8 @@ enum Job {
 #[derive(Debug)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Transactions committed, for the checkpointer.
+    commits: CommitCount,
 }
 
 impl std::fmt::Debug for Job {
@@ -88,12 +92,14 @@ impl Writer {
         let (jobs, queue) = mpsc::channel(capacity);
         let (ready, opened) = oneshot::channel();
         let path = path.to_owned();
+        let commits = CommitCount::default();
+        let counted = commits.clone();
         std::thread::Builder::new()
             .name("rampart-sqlite-writer".into())
             .spawn(move || match open(&path) {
                 Ok(conn) => {
                     let _ = ready.send(Ok(()));
-                    run(conn, queue);
+                    run(conn, queue, &counted);
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -101,7 +107,12 @@ impl Writer {
             })
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
         opened.await.map_err(|_| stopped())??;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, commits })
+    }
+
+    /// The count of committed transactions, which the checkpointer follows.
+    pub(crate) fn commits(&self) -> CommitCount {
+        self.commits.clone()
     }
 
     /// Commits `writes` (and `record`) in one durable transaction.
@@ -182,8 +193,13 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     let journal: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(map_err)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-        .map_err(map_err)?;
+    // Checkpoints run on their own thread (`checkpoint.rs`), never inside a commit here; a
+    // WAL that grew during a burst is cut back to 64 MiB when it starts over.
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+    )
+    .map_err(map_err)?;
     let synchronous: i64 = conn
         .query_row("PRAGMA synchronous", [], |row| row.get(0))
         .map_err(map_err)?;
@@ -199,10 +215,10 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
 
 /// The thread's loop: take what is queued (up to a batch of records), commit the records as
 /// one group, then the state changes one by one.
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: &AtomicU64) {
     let mut records: Vec<AuditRecord> = Vec::with_capacity(MAX_BATCH);
     let mut waiters: Vec<(Reply, usize)> = Vec::with_capacity(MAX_BATCH);
-    let mut commits = Vec::new();
+    let mut changes = Vec::new();
     let mut closing = None;
     while let Some(first) = queue.blocking_recv() {
         let mut next = Some(first);
@@ -219,7 +235,7 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                     writes,
                     record,
                     done,
-                } => commits.push((writes, record, done)),
+                } => changes.push((writes, record, done)),
                 Job::Close(done) => {
                     closing = Some(done);
                     break;
@@ -249,9 +265,11 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 });
             }
             records.clear();
+            committed.fetch_add(1, Ordering::Relaxed);
         }
-        for (writes, record, done) in commits.drain(..) {
+        for (writes, record, done) in changes.drain(..) {
             let _ = done.send(commit_durably(&mut conn, &writes, record.as_deref()));
+            committed.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(done) = closing.take() {
             // Refuse whatever comes after the close, then close the connection.
@@ -418,7 +436,7 @@ fn apply(conn: &Connection, write: &Write, now: i64) -> Result<Option<i64>, Stor
 
 /// Damaged data or a file that is not a database is `Corrupt`; everything else (I/O, locks
 /// held too long, a full disk) `Unavailable`.
-fn map_err(err: rusqlite::Error) -> StoreError {
+pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match &err {
         rusqlite::Error::SqliteFailure(e, _)
