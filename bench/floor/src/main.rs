@@ -3,7 +3,7 @@
 //! A bare HTTP server that answers every request with the same small XML body (the size of a
 //! `GetCallerIdentity` answer) and checks nothing. It runs on the same stack as `rampart serve`
 //! — axum on hyper via `axum_server::from_tcp`, a default multi-thread tokio runtime (one worker
-//! per core), the system allocator — so that the benchmark can state what Rampart's checks cost
+//! per core), the same allocator (mimalloc) — so that the benchmark can state what Rampart's checks cost
 //! as a fraction of what this machine can serve at all.
 
 use std::io::Write;
@@ -13,6 +13,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use clap::Parser;
+
+/// The allocator `rampart` uses (crates/server/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A `GetCallerIdentity` answer of the size Rampart sends (about 400 bytes).
 const BODY: &str =

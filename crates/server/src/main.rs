@@ -3,6 +3,12 @@
 use clap::Parser;
 use rampart_server::{audit_cmd, cli, keys_cmd, policy_cmd, root_key, serve};
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers
+/// (headers, the audit record, the answer) across worker threads, and glibc's arenas spent ~14 %
+/// of a signed request's instructions on it (BENCHMARKS.md). The benchmark floor uses the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Before any thread exists: read RAMPART_ROOT_KEY and take it out of the environment, so
     // nothing this process starts inherits it.

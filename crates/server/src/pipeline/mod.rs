@@ -5,6 +5,7 @@
 //! the answer goes out. If the audit trail cannot be written, the caller gets
 //! `ServiceUnavailable` rather than an unaudited answer.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,8 +61,9 @@ struct Trail {
     started: Instant,
     source_ip: std::net::IpAddr,
     user_agent: Option<String>,
-    service: String,
-    operation: String,
+    /// The signing name and operation name, `-` until known (static: metrics labels).
+    service: &'static str,
+    operation: &'static str,
     access_key_id: Option<String>,
     principal_arn: Option<String>,
     /// The authorization decision (`allowed`, `explicitDeny`, `implicitDeny`), once made.
@@ -94,8 +96,8 @@ impl Trail {
             source_ip: self.source_ip.to_string(),
             tls,
             user_agent: self.user_agent.clone(),
-            service: self.service.clone(),
-            operation: self.operation.clone(),
+            service: self.service.to_owned(),
+            operation: self.operation.to_owned(),
             outcome,
             error_code,
             http_status,
@@ -153,8 +155,8 @@ pub(crate) async fn handle(
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect()),
-        service: "-".into(),
-        operation: "-".into(),
+        service: "-",
+        operation: "-",
         access_key_id: None,
         principal_arn: None,
         decision: None,
@@ -237,7 +239,7 @@ impl Pipeline {
                 }
             },
         };
-        trail.service = service.signing_name.to_owned();
+        trail.service = service.signing_name;
         trail.protocol = service.protocol;
         if let Some(auth) = &auth {
             let region = auth.scope.region;
@@ -263,7 +265,7 @@ impl Pipeline {
             content_type,
             body.clone(),
         )?;
-        trail.operation = operation.name.to_owned();
+        trail.operation = operation.name;
 
         let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
         let (credential, caller) = match (credential, operation.authentication) {
@@ -501,7 +503,7 @@ impl Pipeline {
                     &rejection.error,
                     &trail.request_id,
                 )),
-                Some(rejection.error.code.to_string()),
+                Some(rejection.error.code),
             ),
         };
         let outcome = if error_code.is_none() {
@@ -509,7 +511,12 @@ impl Pipeline {
         } else {
             AuditOutcome::Failure
         };
-        let record = trail.record(self.tls, outcome, error_code.clone(), encoded.status());
+        let record = trail.record(
+            self.tls,
+            outcome,
+            error_code.as_deref().map(str::to_owned),
+            encoded.status(),
+        );
         // A change committed with its record needs no second one; a failure after the commit
         // (rare: the operation answered an error after changing state) is recorded too.
         let already = trail.recorded_in_commit && outcome == AuditOutcome::Success;
@@ -531,10 +538,10 @@ impl Pipeline {
         };
         let elapsed = trail.started.elapsed().as_secs_f64();
         metrics::record_request(
-            &trail.service,
-            &trail.operation,
+            trail.service,
+            trail.operation,
             outcome.as_str(),
-            error_code.as_deref().unwrap_or(""),
+            error_code.clone().unwrap_or(Cow::Borrowed("")),
             elapsed,
         );
         tracing::debug!(
