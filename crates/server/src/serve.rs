@@ -137,6 +137,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
     registry.register(secrets.clone());
+    let user_pools = Arc::new(
+        rampart_user_pools::UserPoolsService::new(
+            store.clone(),
+            root_keys.clone(),
+            account_id.clone(),
+            args.region.clone(),
+        )
+        .context("the user-pool service cannot start")?,
+    );
+    registry.register(user_pools);
     crate::maintenance::spawn(
         kms,
         secrets,
