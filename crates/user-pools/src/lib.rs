@@ -40,12 +40,16 @@
 //! `rampart-store`, never on `rampart-iam`; the server registers the service.
 
 mod api;
+pub mod delivery;
 pub mod error;
+pub mod filter;
 pub mod ids;
+pub mod passwords;
 pub mod records;
 pub mod schema;
 pub mod sealing;
 pub mod service;
+pub mod users;
 
 pub use api::{OPERATIONS, PROTOCOL};
 pub use error::UserPoolsError;

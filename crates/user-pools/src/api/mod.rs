@@ -11,8 +11,12 @@
 //! module, and one line in the `user_pools_operations!` table below.
 
 mod clients;
+mod groups;
 mod pool_config;
 mod pools;
+mod user_admin;
+mod user_shapes;
+mod users;
 mod wire;
 
 use rampart_core::CallerIdentity;
@@ -122,6 +126,25 @@ user_pools_operations! {
     write "UpdateUserPoolClient" => clients::UpdateUserPoolClient;
     read "ListUserPoolClients" => clients::ListUserPoolClients;
     write "DeleteUserPoolClient" => clients::DeleteUserPoolClient;
+    write "AdminCreateUser" => users::AdminCreateUser;
+    read "AdminGetUser" => users::AdminGetUser;
+    write "AdminDeleteUser" => users::AdminDeleteUser;
+    read "ListUsers" => users::ListUsers;
+    write "AdminSetUserPassword" => user_admin::AdminSetUserPassword;
+    write "AdminConfirmSignUp" => user_admin::AdminConfirmSignUp;
+    write "AdminDisableUser" => user_admin::AdminDisableUser;
+    write "AdminEnableUser" => user_admin::AdminEnableUser;
+    write "AdminUpdateUserAttributes" => user_admin::AdminUpdateUserAttributes;
+    write "AdminDeleteUserAttributes" => user_admin::AdminDeleteUserAttributes;
+    write "AdminResetUserPassword" => user_admin::AdminResetUserPassword;
+    write "CreateGroup" => groups::CreateGroup;
+    read "GetGroup" => groups::GetGroup;
+    read "ListGroups" => groups::ListGroups;
+    write "DeleteGroup" => groups::DeleteGroup;
+    write "AdminAddUserToGroup" => groups::AdminAddUserToGroup;
+    write "AdminRemoveUserFromGroup" => groups::AdminRemoveUserFromGroup;
+    read "AdminListGroupsForUser" => groups::AdminListGroupsForUser;
+    read "ListUsersInGroup" => groups::ListUsersInGroup;
 }
 
 fn unknown(operation: &str) -> UserPoolsError {
