@@ -144,9 +144,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             account_id.clone(),
             args.region.clone(),
         )
-        .context("the user-pool service cannot start")?,
+        .context("the user-pool service cannot start")?
+        .with_public_url(args.public_url.clone().unwrap_or_else(|| endpoint.clone())),
     );
-    registry.register(user_pools);
+    registry.register(user_pools.clone());
     crate::maintenance::spawn(
         kms,
         secrets,
@@ -178,7 +179,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => (Some(metrics_handle), None),
     };
     let main = MainListener::new(
-        front::aws_api::front(pipeline, store.backend(), aws_api_metrics),
+        front::aws_api::front_with(
+            pipeline,
+            store.backend(),
+            aws_api_metrics,
+            front::discovery::routes(user_pools),
+        ),
         front::data_plane::front(Arc::new(DataPlanes::default())),
     );
 

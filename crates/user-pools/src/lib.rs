@@ -40,10 +40,13 @@
 //! `rampart-store`, never on `rampart-iam`; the server registers the service.
 
 mod api;
+pub mod app_client;
 pub mod delivery;
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod ids;
+pub mod outbox;
 pub mod passwords;
 pub mod records;
 pub mod schema;

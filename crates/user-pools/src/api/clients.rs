@@ -466,12 +466,15 @@ impl UserPoolsOperation for CreateUserPoolClient {
         rampart_store::request_audit::commit(
             svc.store.as_ref(),
             // A pool deleted meanwhile leaves an unreachable client under an id never reused.
-            vec![records::put(
-                ns::CLIENTS,
-                pool_key(&pool_id, &client_id),
-                &client,
-                Expect::Absent,
-            )],
+            vec![
+                records::put(
+                    ns::CLIENTS,
+                    pool_key(&pool_id, &client_id),
+                    &client,
+                    Expect::Absent,
+                ),
+                crate::app_client::index_write(&pool_id, &client_id),
+            ],
         )
         .await?;
         wire::reply(&json!({ "UserPoolClient": client_shape(svc, &client)? }))
@@ -717,11 +720,18 @@ impl UserPoolsOperation for DeleteUserPoolClient {
         let client = self.client.load(svc, &pool.record).await?;
         rampart_store::request_audit::commit(
             svc.store.as_ref(),
-            vec![records::delete(
-                ns::CLIENTS,
-                pool_key(&client.record.pool_id, &client.record.client_id),
-                Expect::Version(client.version),
-            )],
+            vec![
+                records::delete(
+                    ns::CLIENTS,
+                    pool_key(&client.record.pool_id, &client.record.client_id),
+                    Expect::Version(client.version),
+                ),
+                records::delete(
+                    ns::CLIENT_POOLS,
+                    client.record.client_id.clone(),
+                    Expect::Any,
+                ),
+            ],
         )
         .await?;
         Ok(b"{}".to_vec())

@@ -11,9 +11,11 @@
 //! module, and one line in the `user_pools_operations!` table below.
 
 mod clients;
+mod forgot_password;
 mod groups;
 mod pool_config;
 mod pools;
+mod sign_up;
 mod user_admin;
 mod user_shapes;
 mod users;
@@ -145,6 +147,11 @@ user_pools_operations! {
     write "AdminRemoveUserFromGroup" => groups::AdminRemoveUserFromGroup;
     read "AdminListGroupsForUser" => groups::AdminListGroupsForUser;
     read "ListUsersInGroup" => groups::ListUsersInGroup;
+    public "SignUp" => sign_up::SignUp;
+    public "ConfirmSignUp" => sign_up::ConfirmSignUp;
+    public "ResendConfirmationCode" => sign_up::ResendConfirmationCode;
+    public "ForgotPassword" => forgot_password::ForgotPassword;
+    public "ConfirmForgotPassword" => forgot_password::ConfirmForgotPassword;
 }
 
 fn unknown(operation: &str) -> UserPoolsError {

@@ -372,6 +372,13 @@ impl UserPoolsOperation for DeleteUserPool {
             ns::OUTBOX,
         ] {
             for key in records::all_keys(svc.store.as_ref(), namespace, &prefix).await? {
+                if namespace == ns::CLIENTS {
+                    writes.push(records::delete(
+                        ns::CLIENT_POOLS,
+                        key[prefix.len()..].to_owned(),
+                        Expect::Any,
+                    ));
+                }
                 writes.push(Write::Delete {
                     ns: namespace.into(),
                     key,

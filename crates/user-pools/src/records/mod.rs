@@ -27,6 +27,9 @@ pub mod ns {
     pub const SIGNING_KEYS: &str = "cognito-idp/signing-keys";
     /// [`super::client::ClientRecord`]s, by `<pool id>/<client id>`.
     pub const CLIENTS: &str = "cognito-idp/clients";
+    /// Which pool an app client belongs to, by client id (value: the pool id): public
+    /// operations name only the client. Written and deleted with the client.
+    pub const CLIENT_POOLS: &str = "cognito-idp/client-pools";
     /// [`super::user::UserRecord`]s, by `<pool id>/<username key>`
     /// ([`super::user::username_key`]).
     pub const USERS: &str = "cognito-idp/users";
