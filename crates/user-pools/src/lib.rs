@@ -16,6 +16,9 @@
 //!   name, secret ≡ (`UserPoolClientSecret`, `<pool id>/<client id>`), explicit auth flows,
 //!   token validities and units, read/write attributes, PreventUserExistenceErrors,
 //!   EnableTokenRevocation, auth session validity.
+//! - `cognito-idp/client-pools`, by client id — [`app_client::ClientPool`]: the pool a client
+//!   belongs to, so public operations, which name only the client, find it; written and deleted
+//!   with the client.
 //! - `cognito-idp/users`, by `<pool id>/<username key>` (the username, lowercased in a
 //!   case-insensitive pool) — [`records::user::UserRecord`]: username, `sub` (UUID),
 //!   attributes, status (UNCONFIRMED, CONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED),
