@@ -116,6 +116,27 @@ def test_secret_hash_is_required_and_checked(server):
     public.sign_up(ClientId=plain, Username="dave", Password=PASSWORD, SecretHash=good)
 
 
+def test_sign_up_cannot_claim_a_verified_alias(server):
+    """A verified email is a sign-in name: the code proves it, a SignUp cannot just say so."""
+    admin, public = idp(server), public_idp(server)
+    pid = pool(admin, AliasAttributes=["email"], AutoVerifiedAttributes=["email"])["Id"]
+    cid = app(admin, pid)["ClientId"]
+    confirmed_user(server, admin, public, pid, cid, "olivia")
+    for flag in ["email_verified", "phone_number_verified"]:
+        assert error(public.sign_up, ClientId=cid, Username="mallory", Password=PASSWORD, UserAttributes=[
+            {"Name": "email", "Value": "olivia@example.com"}, {"Name": flag, "Value": "true"}]) == (
+            "NotAuthorizedException", f"A client attempted to write unauthorized attribute {flag}")
+    assert admin.admin_get_user(UserPoolId=pid, Username="olivia@example.com")["Username"] == "olivia"
+    # A client whose WriteAttributes omit an attribute may not write it either.
+    limited = app(admin, pid, WriteAttributes=["email"])["ClientId"]
+    assert refused(public.sign_up, ClientId=limited, Username="pat", Password=PASSWORD, UserAttributes=[{"Name": "name", "Value": "Pat"}]) == "NotAuthorizedException"
+    # Signing up with an email another user holds as a verified alias: the confirmation is refused.
+    public.sign_up(ClientId=cid, Username="mallory", Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": "olivia@example.com"}])
+    code = last_code(server, pid, "mallory")
+    assert refused(public.confirm_sign_up, ClientId=cid, Username="mallory", ConfirmationCode=code) == "AliasExistsException"
+    assert admin.admin_get_user(UserPoolId=pid, Username="olivia@example.com")["Username"] == "olivia"
+
+
 def test_unknown_client_and_admin_only_pool(server):
     admin, public = idp(server), public_idp(server)
     assert refused(public.sign_up, ClientId="a" * 26, Username="x", Password=PASSWORD) == "ResourceNotFoundException"

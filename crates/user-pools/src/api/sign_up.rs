@@ -182,14 +182,22 @@ impl UserPoolsOperation for SignUp {
                 "SignUp is not permitted for this user pool".into(),
             ));
         }
+        // A client writes the attributes its WriteAttributes lists (all, when it lists none) —
+        // but never marks an email or phone verified unless it lists the flag itself: the
+        // flag is what the confirmation code proves, and a verified alias is a sign-in name.
         let writable = &client.client.record.write_attributes;
-        if !writable.is_empty() {
-            if let Some(a) = self.attributes.iter().find(|a| !writable.contains(&a.name)) {
-                return Err(UserPoolsError::NotAuthorized(format!(
-                    "A client attempted to write unauthorized attribute {}",
-                    a.name
-                )));
+        let allowed = |name: &str| {
+            if matches!(name, "email_verified" | "phone_number_verified") {
+                writable.iter().any(|w| w == name)
+            } else {
+                writable.is_empty() || writable.iter().any(|w| w == name)
             }
+        };
+        if let Some(a) = self.attributes.iter().find(|a| !allowed(&a.name)) {
+            return Err(UserPoolsError::NotAuthorized(format!(
+                "A client attempted to write unauthorized attribute {}",
+                a.name
+            )));
         }
         user_shapes::check_attributes(pool, &self.attributes, true)?;
         let Some(password) = self.password else {
