@@ -33,8 +33,10 @@ from confusion_cases import DECOY_TAG_KEY, REPO, JsonReply, doc, make_caller, or
 
 IDP = "cognito-idp"
 TARGET = "AWSCognitoIdentityProviderService"
-# The members that name a pool, an app client, a user or a group.
-ENTITY_PARAMS = ("UserPoolId", "ClientId", "Username", "GroupName")
+# The members that name a pool (by id or ARN), an app client, a user or a group.
+ENTITY_PARAMS = ("UserPoolId", "ResourceArn", "ClientId", "Username", "GroupName")
+# Those that name the pool itself.
+POOL_PARAMS = ("UserPoolId", "ResourceArn")
 PASSWORD = "Vict1m-Password!"
 CONFUSED_PASSWORD = "Confus3d-Passw0rd!"
 
@@ -93,7 +95,8 @@ CREATES = {"AdminCreateUser": "Username", "CreateGroup": "GroupName", "SignUp": 
 def entity(w, member, side, op=None):
     if CREATES.get(op) == member:
         return _new(w, member)
-    return {"UserPoolId": w.pool, "ClientId": w.client, "Username": w.user, "GroupName": w.group}[member][side]
+    return {"UserPoolId": w.pool, "ResourceArn": w.arn, "ClientId": w.client, "Username": w.user,
+            "GroupName": w.group}[member][side]
 
 
 # Values of the other required members (callables take the world and the side).
@@ -102,6 +105,10 @@ DEFAULTS = {
     "ClientName": lambda w, side: f"cv-confused-client-{w.suffix}",
     "MaxResults": lambda w, side: 10,
     "Password": lambda w, side: CONFUSED_PASSWORD,
+    "PreviousPassword": lambda w, side: PASSWORD,
+    "ProposedPassword": lambda w, side: CONFUSED_PASSWORD,
+    "Tags": lambda w, side: {DECOY_TAG_KEY: w.tag_value},
+    "TagKeys": lambda w, side: ["team"],
     "UserAttributes": lambda w, side: [{"Name": "name", "Value": "confused"}],
     "UserAttributeNames": lambda w, side: ["name"],
     "ConfirmationCode": lambda w, side: "123456",
@@ -171,7 +178,7 @@ def unused_entity_params(op):
 
 def named_entity_params(op):
     """The entity-naming members `op` takes, besides the pool."""
-    return [m for m in ENTITY_PARAMS if m in takes(op) and m != "UserPoolId"]
+    return [m for m in ENTITY_PARAMS if m in takes(op) and m not in POOL_PARAMS]
 
 
 def decoy_member(w, member):
@@ -179,8 +186,7 @@ def decoy_member(w, member):
 
 
 def victim_member(w, member):
-    return (member, {"UserPoolId": w.pool, "ClientId": w.client, "Username": w.user,
-                     "GroupName": w.group}[member]["victim"])
+    return (member, entity(w, member, "victim"))
 
 
 def send(server, caller, op, params):

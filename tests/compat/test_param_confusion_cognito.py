@@ -8,7 +8,7 @@ What this module proves:
    signed one has a generated request, every public one a pool-confusion case (a test fails
    when the table grows an operation this module cannot build a request for).
 2. Every signed operation aimed at the victim pool (its clients, users, groups) is refused with
-   AccessDeniedException; so is the same request with each pool/client/user/group-naming member
+   AccessDeniedException; so is the same request with each pool (id or ARN)/client/user/group-naming member
    the operation does not take added, naming the decoy, before or after the real members; and
    request tags carrying the decoy tag grant nothing (CreateUserPool, UpdateUserPool).
 3. Aimed at the decoy pool with the victim's client, user or group named: the victim's
