@@ -224,8 +224,12 @@ def test_too_many_wrong_codes(server):
     public.sign_up(ClientId=cid, Username="ivan", Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": "ivan@example.com"}])
     code = last_code(server, pid, "ivan")
     wrong = "000000" if code != "000000" else "111111"
+    audited = lambda outcome: len(server.audit("--operation", "ConfirmSignUp", "--outcome", outcome, "--json").splitlines())
+    successes, failures = audited("success"), audited("failure")
     for _ in range(5):
         assert refused(public.confirm_sign_up, ClientId=cid, Username="ivan", ConfirmationCode=wrong) == "CodeMismatchException"
+    # Each wrong code is audited once, as a failure (the attempt it counts is no success).
+    assert (audited("success"), audited("failure")) == (successes, failures + 5)
     # Past the limit even the right code is refused.
     assert error(public.confirm_sign_up, ClientId=cid, Username="ivan", ConfirmationCode=code) == (
         "LimitExceededException",

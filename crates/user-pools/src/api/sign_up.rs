@@ -94,8 +94,11 @@ pub(crate) async fn take_code(
     match delivery::check_code(svc, next, kind, code, now())? {
         CodeCheck::Accepted => Ok(()),
         CodeCheck::Mismatch => {
+            // The attempt counted is the refusal's bookkeeping, not the request's change: a
+            // plain commit, so the request is audited once, as the failure it is (committing
+            // through `request_audit` would also record it as a success).
             let writes = users::save(svc, pool, Some(user), next).await?;
-            rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
+            svc.store.commit(writes).await?;
             Err(code_mismatch())
         }
     }
