@@ -160,3 +160,53 @@ impl UserPoolsOperation for ConfirmForgotPassword {
         Ok(b"{}".to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::pool::{AccountRecoverySetting, PoolConfig, RecoveryOption};
+
+    fn pool(setting: Option<AccountRecoverySetting>) -> PoolRecord {
+        let now = time::OffsetDateTime::now_utc();
+        PoolRecord {
+            id: "eu-west-1_abc".into(),
+            arn: String::new(),
+            name: "p".into(),
+            created_at: now,
+            last_modified_at: now,
+            config: PoolConfig {
+                account_recovery_setting: setting,
+                ..PoolConfig::default()
+            },
+        }
+    }
+
+    fn option(name: &str, priority: u32) -> RecoveryOption {
+        RecoveryOption {
+            priority,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn reset_codes_follow_the_pools_recovery_order() {
+        assert_eq!(
+            recovery_mediums(&pool(None)),
+            [DeliveryMedium::Sms, DeliveryMedium::Email]
+        );
+        let email_first = AccountRecoverySetting {
+            recovery_mechanisms: vec![
+                option("verified_phone_number", 2),
+                option("verified_email", 1),
+            ],
+        };
+        assert_eq!(
+            recovery_mediums(&pool(Some(email_first))),
+            [DeliveryMedium::Email, DeliveryMedium::Sms]
+        );
+        let admin_only = AccountRecoverySetting {
+            recovery_mechanisms: vec![option("admin_only", 1)],
+        };
+        assert!(recovery_mediums(&pool(Some(admin_only))).is_empty());
+    }
+}

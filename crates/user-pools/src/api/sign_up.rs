@@ -394,3 +394,30 @@ impl UserPoolsOperation for ResendConfirmationCode {
         wire::reply(&json!({ "CodeDeliveryDetails": details }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoy_delivery_looks_like_a_real_one() {
+        assert_eq!(
+            decoy_delivery("nobody@example.com"),
+            delivery::delivery_details(DeliveryMedium::Email, "nobody@example.com")
+        );
+        assert_eq!(decoy_delivery("+15555551234")["DeliveryMedium"], "SMS");
+        let plain = decoy_delivery("nobody");
+        assert_eq!(plain["DeliveryMedium"], "EMAIL");
+        assert_eq!(plain["Destination"], "n***@n***");
+    }
+
+    #[test]
+    fn codes_are_never_echoed_in_errors() {
+        for bad in ["", "98 7654", &"9".repeat(2049)] {
+            let e = code_member(bad.to_owned()).unwrap_err();
+            assert_eq!(e.code(), "ValidationException");
+            assert!(!e.to_string().contains('9'), "{e}");
+        }
+        assert_eq!(code_member("123456".into()).unwrap().as_str(), "123456");
+    }
+}
