@@ -420,4 +420,62 @@ mod tests {
         }
         assert_eq!(code_member("123456".into()).unwrap().as_str(), "123456");
     }
+
+    /// A code past its lifetime is `ExpiredCodeException`, whatever was typed; the right code
+    /// within it is accepted once.
+    #[tokio::test]
+    async fn codes_expire_and_are_single_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = rampart_store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let svc = UserPoolsService::new(
+            store,
+            std::sync::Arc::new(rampart_core::RootKeyring::ephemeral()),
+            "123456789012",
+            "eu-west-1",
+        )
+        .unwrap();
+        let at = now();
+        let mut user = UserRecord {
+            pool_id: "eu-west-1_abc".into(),
+            username: "alice".into(),
+            sub: ids::new_sub(),
+            attributes: Vec::new(),
+            status: UserStatus::Unconfirmed,
+            enabled: true,
+            created_at: at,
+            last_modified_at: at,
+            password: None,
+            codes: Vec::new(),
+        };
+        let issued = at - time::Duration::hours(25);
+        delivery::issue_code(
+            &svc,
+            &mut user,
+            CodeKind::SignUp,
+            DeliveryMedium::Email,
+            "a@b.c",
+            issued,
+        )
+        .unwrap();
+        let sealed = user.code(CodeKind::SignUp).unwrap().sealed_code.clone();
+        let code = crate::sealing::open_text(
+            &svc.keyring,
+            rampart_core::SealPurpose::UserCode,
+            &crate::sealing::code_context(&user.pool_id, &user.sub, CodeKind::SignUp),
+            &sealed,
+        )
+        .unwrap();
+        let e = delivery::check_code(&svc, &mut user, CodeKind::SignUp, &code, at).unwrap_err();
+        assert_eq!(e.code(), "ExpiredCodeException");
+        // Within its lifetime: accepted, then gone.
+        let within = issued + time::Duration::hours(23);
+        assert_eq!(
+            delivery::check_code(&svc, &mut user, CodeKind::SignUp, &code, within).unwrap(),
+            CodeCheck::Accepted
+        );
+        let e = delivery::check_code(&svc, &mut user, CodeKind::SignUp, &code, within).unwrap_err();
+        assert_eq!(e.code(), "ExpiredCodeException");
+    }
 }
