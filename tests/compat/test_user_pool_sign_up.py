@@ -241,6 +241,28 @@ def test_too_many_wrong_codes(server):
     public.confirm_sign_up(ClientId=cid, Username="ivan", ConfirmationCode=last_code(server, pid, "ivan"))
 
 
+def test_codes_sent_per_user_are_bounded(server):
+    """Each code brings five fresh guesses: asking for codes is bounded too (five an hour)."""
+    admin, public = idp(server), public_idp(server)
+    pid = pool(admin, AutoVerifiedAttributes=["email"])["Id"]
+    cid = app(admin, pid)["ClientId"]
+    confirmed_user(server, admin, public, pid, cid, "lena")
+    confirmed_user(server, admin, public, pid, cid, "mona")
+    for _ in range(5):
+        public.forgot_password(ClientId=cid, Username="lena")
+    assert error(public.forgot_password, ClientId=cid, Username="lena") == (
+        "LimitExceededException", "Attempt limit exceeded, please try after some time.")
+    assert len([m for m in outbox(server, pid) if m["username"] == "lena" and m["kind"] == "forgot-password"]) == 5
+    # Another user is not affected; resends count the same way.
+    public.forgot_password(ClientId=cid, Username="mona")
+    public.sign_up(ClientId=cid, Username="nina", Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": "nina@example.com"}])
+    for _ in range(5):
+        public.resend_confirmation_code(ClientId=cid, Username="nina")
+    assert refused(public.resend_confirmation_code, ClientId=cid, Username="nina") == "LimitExceededException"
+    # The last code sent still confirms.
+    public.confirm_sign_up(ClientId=cid, Username="nina", ConfirmationCode=last_code(server, pid, "nina"))
+
+
 def test_user_existence_errors(server):
     admin, public = idp(server), public_idp(server)
     pid = pool(admin, AutoVerifiedAttributes=["email"])["Id"]

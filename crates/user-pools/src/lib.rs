@@ -31,6 +31,8 @@
 //! - `cognito-idp/groups`, by `<pool id>/<group>`; memberships in `cognito-idp/group-members`
 //!   (`<pool id>/<group>␟<user key>`) and `cognito-idp/user-groups` (`<pool id>/<user key>␟<group>`),
 //!   written together.
+//! - `cognito-idp/code-sends`, by `<pool id>/<sub>` — [`send_limit::SendWindow`]: how many
+//!   codes the public operations sent the user this hour.
 //! - `cognito-idp/outbox`, by `<pool id>/<time-ordered id>` — [`records::outbox::OutboxMessage`]:
 //!   codes and invitations as they would be sent, the code or temporary password ≡
 //!   (`UserPoolOutboxMessage`, `<pool id>/<message id>`), expiring with the code.
@@ -54,6 +56,7 @@ pub mod passwords;
 pub mod records;
 pub mod schema;
 pub mod sealing;
+pub mod send_limit;
 pub mod service;
 pub mod users;
 

@@ -19,7 +19,7 @@ use crate::records::outbox::DeliveryMedium;
 use crate::records::pool::PoolRecord;
 use crate::records::user::{CodeKind, UserStatus};
 use crate::service::now;
-use crate::{passwords, users, UserPoolsService};
+use crate::{passwords, send_limit, users, UserPoolsService};
 
 /// The mediums a reset code may go to, in the pool's order: its AccountRecoverySetting
 /// (`verified_phone_number`, `verified_email`; `admin_only` allows none), else SMS then email.
@@ -82,10 +82,11 @@ impl UserPoolsOperation for ForgotPassword {
                 "Cannot reset password for the user as there is no registered/verified email or phone_number".into(),
             ));
         };
+        let limit = send_limit::claim(svc, &pool.id, &next.sub, now()).await?;
         let (details, message) =
             delivery::issue_code(svc, &mut next, CodeKind::ForgotPassword, medium, &to, now())?;
         let mut writes = users::save(svc, pool, Some(&user), &next).await?;
-        writes.push(message);
+        writes.extend([message, limit]);
         rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(&json!({ "CodeDeliveryDetails": details }))
     }

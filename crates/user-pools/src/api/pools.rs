@@ -370,6 +370,7 @@ impl UserPoolsOperation for DeleteUserPool {
             ns::GROUP_MEMBERS,
             ns::USER_GROUPS,
             ns::OUTBOX,
+            ns::CODE_SENDS,
         ] {
             for key in records::all_keys(svc.store.as_ref(), namespace, &prefix).await? {
                 if namespace == ns::CLIENTS {

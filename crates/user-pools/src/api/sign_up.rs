@@ -19,7 +19,7 @@ use crate::records::outbox::{masked_destination, DeliveryMedium};
 use crate::records::pool::PoolRecord;
 use crate::records::user::{Attribute, CodeKind, UserRecord, UserStatus, MAX_CODE_ATTEMPTS};
 use crate::service::now;
-use crate::{ids, passwords, users, UserPoolsService};
+use crate::{ids, passwords, send_limit, users, UserPoolsService};
 
 /// What every public user operation names: the client, its secret hash, the user.
 pub(crate) struct PublicUser {
@@ -386,10 +386,11 @@ impl UserPoolsOperation for ResendConfirmationCode {
                 "Cannot resend codes. Auto verification not turned on.".into(),
             ));
         };
+        let limit = send_limit::claim(svc, &pool.id, &next.sub, now()).await?;
         let (details, message) =
             delivery::issue_code(svc, &mut next, CodeKind::SignUp, medium, &to, now())?;
         let mut writes = users::save(svc, pool, Some(&user), &next).await?;
-        writes.push(message);
+        writes.extend([message, limit]);
         rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(&json!({ "CodeDeliveryDetails": details }))
     }

@@ -45,6 +45,9 @@ pub mod ns {
     /// The same membership by user: `<pool id>/<username key><SEP><group name>` → the group
     /// name (for AdminListGroupsForUser, and deleting a user's memberships).
     pub const USER_GROUPS: &str = "cognito-idp/user-groups";
+    /// [`crate::send_limit::SendWindow`]s: codes sent to a user in the current window, by
+    /// `<pool id>/<sub>`.
+    pub const CODE_SENDS: &str = "cognito-idp/code-sends";
     /// [`super::outbox::OutboxMessage`]s, by `<pool id>/<message id>` (time-ordered ids).
     pub const OUTBOX: &str = "cognito-idp/outbox";
 }
