@@ -135,6 +135,14 @@ def test_sign_up_cannot_claim_a_verified_alias(server):
     code = last_code(server, pid, "mallory")
     assert refused(public.confirm_sign_up, ClientId=cid, Username="mallory", ConfirmationCode=code) == "AliasExistsException"
     assert admin.admin_get_user(UserPoolId=pid, Username="olivia@example.com")["Username"] == "olivia"
+    # ForceAliasCreation, once the code is proven: the alias moves, the former holder's email is
+    # no longer verified.
+    assert refused(public.confirm_sign_up, ClientId=cid, Username="mallory", ConfirmationCode="000000" if code != "000000" else "111111", ForceAliasCreation=True) == "CodeMismatchException"
+    assert admin.admin_get_user(UserPoolId=pid, Username="olivia@example.com")["Username"] == "olivia"
+    public.confirm_sign_up(ClientId=cid, Username="mallory", ConfirmationCode=code, ForceAliasCreation=True)
+    assert admin.admin_get_user(UserPoolId=pid, Username="olivia@example.com")["Username"] == "mallory"
+    olivia = admin.admin_get_user(UserPoolId=pid, Username="olivia")
+    assert attrs(olivia)["email_verified"] == "false" and olivia["UserStatus"] == "CONFIRMED"
 
 
 def test_unknown_client_and_admin_only_pool(server):

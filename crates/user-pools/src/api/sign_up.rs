@@ -270,6 +270,7 @@ impl UserPoolsOperation for SignUp {
 pub(crate) struct ConfirmSignUp {
     user: PublicUser,
     code: Zeroizing<String>,
+    force_alias_creation: bool,
 }
 
 #[derive(Deserialize)]
@@ -279,6 +280,7 @@ struct ConfirmSignUpInput {
     secret_hash: Option<String>,
     username: String,
     confirmation_code: String,
+    force_alias_creation: Option<bool>,
 }
 
 #[async_trait::async_trait]
@@ -288,6 +290,7 @@ impl UserPoolsOperation for ConfirmSignUp {
         Ok(ConfirmSignUp {
             user: PublicUser::parse(input.client_id, input.secret_hash, input.username)?,
             code: code_member(input.confirmation_code)?,
+            force_alias_creation: input.force_alias_creation.unwrap_or(false),
         })
     }
 
@@ -323,10 +326,52 @@ impl UserPoolsOperation for ConfirmSignUp {
         }
         next.status = UserStatus::Confirmed;
         next.last_modified_at = now();
+        if self.force_alias_creation {
+            take_aliases(svc, pool, &next).await?;
+        }
         let writes = users::save(svc, pool, Some(&user), &next).await?;
         rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(b"{}".to_vec())
     }
+}
+
+/// `ForceAliasCreation`: the alias attributes `user` now holds verified are taken from whoever
+/// held them — that user's attribute is no longer verified, and no longer signs in. Username
+/// attributes are never taken (they are the other user's name).
+async fn take_aliases(
+    svc: &UserPoolsService,
+    pool: &PoolRecord,
+    user: &UserRecord,
+) -> Result<(), UserPoolsError> {
+    use crate::records::user::AliasRecord;
+    use crate::records::{self, ns, pool_key};
+    for (attribute, key) in users::aliases_of(pool, user) {
+        if pool.config.is_username_attribute(&attribute) {
+            continue;
+        }
+        let Some(alias) =
+            records::load::<AliasRecord>(svc.store.as_ref(), ns::ALIASES, &key).await?
+        else {
+            continue;
+        };
+        if alias.record.sub == user.sub {
+            continue;
+        }
+        let holder_key = pool_key(&pool.id, &alias.record.username_key);
+        let Some(holder) =
+            records::load::<UserRecord>(svc.store.as_ref(), ns::USERS, &holder_key).await?
+        else {
+            continue;
+        };
+        let mut released = holder.record.clone();
+        released.set_attribute(&format!("{attribute}_verified"), "false");
+        released.last_modified_at = now();
+        // Committed before the confirmation: if that then fails, the alias is free, as the
+        // caller asked, and the confirmation can be retried with the same code.
+        let writes = users::save(svc, pool, Some(&holder), &released).await?;
+        rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
+    }
+    Ok(())
 }
 
 pub(crate) struct ResendConfirmationCode {
