@@ -155,7 +155,11 @@ class JsonReply:
         return f"HTTP {self.status} {self.code or ''}: {self.body[:600]}"
 
 
-JSON_TARGETS = {"kms": ("TrentService", "1.1"), "secretsmanager": ("secretsmanager", "1.1")}
+JSON_TARGETS = {
+    "kms": ("TrentService", "1.1"),
+    "secretsmanager": ("secretsmanager", "1.1"),
+    "cognito-idp": ("AWSCognitoIdentityProviderService", "1.1"),
+}
 
 
 def send_json(server, caller, action, body, service="kms") -> JsonReply:
@@ -226,6 +230,12 @@ def table_operations(service):
     if service == "kms":
         text = (REPO / "crates/kms/src/api/mod.rs").read_text()
         block = text[text.index("\nkms_operations! {"):]
+        block = block[: block.index("\n}")]
+        return re.findall(r'^\s*(?:read|write)\s+"(\w+)"', block, re.M)
+    if service == "cognito-idp":
+        # Signed operations only; `public` ones are listed by confusion_cognito.public_operations.
+        text = (REPO / "crates/user-pools/src/api/mod.rs").read_text()
+        block = text[text.index("\nuser_pools_operations! {"):]
         block = block[: block.index("\n}")]
         return re.findall(r'^\s*(?:read|write)\s+"(\w+)"', block, re.M)
     if service == "secretsmanager":

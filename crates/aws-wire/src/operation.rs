@@ -67,9 +67,15 @@ where
 }
 
 /// The [`OperationSpec`](crate::OperationSpec) of a signed operation: `read` ones change
-/// nothing (`spec!(read "GetUser")`, `spec!(write "CreateUser")`).
+/// nothing (`spec!(read "GetUser")`, `spec!(write "CreateUser")`); `public` ones are
+/// unauthenticated by design (`spec!(public "SignUp")`, see [`OperationSpec::public`]).
+///
+/// [`OperationSpec::public`]: crate::OperationSpec::public
 #[macro_export]
 macro_rules! spec {
+    (public $name:literal) => {
+        $crate::OperationSpec::public($name)
+    };
     (read $name:literal) => {
         $crate::OperationSpec::signed($name).read_only()
     };

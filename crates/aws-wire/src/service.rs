@@ -59,6 +59,20 @@ impl OperationSpec {
         }
     }
 
+    /// An operation that is unauthenticated by design (Cognito's `SignUp`, `InitiateAuth`):
+    /// reachable without SigV4 and never authorized against IAM policies — it proves who the
+    /// caller is itself (a client secret hash, a code, a password, a token). A signed request
+    /// reaches it too, as on AWS, and is not authorized either.
+    pub const fn public(name: &'static str) -> Self {
+        OperationSpec {
+            name,
+            authentication: Authentication::None,
+            permission: Permission::NotRequired,
+            read_only: false,
+            route: None,
+        }
+    }
+
     /// The same operation, callable by any authenticated caller.
     pub const fn without_permission(mut self) -> Self {
         self.permission = Permission::NotRequired;

@@ -38,6 +38,9 @@ pub enum Command {
     /// Key custody: rotate the root key that seals secrets at rest, show what it seals.
     #[command(subcommand)]
     Keys(crate::keys_cmd::KeysCommand),
+    /// User pools' local tooling: read the delivery outbox (codes, temporary passwords).
+    #[command(subcommand)]
+    Identity(crate::identity_cmd::IdentityCommand),
 }
 
 /// Where Rampart keeps its state.
@@ -129,6 +132,10 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "RAMPART_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The URL clients reach this server at, as the user pools name it in their token issuer
+    /// (`<URL>/<poolId>`) and JWKS URI. Default: http(s)://<listen address>.
+    #[arg(long, env = "RAMPART_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// The region this endpoint reports in ARNs and examples.
     #[arg(long, env = "RAMPART_REGION", default_value = "us-east-1")]
     pub region: String,

@@ -120,7 +120,9 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn open(
+/// Opens the store named by `store_args` with the root key `key_args` names, proved to be the
+/// store's (the store must exist).
+pub(crate) async fn open(
     store_args: &StoreArgs,
     key_args: &RootKeyArgs,
 ) -> anyhow::Result<(Arc<dyn Store>, Custody)> {

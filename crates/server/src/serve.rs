@@ -137,6 +137,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
     registry.register(secrets.clone());
+    let user_pools = Arc::new(
+        rampart_user_pools::UserPoolsService::new(
+            store.clone(),
+            root_keys.clone(),
+            account_id.clone(),
+            args.region.clone(),
+        )
+        .context("the user-pool service cannot start")?
+        .with_public_url(args.public_url.clone().unwrap_or_else(|| endpoint.clone())),
+    );
+    registry.register(user_pools.clone());
     crate::maintenance::spawn(
         kms,
         secrets,
@@ -168,7 +179,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => (Some(metrics_handle), None),
     };
     let main = MainListener::new(
-        front::aws_api::front(pipeline, store.backend(), aws_api_metrics),
+        front::aws_api::front_with(
+            pipeline,
+            store.backend(),
+            aws_api_metrics,
+            front::discovery::routes(user_pools),
+        ),
         front::data_plane::front(Arc::new(DataPlanes::default())),
     );
 

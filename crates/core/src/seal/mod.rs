@@ -65,6 +65,24 @@ pub enum SealPurpose {
     KmsBackingKey,
     /// The record that proves which root key a store is sealed under; the context is fixed.
     RootKeyCanary,
+    /// A user-pool user's Argon2id PHC string; the context is `<pool id>/<sub>`.
+    UserPasswordHash,
+    /// A user-pool user's SRP verifier (salt and `v`); the context is `<pool id>/<sub>`.
+    UserSrpVerifier,
+    /// A user-pool user's TOTP secret; the context is `<pool id>/<sub>`.
+    UserTotpSecret,
+    /// A one-time code (confirmation, password reset, attribute verification) a user must
+    /// echo back; the context is `<pool id>/<sub>/<code kind>`.
+    UserCode,
+    /// A message in a user pool's delivery outbox (a code or temporary password as sent);
+    /// the context is `<pool id>/<message id>`.
+    UserPoolOutboxMessage,
+    /// A user-pool app client's secret; the context is `<pool id>/<client id>`.
+    UserPoolClientSecret,
+    /// A user pool's RSA signing key (PKCS#8); the context is `<pool id>/<kid>`.
+    UserPoolSigningKey,
+    /// The hash of a user-pool refresh token; the context is `<pool id>/<token family id>`.
+    UserRefreshToken,
 }
 
 impl SealPurpose {
@@ -74,6 +92,14 @@ impl SealPurpose {
             SealPurpose::AccessKeySecret => "iam:access-key-secret",
             SealPurpose::KmsBackingKey => "kms:backing-key",
             SealPurpose::RootKeyCanary => "custody:root-key-canary",
+            SealPurpose::UserPasswordHash => "cognito-idp:password-hash",
+            SealPurpose::UserSrpVerifier => "cognito-idp:srp-verifier",
+            SealPurpose::UserTotpSecret => "cognito-idp:totp-secret",
+            SealPurpose::UserCode => "cognito-idp:code",
+            SealPurpose::UserPoolOutboxMessage => "cognito-idp:outbox-message",
+            SealPurpose::UserPoolClientSecret => "cognito-idp:client-secret",
+            SealPurpose::UserPoolSigningKey => "cognito-idp:signing-key",
+            SealPurpose::UserRefreshToken => "cognito-idp:refresh-token",
         }
     }
 
@@ -83,7 +109,16 @@ impl SealPurpose {
         match self {
             SealPurpose::AccessKeySecret => Some(context.to_owned()),
             SealPurpose::KmsBackingKey => Some(format!("rampart:kms:backing-key:{context}")),
-            SealPurpose::RootKeyCanary => None,
+            // Everything else came after v2: a v1 value of it is forged.
+            SealPurpose::RootKeyCanary
+            | SealPurpose::UserPasswordHash
+            | SealPurpose::UserSrpVerifier
+            | SealPurpose::UserTotpSecret
+            | SealPurpose::UserCode
+            | SealPurpose::UserPoolOutboxMessage
+            | SealPurpose::UserPoolClientSecret
+            | SealPurpose::UserPoolSigningKey
+            | SealPurpose::UserRefreshToken => None,
         }
     }
 }

@@ -320,3 +320,38 @@ fn sealed_values_never_carry_the_key() {
     }
     assert_eq!(format!("{key:?}"), format!("RootKey({})", key.id()));
 }
+
+#[test]
+fn user_pool_purposes_are_distinct_and_not_interchangeable() {
+    let all = [
+        SealPurpose::AccessKeySecret,
+        SealPurpose::KmsBackingKey,
+        SealPurpose::RootKeyCanary,
+        SealPurpose::UserPasswordHash,
+        SealPurpose::UserSrpVerifier,
+        SealPurpose::UserTotpSecret,
+        SealPurpose::UserCode,
+        SealPurpose::UserPoolOutboxMessage,
+        SealPurpose::UserPoolClientSecret,
+        SealPurpose::UserPoolSigningKey,
+        SealPurpose::UserRefreshToken,
+    ];
+    let labels: std::collections::HashSet<_> = all.iter().map(|p| p.label()).collect();
+    assert_eq!(labels.len(), all.len());
+    let key = RootKey::generate();
+    let sealed = key.seal(
+        SealPurpose::UserPasswordHash,
+        "eu-west-1_abc/sub",
+        b"$argon2id$",
+    );
+    for other in all.iter().filter(|p| **p != SealPurpose::UserPasswordHash) {
+        assert_eq!(
+            key.open(&sealed, *other, "eu-west-1_abc/sub"),
+            Err(SealError::Unauthentic),
+            "{other:?}"
+        );
+    }
+    assert!(key
+        .open(&sealed, SealPurpose::UserPasswordHash, "eu-west-1_abc/sub2")
+        .is_err());
+}

@@ -24,7 +24,18 @@ pub fn front(
     store_backend: &'static str,
     metrics: Option<PrometheusHandle>,
 ) -> Front {
-    let mut router = Router::new().route(
+    front_with(pipeline, store_backend, metrics, Router::new())
+}
+
+/// The same with `routes` beside the pipeline (the user pools' discovery documents,
+/// [`super::discovery`]).
+pub fn front_with(
+    pipeline: Arc<Pipeline>,
+    store_backend: &'static str,
+    metrics: Option<PrometheusHandle>,
+    routes: Router<Arc<Pipeline>>,
+) -> Front {
+    let mut router = routes.route(
         "/health",
         get(move || async move {
             axum::Json(serde_json::json!({"status": "ok", "store": store_backend}))

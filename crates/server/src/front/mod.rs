@@ -26,6 +26,7 @@
 
 pub mod aws_api;
 pub mod data_plane;
+pub mod discovery;
 pub mod internal;
 pub mod limits;
 

@@ -23,6 +23,7 @@ const ATTEMPTS: usize = 20;
 pub fn sealed_namespaces() -> Vec<SealedNamespace> {
     let mut all = rampart_iam::sealed_records();
     all.extend(rampart_kms::sealed_records());
+    all.extend(rampart_user_pools::sealed_records());
     all
 }
 
