@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use rampart_core::{RootKey, RootKeyId};
+use rampart_core::{AuditCheck, AuditRecord, RootKey, RootKeyId};
 use rampart_store::{Expect, Store, StoreError, Write};
 use time::OffsetDateTime;
 
@@ -252,7 +252,13 @@ async fn rotate(
                 from: record.root_key_id,
                 started_at: OffsetDateTime::now_utc(),
             });
-            commit_record(store, &next, version).await?;
+            commit_record(
+                store,
+                &next,
+                version,
+                custody_change("SwitchRootKey", id, record.root_key_id),
+            )
+            .await?;
             println!(
                 "The store is now sealed under root key {id} (was {}); running servers follow within seconds.",
                 record.root_key_id
@@ -276,13 +282,13 @@ async fn rotate(
                 record.root_key_id
             );
         }
-        if record.rotation.is_none() {
+        let Some(rotation) = record.rotation.take() else {
             break;
-        }
-        record.rotation = None;
+        };
         record.updated_at = OffsetDateTime::now_utc();
+        let audit = custody_change("FinishRootKeyRotation", target, rotation.from);
         match store
-            .commit(vec![record.write(Expect::Version(version))])
+            .commit_audited(vec![record.write(Expect::Version(version))], &audit)
             .await
         {
             Ok(_) => break,
@@ -337,17 +343,26 @@ async fn stage(
     let mut announced = record.clone();
     announced.next_root_key_id = Some(id);
     announced.updated_at = OffsetDateTime::now_utc();
-    commit_record(store, &announced, version).await?;
+    commit_record(
+        store,
+        &announced,
+        version,
+        custody_change("StageRootKey", id, record.root_key_id),
+    )
+    .await?;
     Ok(id)
 }
 
+/// Commits the store's root-key record with the audit record of the change, so every step
+/// of a rotation is in the trail with the change it made.
 async fn commit_record(
     store: &dyn Store,
     record: &RootKeyRecord,
     version: i64,
+    audit: AuditRecord,
 ) -> anyhow::Result<()> {
     match store
-        .commit(vec![record.write(Expect::Version(version))])
+        .commit_audited(vec![record.write(Expect::Version(version))], &audit)
         .await
     {
         Ok(_) => Ok(()),
@@ -356,6 +371,45 @@ async fn commit_record(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The audit record of a change to the key custody made by `rampart keys`: no AWS principal is
+/// involved, so the principal is the local account that ran the command, and the checks name
+/// the key the change is about and the one it follows, with the decision `operator`.
+fn custody_change(operation: &str, key: RootKeyId, previous: RootKeyId) -> AuditRecord {
+    let mut record = AuditRecord::service_action(
+        OffsetDateTime::now_utc(),
+        &operator(),
+        "rampart",
+        operation,
+        &format!("root-key/{key}"),
+    );
+    record.user_agent = Some("rampart keys".to_owned());
+    let action = format!("rampart:{operation}");
+    record.checks = [key, previous]
+        .into_iter()
+        .map(|id| AuditCheck {
+            action: action.clone(),
+            resource: format!("root-key/{id}"),
+            decision: "operator".to_owned(),
+        })
+        .collect();
+    record
+}
+
+/// Who ran the command: the local account (`USER`, else the numeric uid of the process).
+fn operator() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty() && u.len() <= 64)
+        .or_else(|| {
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|m| format!("uid-{}", m.uid()))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("local-operator/{user}")
 }
 
 /// Waits until every running server (a node record seen recently) satisfies `ready`.
@@ -461,6 +515,11 @@ async fn retire(store: &dyn Store, custody: &Custody, wait: Duration) -> anyhow:
                 );
             } else {
                 source::write_keyring_file(path, [keep])?;
+                let retired: Vec<_> = dropped
+                    .iter()
+                    .map(|old| custody_change("RetireRootKey", *old, current))
+                    .collect();
+                store.append_audit(&retired).await?;
                 println!(
                     "Retired root keys {} from {}: nothing in the store is sealed under them and no running server seals under them.",
                     ids(dropped),

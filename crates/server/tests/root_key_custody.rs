@@ -468,6 +468,30 @@ async fn rotate_root_re_wraps_everything_and_retire_drops_the_old_key() {
     let (rec, _) = record::load(store.as_ref()).await.unwrap().unwrap();
     assert_eq!(rec.root_key_id, new_id);
     assert!(rec.rotation.is_none());
+    // Each step of the rotation is in the audit trail, committed with the change it made.
+    let trail = store
+        .query_audit(&rampart_core::AuditQuery {
+            service: Some("rampart".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let steps: Vec<_> = trail.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(
+        steps,
+        ["StageRootKey", "SwitchRootKey", "FinishRootKeyRotation"]
+    );
+    for r in &trail {
+        assert!(r
+            .principal_arn
+            .as_deref()
+            .is_some_and(|p| p.starts_with("local-operator/")));
+        let resources: Vec<_> = r.checks.iter().map(|c| c.resource.clone()).collect();
+        assert_eq!(
+            resources,
+            [format!("root-key/{new_id}"), format!("root-key/{old_id}")]
+        );
+    }
     // The blob sealed before everything still decrypts under the new root key only.
     let kms = KmsService::new(store.clone(), Arc::new(ring), "000000000000", "us-east-1");
     let key = kms.key(&old.kms_key_id).await.unwrap().key.unwrap().record;
