@@ -40,6 +40,7 @@
 //! `rampart-store`, never on `rampart-iam`; the server registers the service.
 
 mod api;
+pub mod auth;
 pub mod delivery;
 pub mod error;
 pub mod filter;

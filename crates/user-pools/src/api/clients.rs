@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::wire::{self, epoch};
 use super::{Call, Reply, UserPoolsOperation};
 use crate::error::UserPoolsError;
+use crate::records::auth::ClientPoolRecord;
 use crate::records::client::{ClientRecord, TimeUnit, TokenValidity};
 use crate::records::pool::PoolRecord;
 use crate::records::{self, ns, pool_key, pool_prefix, Stored};
@@ -466,12 +467,23 @@ impl UserPoolsOperation for CreateUserPoolClient {
         rampart_store::request_audit::commit(
             svc.store.as_ref(),
             // A pool deleted meanwhile leaves an unreachable client under an id never reused.
-            vec![records::put(
-                ns::CLIENTS,
-                pool_key(&pool_id, &client_id),
-                &client,
-                Expect::Absent,
-            )],
+            // The index public operations find the client's pool by.
+            vec![
+                records::put(
+                    ns::CLIENTS,
+                    pool_key(&pool_id, &client_id),
+                    &client,
+                    Expect::Absent,
+                ),
+                records::put(
+                    ns::CLIENT_POOLS,
+                    client_id.clone(),
+                    &ClientPoolRecord {
+                        pool_id: pool_id.clone(),
+                    },
+                    Expect::Absent,
+                ),
+            ],
         )
         .await?;
         wire::reply(&json!({ "UserPoolClient": client_shape(svc, &client)? }))
@@ -717,11 +729,18 @@ impl UserPoolsOperation for DeleteUserPoolClient {
         let client = self.client.load(svc, &pool.record).await?;
         rampart_store::request_audit::commit(
             svc.store.as_ref(),
-            vec![records::delete(
-                ns::CLIENTS,
-                pool_key(&client.record.pool_id, &client.record.client_id),
-                Expect::Version(client.version),
-            )],
+            vec![
+                records::delete(
+                    ns::CLIENTS,
+                    pool_key(&client.record.pool_id, &client.record.client_id),
+                    Expect::Version(client.version),
+                ),
+                records::delete(
+                    ns::CLIENT_POOLS,
+                    client.record.client_id.clone(),
+                    Expect::Any,
+                ),
+            ],
         )
         .await?;
         Ok(b"{}".to_vec())

@@ -10,14 +10,18 @@
 //! To add an operation: a typed request implementing [`UserPoolsOperation`] in the family's
 //! module, and one line in the `user_pools_operations!` table below.
 
+mod auth;
 mod clients;
 mod groups;
 mod pool_config;
 mod pools;
+mod token_ops;
 mod user_admin;
 mod user_shapes;
 mod users;
 mod wire;
+
+pub(crate) use user_shapes::check_attributes;
 
 use rampart_core::CallerIdentity;
 use rampart_wire::operation::{prepare, TypedOperations};
@@ -145,6 +149,14 @@ user_pools_operations! {
     write "AdminRemoveUserFromGroup" => groups::AdminRemoveUserFromGroup;
     read "AdminListGroupsForUser" => groups::AdminListGroupsForUser;
     read "ListUsersInGroup" => groups::ListUsersInGroup;
+    public "InitiateAuth" => auth::InitiateAuth;
+    write "AdminInitiateAuth" => auth::AdminInitiateAuth;
+    public "RespondToAuthChallenge" => auth::RespondToAuthChallenge;
+    write "AdminRespondToAuthChallenge" => auth::AdminRespondToAuthChallenge;
+    public "GetUser" => token_ops::GetUser;
+    public "GlobalSignOut" => token_ops::GlobalSignOut;
+    write "AdminUserGlobalSignOut" => token_ops::AdminUserGlobalSignOut;
+    public "RevokeToken" => token_ops::RevokeToken;
 }
 
 fn unknown(operation: &str) -> UserPoolsError {

@@ -370,8 +370,19 @@ impl UserPoolsOperation for DeleteUserPool {
             ns::GROUP_MEMBERS,
             ns::USER_GROUPS,
             ns::OUTBOX,
+            ns::TOKEN_FAMILIES,
+            ns::REFRESH_TOKENS,
+            ns::USED_SESSIONS,
+            ns::SIGN_IN_FAILURES,
         ] {
             for key in records::all_keys(svc.store.as_ref(), namespace, &prefix).await? {
+                if namespace == ns::CLIENTS {
+                    writes.push(records::delete(
+                        ns::CLIENT_POOLS,
+                        key[prefix.len()..].to_owned(),
+                        Expect::Any,
+                    ));
+                }
                 writes.push(Write::Delete {
                     ns: namespace.into(),
                     key,

@@ -6,6 +6,7 @@
 //! user), they are separated by [`SEP`], a control character neither name may contain, so
 //! no pair of names can spell another pair's key.
 
+pub mod auth;
 pub mod client;
 pub mod group;
 pub mod outbox;
@@ -44,6 +45,16 @@ pub mod ns {
     pub const USER_GROUPS: &str = "cognito-idp/user-groups";
     /// [`super::outbox::OutboxMessage`]s, by `<pool id>/<message id>` (time-ordered ids).
     pub const OUTBOX: &str = "cognito-idp/outbox";
+    /// [`super::auth::ClientPoolRecord`]s: the pool of each app client, by client id.
+    pub const CLIENT_POOLS: &str = "cognito-idp/client-pools";
+    /// [`super::auth::TokenFamilyRecord`]s, by `<pool id>/<sub>/<origin_jti>`.
+    pub const TOKEN_FAMILIES: &str = "cognito-idp/token-families";
+    /// [`super::auth::RefreshTokenRecord`]s, by `<pool id>/<hex SHA-256 of the token>`.
+    pub const REFRESH_TOKENS: &str = "cognito-idp/refresh-tokens";
+    /// [`super::auth::UsedSessionRecord`]s, by `<pool id>/<session id>`.
+    pub const USED_SESSIONS: &str = "cognito-idp/used-sessions";
+    /// [`super::auth::SignInFailuresRecord`]s, by `<pool id>/<username key>`.
+    pub const SIGN_IN_FAILURES: &str = "cognito-idp/sign-in-failures";
 }
 
 /// Separates two names in one key (see the module documentation).
