@@ -160,3 +160,6 @@ pub enum Flow {
     UserSrp,
     Refresh,
 }
+
+#[cfg(test)]
+mod tests;
