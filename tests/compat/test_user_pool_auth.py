@@ -298,3 +298,72 @@ def test_passwords_and_tokens_never_in_store_logs_or_audit(fresh_server):
                 assert s.encode() not in f.read_bytes(), f
         assert s not in srv.logs()
         assert s not in audit
+
+
+def totp(secret, offset_steps=0):
+    """RFC 6238 code for the base32 `secret`, `offset_steps` steps from now."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int(time.time()) // 30 + offset_steps
+    digest = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = int.from_bytes(digest[offset:offset + 4], "big") & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def test_totp_optional_then_required_at_sign_in(server):
+    c = idp(server)
+    p = public(server)
+    pid = pool(c, MfaConfiguration="OPTIONAL")["Id"]
+    cid = c.create_user_pool_client(UserPoolId=pid, ClientName="app", ExplicitAuthFlows=FLOWS)["UserPoolClient"]["ClientId"]
+    c.admin_create_user(UserPoolId=pid, Username="tim", MessageAction="SUPPRESS")
+    c.admin_set_user_password(UserPoolId=pid, Username="tim", Password=PASSWORD, Permanent=True)
+    access = password_auth(p, cid, "tim", PASSWORD)["AuthenticationResult"]["AccessToken"]
+    secret = p.associate_software_token(AccessToken=access)["SecretCode"]
+    # Enabling before a code was verified is refused; a wrong code does not verify.
+    assert refused(p.set_user_mfa_preference, AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}) == "InvalidParameterException"
+    wrong = "000000" if totp(secret) != "000000" else "111111"
+    assert refused(p.verify_software_token, AccessToken=access, UserCode=wrong) == "EnableSoftwareTokenMFAException"
+    assert p.verify_software_token(AccessToken=access, UserCode=totp(secret))["Status"] == "SUCCESS"
+    # Verified but not enabled: sign-in still needs only the password.
+    assert "AuthenticationResult" in password_auth(p, cid, "tim", PASSWORD)
+    p.set_user_mfa_preference(AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    assert p.get_user(AccessToken=access)["UserMFASettingList"] == ["SOFTWARE_TOKEN_MFA"]
+
+    challenge = password_auth(p, cid, "tim", PASSWORD)
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA" and "AuthenticationResult" not in challenge
+    answer = lambda session, code: p.respond_to_auth_challenge(ClientId=cid, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session, ChallengeResponses={"USERNAME": "tim", "SOFTWARE_TOKEN_MFA_CODE": code})
+    assert refused(answer, challenge["Session"], wrong) == "CodeMismatchException"
+    # The session was spent by the wrong answer; a new sign-in, and the next step's code.
+    challenge = password_auth(p, cid, "tim", PASSWORD)
+    code = totp(secret, 1)
+    result = answer(challenge["Session"], code)["AuthenticationResult"]
+    assert p.get_user(AccessToken=result["AccessToken"])["Username"] == "tim"
+    # A code is accepted once.
+    challenge = password_auth(p, cid, "tim", PASSWORD)
+    assert refused(answer, challenge["Session"], code) == "CodeMismatchException"
+
+
+def test_totp_setup_when_the_pool_requires_mfa(server):
+    c = idp(server)
+    p = public(server)
+    pid = pool(c, MfaConfiguration="ON")["Id"]
+    cid = c.create_user_pool_client(UserPoolId=pid, ClientName="app", ExplicitAuthFlows=FLOWS)["UserPoolClient"]["ClientId"]
+    c.admin_create_user(UserPoolId=pid, Username="una", MessageAction="SUPPRESS")
+    c.admin_set_user_password(UserPoolId=pid, Username="una", Password=PASSWORD, Permanent=True)
+    challenge = password_auth(p, cid, "una", PASSWORD)
+    assert challenge["ChallengeName"] == "MFA_SETUP" and "AuthenticationResult" not in challenge
+    # Answering MFA_SETUP before verifying a code is refused.
+    early = p.associate_software_token(Session=challenge["Session"])
+    secret = early["SecretCode"]
+    assert refused(p.respond_to_auth_challenge, ClientId=cid, ChallengeName="MFA_SETUP", Session=early["Session"], ChallengeResponses={"USERNAME": "una"}) == "NotAuthorizedException"
+    challenge = password_auth(p, cid, "una", PASSWORD)
+    associated = p.associate_software_token(Session=challenge["Session"])
+    secret = associated["SecretCode"]
+    verified = p.verify_software_token(Session=associated["Session"], UserCode=totp(secret))
+    assert verified["Status"] == "SUCCESS"
+    result = p.respond_to_auth_challenge(ClientId=cid, ChallengeName="MFA_SETUP", Session=verified["Session"], ChallengeResponses={"USERNAME": "una"})["AuthenticationResult"]
+    assert p.get_user(AccessToken=result["AccessToken"])["Username"] == "una"
+    challenge = password_auth(p, cid, "una", PASSWORD)
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    tokens = p.respond_to_auth_challenge(ClientId=cid, ChallengeName="SOFTWARE_TOKEN_MFA", Session=challenge["Session"], ChallengeResponses={"USERNAME": "una", "SOFTWARE_TOKEN_MFA_CODE": totp(secret, 1)})
+    assert "AccessToken" in tokens["AuthenticationResult"]

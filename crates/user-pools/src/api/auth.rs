@@ -282,6 +282,17 @@ enum ChallengeAnswer {
         secret_hash: Option<String>,
     },
     PasswordVerifier(VerifierAnswer),
+    SoftwareTokenMfa {
+        session: String,
+        username: String,
+        code: Zeroizing<String>,
+        secret_hash: Option<String>,
+    },
+    MfaSetup {
+        session: String,
+        username: String,
+        secret_hash: Option<String>,
+    },
 }
 
 const CHALLENGE_NAMES: &str = "[SMS_MFA, EMAIL_OTP, SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE, MFA_SETUP, PASSWORD_VERIFIER, CUSTOM_CHALLENGE, SELECT_CHALLENGE, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, ADMIN_NO_SRP_AUTH, NEW_PASSWORD_REQUIRED, SMS_OTP, PASSWORD, WEB_AUTHN, PASSWORD_SRP]";
@@ -346,6 +357,21 @@ impl ChallengeAnswer {
                 timestamp: params.required("TIMESTAMP")?,
                 secret_hash,
             })),
+            Challenge::SoftwareTokenMfa => Ok(ChallengeAnswer::SoftwareTokenMfa {
+                session: session
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| missing("Session"))?,
+                username,
+                code: params.secret("SOFTWARE_TOKEN_MFA_CODE")?,
+                secret_hash,
+            }),
+            Challenge::MfaSetup => Ok(ChallengeAnswer::MfaSetup {
+                session: session
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| missing("Session"))?,
+                username,
+                secret_hash,
+            }),
         }
     }
 
@@ -371,6 +397,30 @@ impl ChallengeAnswer {
             }
             ChallengeAnswer::PasswordVerifier(answer) => {
                 sign_in::srp_verify(svc, client, answer).await
+            }
+            ChallengeAnswer::SoftwareTokenMfa {
+                session,
+                username,
+                code,
+                secret_hash,
+            } => {
+                sign_in::totp_code(
+                    svc,
+                    client,
+                    &session,
+                    &username,
+                    &code,
+                    secret_hash.as_deref(),
+                )
+                .await
+            }
+            ChallengeAnswer::MfaSetup {
+                session,
+                username,
+                secret_hash,
+            } => {
+                sign_in::mfa_setup_done(svc, client, &session, &username, secret_hash.as_deref())
+                    .await
             }
         }
     }

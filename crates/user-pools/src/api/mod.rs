@@ -13,6 +13,7 @@
 mod auth;
 mod clients;
 mod groups;
+mod mfa;
 mod pool_config;
 mod pools;
 mod token_ops;
@@ -157,6 +158,9 @@ user_pools_operations! {
     public "GlobalSignOut" => token_ops::GlobalSignOut;
     write "AdminUserGlobalSignOut" => token_ops::AdminUserGlobalSignOut;
     public "RevokeToken" => token_ops::RevokeToken;
+    public "AssociateSoftwareToken" => mfa::AssociateSoftwareToken;
+    public "VerifySoftwareToken" => mfa::VerifySoftwareToken;
+    public "SetUserMFAPreference" => mfa::SetUserMfaPreference;
 }
 
 fn unknown(operation: &str) -> UserPoolsError {

@@ -62,10 +62,17 @@ impl UserPoolsOperation for GetUser {
     async fn execute(self, svc: &UserPoolsService, _: &Call<'_>) -> Reply {
         let grant = tokens::accept_access_token(svc, &self.token).await?;
         let u = &grant.user.record;
-        wire::reply(&json!({
+        let mut out = json!({
             "Username": u.username,
             "UserAttributes": user_shapes::attribute_list(u, None),
-        }))
+        });
+        if u.totp_enabled() {
+            out["UserMFASettingList"] = json!(["SOFTWARE_TOKEN_MFA"]);
+            if u.software_token.as_ref().is_some_and(|t| t.preferred) {
+                out["PreferredMfaSetting"] = json!("SOFTWARE_TOKEN_MFA");
+            }
+        }
+        wire::reply(&out)
     }
 }
 

@@ -5,6 +5,7 @@
 //! successful sign-in yields ([`tokens`]).
 
 pub mod lockout;
+pub mod mfa;
 pub mod session;
 pub mod sign_in;
 pub mod tokens;

@@ -26,6 +26,8 @@ use crate::UserPoolsService;
 pub enum Challenge {
     NewPasswordRequired,
     PasswordVerifier,
+    SoftwareTokenMfa,
+    MfaSetup,
 }
 
 impl Challenge {
@@ -33,6 +35,8 @@ impl Challenge {
         match self {
             Challenge::NewPasswordRequired => "NEW_PASSWORD_REQUIRED",
             Challenge::PasswordVerifier => "PASSWORD_VERIFIER",
+            Challenge::SoftwareTokenMfa => "SOFTWARE_TOKEN_MFA",
+            Challenge::MfaSetup => "MFA_SETUP",
         }
     }
 
@@ -40,6 +44,8 @@ impl Challenge {
         match name {
             "NEW_PASSWORD_REQUIRED" => Some(Challenge::NewPasswordRequired),
             "PASSWORD_VERIFIER" => Some(Challenge::PasswordVerifier),
+            "SOFTWARE_TOKEN_MFA" => Some(Challenge::SoftwareTokenMfa),
+            "MFA_SETUP" => Some(Challenge::MfaSetup),
             _ => None,
         }
     }
@@ -97,7 +103,21 @@ impl ChallengeSession {
             &client_context(&self.pool_id, &self.client_id),
             &json,
         );
-        STANDARD.encode(sealed)
+        // The ids travel beside the sealed state (they are not secret, and the sealing binds
+        // them), so operations that get only the session (AssociateSoftwareToken) can open it.
+        STANDARD.encode(format!("{}\0{}\0{sealed}", self.pool_id, self.client_id))
+    }
+
+    /// Opens a session whose pool and client the request does not name (AssociateSoftwareToken
+    /// and VerifySoftwareToken with a `Session`); see [`ChallengeSession::open`].
+    pub async fn open_carried(
+        svc: &UserPoolsService,
+        challenge: Challenge,
+        carried: &str,
+        now: OffsetDateTime,
+    ) -> Result<Self, UserPoolsError> {
+        let (pool_id, client_id, _) = unpack(carried)?;
+        Self::open(svc, &pool_id, &client_id, challenge, carried, now).await
     }
 
     /// Opens a session the client sent back through `client_id` of `pool_id` for `challenge`:
@@ -112,11 +132,10 @@ impl ChallengeSession {
         now: OffsetDateTime,
     ) -> Result<Self, UserPoolsError> {
         let invalid = || UserPoolsError::NotAuthorized("Invalid session for the user.".into());
-        let sealed = STANDARD
-            .decode(carried.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(invalid)?;
+        let (carried_pool, carried_client, sealed) = unpack(carried)?;
+        if carried_pool != pool_id || carried_client != client_id {
+            return Err(invalid());
+        }
         // A session that does not open is the client's doing (forged, or from another pool
         // or client), not a fault of the store: no error log.
         let opened = svc
@@ -157,5 +176,22 @@ impl ChallengeSession {
                 other => other.into(),
             })?;
         Ok(session)
+    }
+}
+
+/// The pool id, client id and sealed state a carried session holds.
+fn unpack(carried: &str) -> Result<(String, String, String), UserPoolsError> {
+    let invalid = || UserPoolsError::NotAuthorized("Invalid session for the user.".into());
+    let text = STANDARD
+        .decode(carried.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let mut parts = text.splitn(3, '\0');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(pool), Some(client), Some(sealed)) => {
+            Ok((pool.to_owned(), client.to_owned(), sealed.to_owned()))
+        }
+        _ => Err(invalid()),
     }
 }

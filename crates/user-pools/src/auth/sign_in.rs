@@ -25,6 +25,7 @@ use super::tokens::{self, refresh_token_digest};
 use super::AuthClient;
 use crate::error::UserPoolsError;
 use crate::records::auth::{family_key, RefreshTokenRecord, TokenFamilyRecord};
+use crate::records::pool::MfaConfiguration;
 use crate::records::user::{username_key, Attribute, UserRecord, UserStatus};
 use crate::records::{self, ns, pool_key, Stored};
 use crate::sealing::{self, user_context};
@@ -150,11 +151,128 @@ async fn after_password(
         }
         UserStatus::Confirmed => {}
     }
+    // A second factor, when the pool asks for one.
+    let mfa = match client.pool().config.mfa_configuration {
+        MfaConfiguration::Off => None,
+        MfaConfiguration::Optional => u.totp_enabled().then_some(Challenge::SoftwareTokenMfa),
+        MfaConfiguration::On if u.totp_enabled() => Some(Challenge::SoftwareTokenMfa),
+        MfaConfiguration::On => Some(Challenge::MfaSetup),
+    };
+    if let Some(challenge) = mfa {
+        if let Some(write) = cleared {
+            svc.store.commit(vec![write]).await?;
+        }
+        return mfa_challenge(svc, client, u, challenge, at);
+    }
     let issued = tokens::issue(svc, client, u, None, at).await?;
     let mut writes = issued.writes;
     writes.extend(cleared);
     rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
     reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
+}
+
+/// SOFTWARE_TOKEN_MFA (a code from the user's authenticator) or MFA_SETUP (associate one
+/// first, with the session).
+fn mfa_challenge(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    user: &UserRecord,
+    challenge: Challenge,
+    at: OffsetDateTime,
+) -> Reply {
+    let session = ChallengeSession::new(
+        &client.pool().id,
+        &client.client().client_id,
+        challenge,
+        &user.username,
+        Some(&user.sub),
+        client.client().auth_session_validity_minutes,
+        at,
+    )?;
+    let parameters = match challenge {
+        Challenge::MfaSetup => json!({ "MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]" }),
+        _ => json!({ "USER_ID_FOR_SRP": user.username }),
+    };
+    reply(&json!({
+        "ChallengeName": challenge.name(),
+        "Session": session.seal(svc),
+        "ChallengeParameters": parameters,
+    }))
+}
+
+/// RespondToAuthChallenge SOFTWARE_TOKEN_MFA: a fresh TOTP code (each step accepted once),
+/// then tokens.
+pub async fn totp_code(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    session: &str,
+    username: &str,
+    code: &str,
+    secret_hash: Option<&str>,
+) -> Reply {
+    let at = now();
+    let session = ChallengeSession::open(
+        svc,
+        &client.pool().id,
+        &client.client().client_id,
+        Challenge::SoftwareTokenMfa,
+        session,
+        at,
+    )
+    .await?;
+    let user = session_user(svc, client, &session, username).await?;
+    client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
+    let mut next = user.record.clone();
+    super::mfa::check_code(svc, &mut next, code, at)?;
+    let mut writes = users::save(svc, client.pool(), Some(&user), &next).await?;
+    let issued = tokens::issue(svc, client, &next, None, at).await?;
+    writes.extend(issued.writes);
+    rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
+    reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
+}
+
+/// RespondToAuthChallenge MFA_SETUP: the session VerifySoftwareToken answered, once the
+/// authenticator is verified; then tokens.
+pub async fn mfa_setup_done(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    session: &str,
+    username: &str,
+    secret_hash: Option<&str>,
+) -> Reply {
+    let at = now();
+    let session = ChallengeSession::open(
+        svc,
+        &client.pool().id,
+        &client.client().client_id,
+        Challenge::MfaSetup,
+        session,
+        at,
+    )
+    .await?;
+    let user = session_user(svc, client, &session, username).await?;
+    client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
+    if !user.record.totp_enabled() {
+        return Err(UserPoolsError::NotAuthorized(
+            "Software token MFA has not been verified for the user.".into(),
+        ));
+    }
+    let issued = tokens::issue(svc, client, &user.record, None, at).await?;
+    rampart_store::request_audit::commit(svc.store.as_ref(), issued.writes).await?;
+    reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
+}
+
+/// The user a session names, still the same user (`sub`), named by `username` in the answer.
+pub async fn session_user(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    session: &ChallengeSession,
+    username: &str,
+) -> Result<Stored<UserRecord>, UserPoolsError> {
+    users::find(svc, client.pool(), username)
+        .await?
+        .filter(|u| Some(&u.record.sub) == session.sub.as_ref())
+        .ok_or_else(|| UserPoolsError::NotAuthorized("Invalid session for the user.".into()))
 }
 
 fn new_password_challenge(
