@@ -276,7 +276,7 @@ def test_lockout_grows_and_survives_a_restart(fresh_server):
     assert error(password_auth, p2, cid, "bob", PASSWORD)[1] == "Password attempts exceeded"
 
 
-def test_passwords_and_tokens_never_in_store_logs_or_audit(fresh_server):
+def test_passwords_tokens_and_totp_secrets_never_in_store_logs_or_audit(fresh_server):
     srv = fresh_server()
     c = idp(srv)
     p = public(srv)
@@ -289,7 +289,9 @@ def test_passwords_and_tokens_never_in_store_logs_or_audit(fresh_server):
     result = password_auth(p, cid, "disk", marker)["AuthenticationResult"]
     refused(password_auth, p, cid, "disk", marker + "x")
     AWSSRP(username="disk", password=marker, pool_id=pid, client_id=cid, client=p).authenticate_user()
-    secrets = [marker, TEMPORARY, result["RefreshToken"]]
+    totp_secret = p.associate_software_token(AccessToken=result["AccessToken"])["SecretCode"]
+    p.verify_software_token(AccessToken=result["AccessToken"], UserCode=totp(totp_secret))
+    secrets = [marker, TEMPORARY, result["RefreshToken"], totp_secret]
     audit = srv.audit()
     assert "InitiateAuth" in audit
     for s in secrets:

@@ -404,7 +404,7 @@ impl ChallengeAnswer {
                 code,
                 secret_hash,
             } => {
-                sign_in::totp_code(
+                crate::auth::mfa::totp_code(
                     svc,
                     client,
                     &session,
@@ -419,8 +419,14 @@ impl ChallengeAnswer {
                 username,
                 secret_hash,
             } => {
-                sign_in::mfa_setup_done(svc, client, &session, &username, secret_hash.as_deref())
-                    .await
+                crate::auth::mfa::mfa_setup_done(
+                    svc,
+                    client,
+                    &session,
+                    &username,
+                    secret_hash.as_deref(),
+                )
+                .await
             }
         }
     }

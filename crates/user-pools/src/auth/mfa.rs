@@ -5,13 +5,18 @@
 
 use rampart_core::SealPurpose;
 use rampart_identity::totp::{self, TotpSecret};
+use serde_json::json;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::session::{Challenge, ChallengeSession};
+use super::sign_in::{reply, session_user, Reply};
+use super::{tokens, AuthClient};
 use crate::error::UserPoolsError;
 use crate::records::user::{SoftwareToken, UserRecord};
 use crate::sealing::{self, user_context};
-use crate::UserPoolsService;
+use crate::service::now;
+use crate::{users, UserPoolsService};
 
 /// Puts a fresh, unverified secret on `user` and answers it (base32, for the authenticator).
 pub fn associate(
@@ -87,4 +92,95 @@ pub fn verify_first_code(
         }
     }
     Ok(())
+}
+
+/// SOFTWARE_TOKEN_MFA (a code from the user's authenticator) or MFA_SETUP (associate one
+/// first, with the session).
+pub fn challenge(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    user: &UserRecord,
+    challenge: Challenge,
+    at: OffsetDateTime,
+) -> Reply {
+    let session = ChallengeSession::new(
+        &client.pool().id,
+        &client.client().client_id,
+        challenge,
+        &user.username,
+        Some(&user.sub),
+        client.client().auth_session_validity_minutes,
+        at,
+    )?;
+    let parameters = match challenge {
+        Challenge::MfaSetup => json!({ "MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]" }),
+        _ => json!({ "USER_ID_FOR_SRP": user.username }),
+    };
+    reply(&json!({
+        "ChallengeName": challenge.name(),
+        "Session": session.seal(svc),
+        "ChallengeParameters": parameters,
+    }))
+}
+
+/// RespondToAuthChallenge SOFTWARE_TOKEN_MFA: a fresh TOTP code (each step accepted once),
+/// then tokens.
+pub async fn totp_code(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    session: &str,
+    username: &str,
+    code: &str,
+    secret_hash: Option<&str>,
+) -> Reply {
+    let at = now();
+    let session = ChallengeSession::open(
+        svc,
+        &client.pool().id,
+        &client.client().client_id,
+        Challenge::SoftwareTokenMfa,
+        session,
+        at,
+    )
+    .await?;
+    let user = session_user(svc, client, &session, username).await?;
+    client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
+    let mut next = user.record.clone();
+    check_code(svc, &mut next, code, at)?;
+    let mut writes = users::save(svc, client.pool(), Some(&user), &next).await?;
+    let issued = tokens::issue(svc, client, &next, None, at).await?;
+    writes.extend(issued.writes);
+    rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
+    reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
+}
+
+/// RespondToAuthChallenge MFA_SETUP: the session VerifySoftwareToken answered, once the
+/// authenticator is verified; then tokens.
+pub async fn mfa_setup_done(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    session: &str,
+    username: &str,
+    secret_hash: Option<&str>,
+) -> Reply {
+    let at = now();
+    let session = ChallengeSession::open(
+        svc,
+        &client.pool().id,
+        &client.client().client_id,
+        Challenge::MfaSetup,
+        session,
+        at,
+    )
+    .await?;
+    let user = session_user(svc, client, &session, username).await?;
+    client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
+    if !user.record.totp_enabled() {
+        return Err(UserPoolsError::NotAuthorized(
+            "Software token MFA has not been verified for the user.".into(),
+        ));
+    }
+    let issued = tokens::issue(svc, client, &user.record, None, at).await?;
+    rampart_store::request_audit::commit(svc.store.as_ref(), issued.writes).await?;
+    reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
 }

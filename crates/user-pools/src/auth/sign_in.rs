@@ -42,7 +42,7 @@ fn incorrect() -> UserPoolsError {
     UserPoolsError::NotAuthorized("Incorrect username or password.".into())
 }
 
-fn reply(value: &Value) -> Reply {
+pub(crate) fn reply(value: &Value) -> Reply {
     serde_json::to_vec(value)
         .map_err(|_| UserPoolsError::Internal("The answer could not be encoded.".into()))
 }
@@ -80,12 +80,42 @@ pub async fn with_password(
     )
     .await?;
     let verification = match &found {
-        Some(user) => passwords::verify(svc, &user.record, password).await?,
-        None => decoy_password_check(svc, password).await?,
+        Some(user) => passwords::verify(svc, &user.record, password.clone()).await?,
+        None => decoy_password_check(svc, password.clone()).await?,
     };
-    match (found, verification.is_match()) {
-        (Some(user), true) => after_password(svc, client, user, &attempts, at).await,
+    match (found, verification) {
+        (Some(user), Verification::MatchNeedsRehash) => {
+            rehash(svc, client, &user, password).await;
+            after_password(svc, client, user, &attempts, at).await
+        }
+        (Some(user), Verification::Match) => after_password(svc, client, user, &attempts, at).await,
         _ => Err(lockout::refuse(svc, &attempts, at, incorrect()).await),
+    }
+}
+
+/// A right password whose hash was made at another Argon2id cost is hashed again at the
+/// configured one while the plaintext is at hand (its SRP verifier is made afresh with it).
+/// Best effort: a failure leaves the old, still valid, hash.
+async fn rehash(
+    svc: &UserPoolsService,
+    client: &AuthClient,
+    user: &Stored<UserRecord>,
+    password: Zeroizing<String>,
+) {
+    let mut next = user.record.clone();
+    let until = user
+        .record
+        .password
+        .as_ref()
+        .and_then(|p| p.temporary_until);
+    let done = async {
+        next.password = Some(passwords::secrets(svc, &next, password, until).await?);
+        let writes = users::save(svc, client.pool(), Some(user), &next).await?;
+        svc.store.commit(writes).await?;
+        Ok::<_, UserPoolsError>(())
+    };
+    if let Err(e) = done.await {
+        tracing::warn!(error = %e, "a password hash could not be renewed at the configured cost");
     }
 }
 
@@ -162,103 +192,12 @@ async fn after_password(
         if let Some(write) = cleared {
             svc.store.commit(vec![write]).await?;
         }
-        return mfa_challenge(svc, client, u, challenge, at);
+        return super::mfa::challenge(svc, client, u, challenge, at);
     }
     let issued = tokens::issue(svc, client, u, None, at).await?;
     let mut writes = issued.writes;
     writes.extend(cleared);
     rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
-    reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
-}
-
-/// SOFTWARE_TOKEN_MFA (a code from the user's authenticator) or MFA_SETUP (associate one
-/// first, with the session).
-fn mfa_challenge(
-    svc: &UserPoolsService,
-    client: &AuthClient,
-    user: &UserRecord,
-    challenge: Challenge,
-    at: OffsetDateTime,
-) -> Reply {
-    let session = ChallengeSession::new(
-        &client.pool().id,
-        &client.client().client_id,
-        challenge,
-        &user.username,
-        Some(&user.sub),
-        client.client().auth_session_validity_minutes,
-        at,
-    )?;
-    let parameters = match challenge {
-        Challenge::MfaSetup => json!({ "MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]" }),
-        _ => json!({ "USER_ID_FOR_SRP": user.username }),
-    };
-    reply(&json!({
-        "ChallengeName": challenge.name(),
-        "Session": session.seal(svc),
-        "ChallengeParameters": parameters,
-    }))
-}
-
-/// RespondToAuthChallenge SOFTWARE_TOKEN_MFA: a fresh TOTP code (each step accepted once),
-/// then tokens.
-pub async fn totp_code(
-    svc: &UserPoolsService,
-    client: &AuthClient,
-    session: &str,
-    username: &str,
-    code: &str,
-    secret_hash: Option<&str>,
-) -> Reply {
-    let at = now();
-    let session = ChallengeSession::open(
-        svc,
-        &client.pool().id,
-        &client.client().client_id,
-        Challenge::SoftwareTokenMfa,
-        session,
-        at,
-    )
-    .await?;
-    let user = session_user(svc, client, &session, username).await?;
-    client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
-    let mut next = user.record.clone();
-    super::mfa::check_code(svc, &mut next, code, at)?;
-    let mut writes = users::save(svc, client.pool(), Some(&user), &next).await?;
-    let issued = tokens::issue(svc, client, &next, None, at).await?;
-    writes.extend(issued.writes);
-    rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
-    reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
-}
-
-/// RespondToAuthChallenge MFA_SETUP: the session VerifySoftwareToken answered, once the
-/// authenticator is verified; then tokens.
-pub async fn mfa_setup_done(
-    svc: &UserPoolsService,
-    client: &AuthClient,
-    session: &str,
-    username: &str,
-    secret_hash: Option<&str>,
-) -> Reply {
-    let at = now();
-    let session = ChallengeSession::open(
-        svc,
-        &client.pool().id,
-        &client.client().client_id,
-        Challenge::MfaSetup,
-        session,
-        at,
-    )
-    .await?;
-    let user = session_user(svc, client, &session, username).await?;
-    client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
-    if !user.record.totp_enabled() {
-        return Err(UserPoolsError::NotAuthorized(
-            "Software token MFA has not been verified for the user.".into(),
-        ));
-    }
-    let issued = tokens::issue(svc, client, &user.record, None, at).await?;
-    rampart_store::request_audit::commit(svc.store.as_ref(), issued.writes).await?;
     reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
 }
 

@@ -133,3 +133,77 @@ async fn signed_in_tokens_verify_against_the_pools_jwks() {
         VerifyError::UnknownKey
     );
 }
+
+#[tokio::test]
+async fn a_hash_at_another_cost_is_renewed_at_sign_in() {
+    use rampart_identity::password::Argon2Cost;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = rampart_store::open(dir.path().join("s.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let keyring = Arc::new(RootKeyring::ephemeral());
+    let cheap = Argon2Cost {
+        memory_kib: 8 * 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let old = UserPoolsService::new(store.clone(), keyring.clone(), "123456789012", "eu-west-1")
+        .unwrap()
+        .with_argon2_cost(cheap)
+        .unwrap();
+    let pool = call(&old, "CreateUserPool", json!({"PoolName": "p"})).await;
+    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let client = call(
+        &old,
+        "CreateUserPoolClient",
+        json!({"UserPoolId": pool_id, "ClientName": "c", "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH"]}),
+    )
+    .await;
+    let client_id = client["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        &old,
+        "AdminCreateUser",
+        json!({"UserPoolId": pool_id, "Username": "u", "MessageAction": "SUPPRESS"}),
+    )
+    .await;
+    call(&old, "AdminSetUserPassword", json!({"UserPoolId": pool_id, "Username": "u", "Password": "Passw0rd!Passw0rd", "Permanent": true})).await;
+    let hash = |svc: &UserPoolsService| {
+        let svc_store = svc.store.clone();
+        let keyring = keyring.clone();
+        let pool_id = pool_id.clone();
+        async move {
+            let user = crate::records::load::<crate::records::user::UserRecord>(
+                svc_store.as_ref(),
+                crate::records::ns::USERS,
+                &format!("{pool_id}/u"),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .record;
+            crate::sealing::open_text(
+                &keyring,
+                rampart_core::SealPurpose::UserPasswordHash,
+                &crate::sealing::user_context(&pool_id, &user.sub),
+                &user.password.unwrap().sealed_hash,
+            )
+            .unwrap()
+            .to_string()
+        }
+    };
+    assert!(hash(&old).await.contains("m=8192,t=1"));
+    let new =
+        UserPoolsService::new(store.clone(), keyring.clone(), "123456789012", "eu-west-1").unwrap();
+    let signed_in = call(
+        &new,
+        "InitiateAuth",
+        json!({"ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "u", "PASSWORD": "Passw0rd!Passw0rd"}}),
+    )
+    .await;
+    assert!(signed_in["AuthenticationResult"]["AccessToken"].is_string());
+    assert!(hash(&new).await.contains("m=19456,t=2"));
+}
