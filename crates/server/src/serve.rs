@@ -146,10 +146,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .context("the user-pool service cannot start")?,
     );
-    registry.register(user_pools);
+    registry.register(user_pools.clone());
     crate::maintenance::spawn(
         kms,
         secrets,
+        user_pools,
         std::time::Duration::from_secs(args.maintenance_interval_secs.max(1)),
     );
     let pipeline = Arc::new(Pipeline {

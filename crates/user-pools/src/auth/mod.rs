@@ -8,6 +8,7 @@ pub mod lockout;
 pub mod mfa;
 pub mod session;
 pub mod sign_in;
+pub mod sweep;
 pub mod tokens;
 
 use aws_lc_rs::hmac;

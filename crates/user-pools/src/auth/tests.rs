@@ -207,3 +207,51 @@ async fn a_hash_at_another_cost_is_renewed_at_sign_in() {
     assert!(signed_in["AuthenticationResult"]["AccessToken"].is_string());
     assert!(hash(&new).await.contains("m=19456,t=2"));
 }
+
+#[tokio::test]
+async fn the_sweep_forgets_families_and_refresh_tokens_once_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rampart_store::open(dir.path().join("s.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let svc = UserPoolsService::new(
+        store,
+        Arc::new(RootKeyring::ephemeral()),
+        "123456789012",
+        "eu-west-1",
+    )
+    .unwrap();
+    let pool = call(&svc, "CreateUserPool", json!({"PoolName": "p"})).await;
+    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let client = call(
+        &svc,
+        "CreateUserPoolClient",
+        json!({"UserPoolId": pool_id, "ClientName": "c", "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH"]}),
+    )
+    .await;
+    let client_id = client["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        &svc,
+        "AdminCreateUser",
+        json!({"UserPoolId": pool_id, "Username": "u", "MessageAction": "SUPPRESS"}),
+    )
+    .await;
+    call(&svc, "AdminSetUserPassword", json!({"UserPoolId": pool_id, "Username": "u", "Password": "Passw0rd!Passw0rd", "Permanent": true})).await;
+    call(
+        &svc,
+        "InitiateAuth",
+        json!({"ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "u", "PASSWORD": "Passw0rd!Passw0rd"}}),
+    )
+    .await;
+    let now = time::OffsetDateTime::now_utc();
+    let report = svc.sweep_sign_in_state(now).await.unwrap();
+    assert_eq!(report, Default::default(), "nothing has expired yet");
+    let report = svc
+        .sweep_sign_in_state(now + time::Duration::days(31))
+        .await
+        .unwrap();
+    assert_eq!((report.refresh_tokens, report.families), (1, 1));
+}
