@@ -1,6 +1,7 @@
 //! The services' own periodic work, run by every node: KMS's automatic key rotation and the
 //! destruction of keys past their deletion date, and the purge of secrets whose recovery
-//! window ended. Each change is committed with its own audit record and expects the version it
+//! window ended, and user pools' expired sign-in state (spent sessions, refresh tokens and
+//! families past their validity, idle failed-attempt counters). Each change is committed with its own audit record and expects the version it
 //! read, so several nodes sweeping one PostgreSQL store make each change once.
 
 use std::sync::Arc;
@@ -8,23 +9,34 @@ use std::time::Duration;
 
 use rampart_kms::KmsService;
 use rampart_secrets::SecretsService;
+use rampart_user_pools::UserPoolsService;
 use time::OffsetDateTime;
 
 /// Sweeps now, then every `every`, for as long as the server runs.
-pub fn spawn(kms: Arc<KmsService>, secrets: Arc<SecretsService>, every: Duration) {
+pub fn spawn(
+    kms: Arc<KmsService>,
+    secrets: Arc<SecretsService>,
+    user_pools: Arc<UserPoolsService>,
+    every: Duration,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            sweep(&kms, &secrets, OffsetDateTime::now_utc()).await;
+            sweep(&kms, &secrets, &user_pools, OffsetDateTime::now_utc()).await;
         }
     });
 }
 
 /// One sweep at `now`. Failures are logged and retried at the next tick: a store that is
 /// briefly unavailable must not stop the loop.
-pub async fn sweep(kms: &KmsService, secrets: &SecretsService, now: OffsetDateTime) {
+pub async fn sweep(
+    kms: &KmsService,
+    secrets: &SecretsService,
+    user_pools: &UserPoolsService,
+    now: OffsetDateTime,
+) {
     match kms.maintain(now).await {
         Ok(report) if report != Default::default() => tracing::info!(
             rotated = report.rotated.len(),
@@ -43,5 +55,20 @@ pub async fn sweep(kms: &KmsService, secrets: &SecretsService, now: OffsetDateTi
         Err(e) => {
             tracing::warn!(error = %e, "purging deleted secrets failed; retrying at the next sweep")
         }
+    }
+    // Deleting expired state is no audited change: nothing anyone did, nothing anyone can use.
+    match user_pools.sweep_sign_in_state(now).await {
+        Ok(report) if report != Default::default() => tracing::info!(
+            sessions = report.sessions,
+            refresh_tokens = report.refresh_tokens,
+            families = report.families,
+            counters = report.counters,
+            "forgot expired user-pool sign-in state"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            "sweeping user-pool sign-in state failed; retrying at the next sweep"
+        ),
     }
 }

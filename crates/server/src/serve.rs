@@ -151,6 +151,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::maintenance::spawn(
         kms,
         secrets,
+        user_pools.clone(),
         std::time::Duration::from_secs(args.maintenance_interval_secs.max(1)),
     );
     let pipeline = Arc::new(Pipeline {

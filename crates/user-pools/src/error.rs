@@ -79,6 +79,9 @@ pub enum UserPoolsError {
     /// front end answers these before Cognito sees the request.
     #[error("{0}")]
     Validation(String),
+    /// The code given to verify a software token is wrong.
+    #[error("{0}")]
+    EnableSoftwareTokenMfa(String),
     /// Something inside Rampart failed (the store, a record that does not decode).
     #[error("{0}")]
     Internal(String),
@@ -114,6 +117,7 @@ impl UserPoolsError {
             Self::Unauthorized(_) => "UnauthorizedException",
             Self::UnsupportedOperation(_) => "UnsupportedOperationException",
             Self::Validation(_) => "ValidationException",
+            Self::EnableSoftwareTokenMfa(_) => "EnableSoftwareTokenMFAException",
             Self::Internal(_) => "InternalErrorException",
             Self::Common(e) => &e.code,
         }

@@ -169,6 +169,7 @@ mod tests {
             last_modified_at: now,
             password: None,
             codes: Vec::new(),
+            software_token: None,
         };
         assert!(parsed(r#"username = "alice""#).matches(&user));
         assert!(!parsed(r#"username = "ali""#).matches(&user));

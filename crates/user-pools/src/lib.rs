@@ -46,6 +46,7 @@
 
 mod api;
 pub mod app_client;
+pub mod auth;
 pub mod delivery;
 pub mod discovery;
 pub mod error;

@@ -92,6 +92,13 @@ impl HoldsSealed for UserRecord {
                 sealed: &mut password.sealed_srp_verifier,
             });
         }
+        if let Some(token) = &mut self.software_token {
+            slots.push(SealedSlot {
+                purpose: SealPurpose::UserTotpSecret,
+                context: user.clone(),
+                sealed: &mut token.sealed_secret,
+            });
+        }
         for code in &mut self.codes {
             slots.push(SealedSlot {
                 purpose: SealPurpose::UserCode,
@@ -197,6 +204,7 @@ mod tests {
                 expires_at: now,
                 failed_attempts: 0,
             }],
+            software_token: None,
         };
         let slots = user.sealed_slots();
         assert_eq!(slots.len(), 3);

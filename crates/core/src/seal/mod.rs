@@ -83,6 +83,10 @@ pub enum SealPurpose {
     UserPoolSigningKey,
     /// The hash of a user-pool refresh token; the context is `<pool id>/<token family id>`.
     UserRefreshToken,
+    /// A user-pool challenge session in transit (InitiateAuth's `Session` or SRP
+    /// `SECRET_BLOCK`, answered back by RespondToAuthChallenge; never stored); the context is
+    /// `<pool id>/<client id>`.
+    UserAuthSession,
 }
 
 impl SealPurpose {
@@ -100,6 +104,7 @@ impl SealPurpose {
             SealPurpose::UserPoolClientSecret => "cognito-idp:client-secret",
             SealPurpose::UserPoolSigningKey => "cognito-idp:signing-key",
             SealPurpose::UserRefreshToken => "cognito-idp:refresh-token",
+            SealPurpose::UserAuthSession => "cognito-idp:auth-session",
         }
     }
 
@@ -118,7 +123,8 @@ impl SealPurpose {
             | SealPurpose::UserPoolOutboxMessage
             | SealPurpose::UserPoolClientSecret
             | SealPurpose::UserPoolSigningKey
-            | SealPurpose::UserRefreshToken => None,
+            | SealPurpose::UserRefreshToken
+            | SealPurpose::UserAuthSession => None,
         }
     }
 }

@@ -335,6 +335,7 @@ fn user_pool_purposes_are_distinct_and_not_interchangeable() {
         SealPurpose::UserPoolClientSecret,
         SealPurpose::UserPoolSigningKey,
         SealPurpose::UserRefreshToken,
+        SealPurpose::UserAuthSession,
     ];
     let labels: std::collections::HashSet<_> = all.iter().map(|p| p.label()).collect();
     assert_eq!(labels.len(), all.len());

@@ -10,16 +10,21 @@
 //! To add an operation: a typed request implementing [`UserPoolsOperation`] in the family's
 //! module, and one line in the `user_pools_operations!` table below.
 
+mod auth;
 mod clients;
 mod forgot_password;
 mod groups;
+mod mfa;
 mod pool_config;
 mod pools;
 mod sign_up;
+mod token_ops;
 mod user_admin;
 mod user_shapes;
 mod users;
 mod wire;
+
+pub(crate) use user_shapes::check_attributes;
 
 use rampart_core::CallerIdentity;
 use rampart_wire::operation::{prepare, TypedOperations};
@@ -152,6 +157,17 @@ user_pools_operations! {
     public "ResendConfirmationCode" => sign_up::ResendConfirmationCode;
     public "ForgotPassword" => forgot_password::ForgotPassword;
     public "ConfirmForgotPassword" => forgot_password::ConfirmForgotPassword;
+    public "InitiateAuth" => auth::InitiateAuth;
+    write "AdminInitiateAuth" => auth::AdminInitiateAuth;
+    public "RespondToAuthChallenge" => auth::RespondToAuthChallenge;
+    write "AdminRespondToAuthChallenge" => auth::AdminRespondToAuthChallenge;
+    public "GetUser" => token_ops::GetUser;
+    public "GlobalSignOut" => token_ops::GlobalSignOut;
+    write "AdminUserGlobalSignOut" => token_ops::AdminUserGlobalSignOut;
+    public "RevokeToken" => token_ops::RevokeToken;
+    public "AssociateSoftwareToken" => mfa::AssociateSoftwareToken;
+    public "VerifySoftwareToken" => mfa::VerifySoftwareToken;
+    public "SetUserMFAPreference" => mfa::SetUserMfaPreference;
 }
 
 fn unknown(operation: &str) -> UserPoolsError {

@@ -371,6 +371,10 @@ impl UserPoolsOperation for DeleteUserPool {
             ns::USER_GROUPS,
             ns::OUTBOX,
             ns::CODE_SENDS,
+            ns::TOKEN_FAMILIES,
+            ns::REFRESH_TOKENS,
+            ns::USED_SESSIONS,
+            ns::SIGN_IN_FAILURES,
         ] {
             for key in records::all_keys(svc.store.as_ref(), namespace, &prefix).await? {
                 if namespace == ns::CLIENTS {

@@ -221,6 +221,7 @@ impl UserPoolsOperation for SignUp {
             last_modified_at: now(),
             password: None,
             codes: Vec::new(),
+            software_token: None,
         };
         if pool.config.username_attributes.is_empty() {
             // With email or phone as aliases, a username must not look like one.
@@ -494,6 +495,7 @@ mod tests {
             last_modified_at: at,
             password: None,
             codes: Vec::new(),
+            software_token: None,
         };
         let issued = at - time::Duration::hours(25);
         delivery::issue_code(

@@ -167,6 +167,7 @@ fn new_user(
         last_modified_at: at,
         password: None,
         codes: Vec::new(),
+        software_token: None,
     };
     if !pool.config.username_attributes.is_empty() {
         let attribute = username_attribute(pool, username)?;

@@ -6,6 +6,7 @@
 //! user), they are separated by [`SEP`], a control character neither name may contain, so
 //! no pair of names can spell another pair's key.
 
+pub mod auth;
 pub mod client;
 pub mod group;
 pub mod outbox;
@@ -27,8 +28,9 @@ pub mod ns {
     pub const SIGNING_KEYS: &str = "cognito-idp/signing-keys";
     /// [`super::client::ClientRecord`]s, by `<pool id>/<client id>`.
     pub const CLIENTS: &str = "cognito-idp/clients";
-    /// Which pool an app client belongs to, by client id (value: the pool id): public
-    /// operations name only the client. Written and deleted with the client.
+    /// [`crate::app_client::ClientPool`]s: which pool an app client belongs to, by client id:
+    /// public operations (sign-up, sign-in) name only the client. Written and deleted with the
+    /// client.
     pub const CLIENT_POOLS: &str = "cognito-idp/client-pools";
     /// [`super::user::UserRecord`]s, by `<pool id>/<username key>`
     /// ([`super::user::username_key`]).
@@ -50,6 +52,14 @@ pub mod ns {
     pub const CODE_SENDS: &str = "cognito-idp/code-sends";
     /// [`super::outbox::OutboxMessage`]s, by `<pool id>/<message id>` (time-ordered ids).
     pub const OUTBOX: &str = "cognito-idp/outbox";
+    /// [`super::auth::TokenFamilyRecord`]s, by `<pool id>/<sub>/<origin_jti>`.
+    pub const TOKEN_FAMILIES: &str = "cognito-idp/token-families";
+    /// [`super::auth::RefreshTokenRecord`]s, by `<pool id>/<hex SHA-256 of the token>`.
+    pub const REFRESH_TOKENS: &str = "cognito-idp/refresh-tokens";
+    /// [`super::auth::UsedSessionRecord`]s, by `<pool id>/<session id>`.
+    pub const USED_SESSIONS: &str = "cognito-idp/used-sessions";
+    /// [`super::auth::SignInFailuresRecord`]s, by `<pool id>/<username key>`.
+    pub const SIGN_IN_FAILURES: &str = "cognito-idp/sign-in-failures";
 }
 
 /// Separates two names in one key (see the module documentation).

@@ -32,6 +32,32 @@ pub struct UserRecord {
     /// Codes sent and not yet used, at most one per kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<PendingCode>,
+    /// The TOTP authenticator (AssociateSoftwareToken), if one was associated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_token: Option<SoftwareToken>,
+}
+
+/// A TOTP authenticator: its secret sealed ([`rampart_core::SealPurpose::UserTotpSecret`],
+/// context `<pool id>/<sub>`), whether a code from it was verified, whether it is enabled for
+/// sign-in, and the last step used (a code is accepted once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftwareToken {
+    pub sealed_secret: String,
+    pub verified: bool,
+    pub enabled: bool,
+    #[serde(default)]
+    pub preferred: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_step: Option<i64>,
+}
+
+impl UserRecord {
+    /// Whether sign-in asks for a TOTP code.
+    pub fn totp_enabled(&self) -> bool {
+        self.software_token
+            .as_ref()
+            .is_some_and(|t| t.verified && t.enabled)
+    }
 }
 
 /// `UserStatusType`, as far as Rampart produces it.
@@ -233,6 +259,7 @@ mod tests {
             last_modified_at: now,
             password: None,
             codes: Vec::new(),
+            software_token: None,
         }
     }
 
