@@ -134,8 +134,16 @@ EXTRAS = {
     "AdminCreateUser": {"TemporaryPassword": lambda w, side: CONFUSED_PASSWORD,
                         "MessageAction": lambda w, side: "SUPPRESS"},
     "AdminSetUserPassword": {"Permanent": lambda w, side: True},
-    "AdminInitiateAuth": {"AuthFlow": lambda w, side: "ADMIN_USER_PASSWORD_AUTH"},
-    "InitiateAuth": {"AuthFlow": lambda w, side: "USER_PASSWORD_AUTH"},
+    # Well-formed sign-ins (AuthParameters is optional in the model), so that the request
+    # reaches authorization rather than stopping at a missing USERNAME.
+    "AdminInitiateAuth": {"AuthFlow": lambda w, side: "ADMIN_USER_PASSWORD_AUTH",
+                          "AuthParameters": DEFAULTS["AuthParameters"]},
+    "InitiateAuth": {"AuthFlow": lambda w, side: "USER_PASSWORD_AUTH",
+                     "AuthParameters": DEFAULTS["AuthParameters"]},
+    "AdminRespondToAuthChallenge": {"ChallengeResponses": DEFAULTS["ChallengeResponses"],
+                                    "Session": DEFAULTS["Session"]},
+    "RespondToAuthChallenge": {"ChallengeResponses": DEFAULTS["ChallengeResponses"],
+                               "Session": DEFAULTS["Session"]},
     "SignUp": {"Password": lambda w, side: CONFUSED_PASSWORD},
 }
 
