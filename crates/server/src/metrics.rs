@@ -31,6 +31,23 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .map_err(|e| e.to_string())
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the histograms' samples into their buckets every [`UPKEEP_INTERVAL`]. The exporter
+/// keeps every recorded sample until a scrape or an upkeep drains it, so a server nobody
+/// scrapes grew by ~40 bytes a request (two histograms) — 250 MB in a 4-minute soak.
+pub fn spawn_upkeep(handle: PrometheusHandle) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// Counts one finished request and its latency. The labels are static strings (an error code
 /// almost always is), so counting a request allocates nothing for them.
 pub fn record_request(

@@ -104,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let metrics_handle = crate::metrics::install().map_err(anyhow::Error::msg)?;
+    crate::metrics::spawn_upkeep(metrics_handle.clone());
     let mut registry = Registry::default();
     registry.register(Arc::new(StsService::new(
         store.clone(),
