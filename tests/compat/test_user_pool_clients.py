@@ -4,10 +4,24 @@ Rampart), pycognito's high-level `Cognito.authenticate` (SRP, then its own token
 against the JWKS it fetches from Rampart), and the tokens Rampart issues verified by PyJWT and
 aws-jwt-verify against the JWKS served over HTTPS at the `--public-url` issuer."""
 
+import base64
+import json
+import ssl
+import subprocess
+
 import jwt
 import pytest
+import requests
 
-from user_pools_support import PASSWORD, node_modules, pool_with_users, run_node
+from user_pools_support import (
+    PASSWORD,
+    free_port,
+    node_modules,
+    pool_with_users,
+    public,
+    run_node,
+    start_server_at,
+)
 
 USERS = ("alice", "bob", "carol-7", "zoë", "user.name+tag")
 
@@ -57,3 +71,95 @@ def test_amazon_cognito_identity_js_and_a_client_secret(server, js_modules):
     )
     assert result == {"ok": False, "code": "NotAuthorizedException", "message": f"Unable to verify secret hash for client {cid}"}
 
+
+@pytest.fixture
+def certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def https_server(tmp_path, certificate):
+    """A server over HTTPS whose `--public-url` is the URL it is served at."""
+    cert, key = certificate
+    port = free_port()
+    srv = start_server_at(
+        tmp_path / "data",
+        port,
+        ["--tls-cert", str(cert), "--tls-key", str(key), "--public-url", f"https://127.0.0.1:{port}/"],
+    )
+    srv.cert = cert
+    yield srv
+    srv.kill()
+
+
+def tampered(token):
+    """`token` with its payload's username changed and the signature kept."""
+    header, payload, signature = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body["username" if "username" in body else "cognito:username"] = "mallory"
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def test_tokens_verify_with_pyjwt_and_aws_jwt_verify_against_the_served_jwks(https_server, js_modules):
+    srv = https_server
+    _, pid, client = pool_with_users(srv, verify=str(srv.cert))
+    cid = client["ClientId"]
+    p = public(srv, verify=str(srv.cert))
+    tokens = p.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD})["AuthenticationResult"]
+    id_token, access = tokens["IdToken"], tokens["AccessToken"]
+
+    issuer = f"https://127.0.0.1:{srv.endpoint.rsplit(':', 1)[1]}/{pid}"
+    discovery = requests.get(f"{issuer}/.well-known/openid-configuration", verify=str(srv.cert), timeout=10).json()
+    assert discovery["issuer"] == issuer and claims(id_token)["iss"] == issuer
+    jwks_uri = discovery["jwks_uri"]
+    assert jwks_uri == f"{issuer}/.well-known/jwks.json"
+
+    # PyJWT fetches the JWKS itself, over HTTPS, and picks the key by the token's kid.
+    keys = jwt.PyJWKClient(jwks_uri, ssl_context=ssl.create_default_context(cafile=str(srv.cert)))
+    id_claims = jwt.decode(id_token, keys.get_signing_key_from_jwt(id_token), algorithms=["RS256"], audience=cid, issuer=issuer)
+    assert id_claims["token_use"] == "id" and id_claims["cognito:username"] == "alice"
+    access_claims = jwt.decode(
+        access, keys.get_signing_key_from_jwt(access), algorithms=["RS256"], issuer=issuer,
+        options={"verify_aud": False, "require": ["exp", "iat", "client_id", "token_use"]},
+    )
+    assert access_claims["token_use"] == "access" and access_claims["client_id"] == cid
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(tampered(id_token), keys.get_signing_key_from_jwt(id_token), algorithms=["RS256"], audience=cid)
+    with pytest.raises(jwt.InvalidIssuerError):
+        jwt.decode(id_token, keys.get_signing_key_from_jwt(id_token), algorithms=["RS256"], audience=cid, issuer=f"https://cognito-idp.{srv.region}.amazonaws.com/{pid}")
+
+    # aws-jwt-verify, configured with Rampart's issuer and JWKS URI, fetching the JWKS itself.
+    checks = [
+        {"kind": "id", "token": id_token},
+        {"kind": "access", "token": access},
+        {"kind": "access", "token": id_token},
+        {"kind": "id", "token": access},
+        {"kind": "id", "token": tampered(id_token)},
+        {"kind": "access", "token": tampered(access)},
+        {"kind": "id", "token": id_token, "issuer": f"https://cognito-idp.{srv.region}.amazonaws.com/{pid}"},
+    ]
+    outcomes = run_node(
+        "server_jwt_verify.cjs",
+        js_modules,
+        {"issuer": issuer, "jwks_uri": jwks_uri, "client_id": cid, "checks": checks},
+        env={"NODE_EXTRA_CA_CERTS": str(srv.cert)},
+    )
+    assert outcomes[:2] == ["ok", "ok"], outcomes
+    # An ID token where an access token is required: no scope claim, token_use "id".
+    assert outcomes[2].startswith("JwtInvalidScopeError"), outcomes
+    # An access token where an ID token is required: no aud claim.
+    assert outcomes[3].startswith("JwtInvalidAudienceError"), outcomes
+    assert all(o.startswith("JwtInvalidSignatureError") for o in outcomes[4:6]), outcomes
+    assert outcomes[6].startswith("JwtInvalidIssuerError"), outcomes
