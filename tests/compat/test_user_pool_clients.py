@@ -12,6 +12,9 @@ import subprocess
 import jwt
 import pytest
 import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pycognito import Cognito
 
 from user_pools_support import (
     PASSWORD,
@@ -163,3 +166,48 @@ def test_tokens_verify_with_pyjwt_and_aws_jwt_verify_against_the_served_jwks(htt
     assert outcomes[3].startswith("JwtInvalidAudienceError"), outcomes
     assert all(o.startswith("JwtInvalidSignatureError") for o in outcomes[4:6]), outcomes
     assert outcomes[6].startswith("JwtInvalidIssuerError"), outcomes
+
+
+def pycognito_user(server, pool_id, client, username, secret=None):
+    """pycognito's high-level Cognito object, its boto3 client pointed at Rampart: it verifies the
+    tokens against `<endpoint>/<pool>` as issuer, with the JWKS it fetches from there."""
+    return Cognito(
+        pool_id,
+        client["ClientId"],
+        username=username,
+        client_secret=secret,
+        boto3_client_kwargs={"endpoint_url": server.endpoint},
+        botocore_config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def test_pycognito_authenticate_against_the_server(server):
+    _, pid, client = pool_with_users(server, users=("alice", "bob"))
+    alice = pycognito_user(server, pid, client, "alice")
+    alice.authenticate(password=PASSWORD)
+    # authenticate() verified both tokens itself (signature, issuer, audience, token_use).
+    assert alice.access_claims["username"] == "alice" and alice.access_claims["client_id"] == client["ClientId"]
+    assert alice.id_claims["cognito:username"] == "alice" and alice.id_claims["email"] == "alice@example.com"
+    assert alice.get_user().email == "alice@example.com"
+    first = alice.access_token
+    alice.renew_access_token()
+    assert alice.access_token != first and alice.access_claims["origin_jti"] == claims(first)["origin_jti"]
+    alice.logout()
+    with pytest.raises(ClientError) as e:
+        pycognito_user(server, pid, client, "alice").client.get_user(AccessToken=first)
+    assert e.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+    for name, password in (("bob", PASSWORD + "!"), ("bob", PASSWORD.lower()), ("nobody", PASSWORD)):
+        with pytest.raises(ClientError) as e:
+            pycognito_user(server, pid, client, name).authenticate(password=password)
+        assert e.value.response["Error"]["Code"] == ("UserNotFoundException" if name == "nobody" else "NotAuthorizedException")
+
+    # A client with a secret: pycognito sends SECRET_HASH at each step, and on refresh.
+    _, pid2, secret_client = pool_with_users(server, secret=True)
+    alice = pycognito_user(server, pid2, secret_client, "alice", secret=secret_client["ClientSecret"])
+    alice.authenticate(password=PASSWORD)
+    alice.renew_access_token()
+    assert alice.get_user().email == "alice@example.com"
+    with pytest.raises(ClientError) as e:
+        pycognito_user(server, pid2, secret_client, "alice", secret="w" * 51).authenticate(password=PASSWORD)
+    assert e.value.response["Error"]["Code"] == "NotAuthorizedException"
