@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 use super::AuthClient;
 use crate::error::UserPoolsError;
 use crate::records::auth::{families_prefix, family_key, RefreshTokenRecord, TokenFamilyRecord};
+use crate::records::client::ClientRecord;
 use crate::records::group::{memberships_prefix, GroupRecord};
 use crate::records::pool::PoolRecord;
 use crate::records::signing_keys::{KeyUse, SigningKeysRecord};
@@ -259,12 +260,13 @@ impl JwksFetcher for StoredJwks {
     }
 }
 
-/// An access token taken back: who it is for, in which pool and family.
+/// An access token taken back: who it is for, in which pool and family, through which client.
 pub struct AccessGrant {
     pub pool: Stored<PoolRecord>,
     pub user: Stored<UserRecord>,
     pub family: Stored<TokenFamilyRecord>,
-    pub client_id: String,
+    /// The app client the token was issued to (its ReadAttributes bound what GetUser shows).
+    pub client: Stored<ClientRecord>,
 }
 
 fn invalid_token() -> UserPoolsError {
@@ -298,9 +300,10 @@ pub async fn accept_access_token(
         .ok_or_else(invalid_token)?
         .to_owned();
     let pool = svc.load_pool(&pool_id).await?.ok_or_else(invalid_token)?;
-    if svc.load_client(&pool_id, &client_id).await?.is_none() {
-        return Err(invalid_token());
-    }
+    let client = svc
+        .load_client(&pool_id, &client_id)
+        .await?
+        .ok_or_else(invalid_token)?;
     let mut config = VerifierConfig::new(svc.issuer(&pool_id), vec![client_id.clone()]);
     config.token_use = Some(TokenUse::Access);
     let verifier = JwtVerifier::new(config, Arc::new(StoredJwks(jwks(svc, &pool_id).await?)));
@@ -340,7 +343,7 @@ pub async fn accept_access_token(
         pool,
         user,
         family,
-        client_id,
+        client,
     })
 }
 
