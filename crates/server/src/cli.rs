@@ -159,6 +159,11 @@ pub struct ServeArgs {
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]
     pub test_min_session_seconds: Option<u32>,
+    /// Test only: let user-pool app clients have ID and access tokens shorter than Cognito's
+    /// 5-minute minimum, so that token expiry and the end of a rotated key's publication can
+    /// be observed in a test. Never set this in a deployment.
+    #[arg(long, hide = true)]
+    pub test_min_token_validity_seconds: Option<u32>,
     /// Log format.
     #[arg(long, env = "RAMPART_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

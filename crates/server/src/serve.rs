@@ -138,16 +138,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
     registry.register(secrets.clone());
-    let user_pools = Arc::new(
-        rampart_user_pools::UserPoolsService::new(
-            store.clone(),
-            root_keys.clone(),
-            account_id.clone(),
-            args.region.clone(),
-        )
-        .context("the user-pool service cannot start")?
-        .with_public_url(args.public_url.clone().unwrap_or_else(|| endpoint.clone())),
-    );
+    let user_pools = rampart_user_pools::UserPoolsService::new(
+        store.clone(),
+        root_keys.clone(),
+        account_id.clone(),
+        args.region.clone(),
+    )
+    .context("the user-pool service cannot start")?
+    .with_public_url(args.public_url.clone().unwrap_or_else(|| endpoint.clone()));
+    let user_pools = Arc::new(match args.test_min_token_validity_seconds {
+        Some(seconds) => {
+            user_pools.with_min_token_validity(time::Duration::seconds(seconds.into()))
+        }
+        None => user_pools,
+    });
     registry.register(user_pools.clone());
     crate::maintenance::spawn(
         kms,

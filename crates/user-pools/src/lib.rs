@@ -11,7 +11,8 @@
 //!   account recovery, tags, username case sensitivity).
 //! - `cognito-idp/signing-keys`, by pool id — [`records::signing_keys::SigningKeysRecord`]:
 //!   the pool's RSA keys (one for ID tokens, one for access tokens, retired ones kept for the
-//!   JWKS), private keys PKCS#8 ≡ (`UserPoolSigningKey`, context `<pool id>/<kid>`).
+//!   JWKS until their tokens can no longer be valid, [`signing_keys`]), private keys PKCS#8 ≡
+//!   (`UserPoolSigningKey`, context `<pool id>/<kid>`).
 //! - `cognito-idp/clients`, by `<pool id>/<client id>` — [`records::client::ClientRecord`]:
 //!   name, secret ≡ (`UserPoolClientSecret`, `<pool id>/<client id>`), explicit auth flows,
 //!   token validities and units, read/write attributes, PreventUserExistenceErrors,
@@ -59,6 +60,7 @@ pub mod schema;
 pub mod sealing;
 pub mod send_limit;
 pub mod service;
+pub mod signing_keys;
 pub mod users;
 
 pub use api::{OPERATIONS, PROTOCOL};

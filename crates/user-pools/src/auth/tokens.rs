@@ -37,7 +37,8 @@ use crate::records::{self, ns, pool_key, Stored};
 use crate::sealing::{self, signing_key_context};
 use crate::UserPoolsService;
 
-/// The pool's signing keys, opened: (key use, retired, key).
+/// The pool's signing keys published now, opened: (key use, retired, key). A retired key
+/// past its `published_until` is left out: no token it signed can be valid any more.
 pub async fn pool_keys(
     svc: &UserPoolsService,
     pool_id: &str,
@@ -45,8 +46,9 @@ pub async fn pool_keys(
     let record = records::load::<SigningKeysRecord>(svc.store.as_ref(), ns::SIGNING_KEYS, pool_id)
         .await?
         .ok_or_else(|| UserPoolsError::Internal("The pool has no signing keys.".into()))?;
+    let now = crate::service::now();
     let mut out = Vec::with_capacity(record.record.keys.len());
-    for k in &record.record.keys {
+    for k in record.record.keys.iter().filter(|k| k.is_published(now)) {
         let der = sealing::open(
             &svc.keyring,
             SealPurpose::UserPoolSigningKey,
