@@ -38,6 +38,9 @@
 //!   codes and invitations as they would be sent, the code or temporary password ≡
 //!   (`UserPoolOutboxMessage`, `<pool id>/<message id>`), expiring with the code.
 //!
+//! Not stored: [`source_limit`], the per-source rate limit of the unsigned sign-in and sign-up
+//! endpoints, is a token bucket per address in each node's memory (the server applies it).
+//!
 //! The rest: [`service`] ([`UserPoolsService`] and the check on a named pool), [`ids`] (ids and
 //! ARNs), [`error`] ([`UserPoolsError`], one variant per Cognito error code), and `api/`, one
 //! module per family with the `user_pools_operations!` table in `api/mod.rs`.
@@ -61,6 +64,7 @@ pub mod sealing;
 pub mod send_limit;
 pub mod service;
 pub mod signing_keys;
+pub mod source_limit;
 pub mod users;
 
 pub use api::{OPERATIONS, PROTOCOL};
