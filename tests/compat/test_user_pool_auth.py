@@ -369,3 +369,40 @@ def test_totp_setup_when_the_pool_requires_mfa(server):
     assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
     tokens = p.respond_to_auth_challenge(ClientId=cid, ChallengeName="SOFTWARE_TOKEN_MFA", Session=challenge["Session"], ChallengeResponses={"USERNAME": "una", "SOFTWARE_TOKEN_MFA_CODE": totp(secret, 1)})
     assert "AccessToken" in tokens["AuthenticationResult"]
+
+
+def test_wrong_totp_codes_count_toward_the_lockout(server):
+    c = idp(server)
+    p = public(server)
+    pid = pool(c, MfaConfiguration="OPTIONAL")["Id"]
+    cid = c.create_user_pool_client(UserPoolId=pid, ClientName="app", ExplicitAuthFlows=FLOWS)["UserPoolClient"]["ClientId"]
+    c.admin_create_user(UserPoolId=pid, Username="mo", MessageAction="SUPPRESS")
+    c.admin_set_user_password(UserPoolId=pid, Username="mo", Password=PASSWORD, Permanent=True)
+    access = password_auth(p, cid, "mo", PASSWORD)["AuthenticationResult"]["AccessToken"]
+    secret = p.associate_software_token(AccessToken=access)["SecretCode"]
+    p.verify_software_token(AccessToken=access, UserCode=totp(secret))
+    p.set_user_mfa_preference(AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+
+    def wrong_code():
+        near = {totp(secret, step) for step in (-2, -1, 0, 1, 2)}
+        return next(code for code in ("000000", "111111", "222222", "333333", "444444", "555555") if code not in near)
+
+    def answer(code):
+        # The right password each time: it must not wipe out what wrong codes earned.
+        challenge = password_auth(p, cid, "mo", PASSWORD)
+        assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+        return p.respond_to_auth_challenge(ClientId=cid, ChallengeName="SOFTWARE_TOKEN_MFA", Session=challenge["Session"], ChallengeResponses={"USERNAME": "mo", "SOFTWARE_TOKEN_MFA_CODE": code})
+
+    for _ in range(5):
+        assert refused(answer, wrong_code()) == "CodeMismatchException"
+    # The fifth wrong code locked the user out: not even the right password is checked.
+    assert error(password_auth, p, cid, "mo", PASSWORD) == ("NotAuthorizedException", "Password attempts exceeded")
+    time.sleep(1.2)
+    # Once the lockout ran out, the right password and a right code sign in, and clear the count.
+    assert "AccessToken" in answer(totp(secret, 1))["AuthenticationResult"]
+    # Wrong passwords and wrong codes add up in one count.
+    for _ in range(3):
+        assert error(password_auth, p, cid, "mo", "Wr0ng-Password!") == ("NotAuthorizedException", "Incorrect username or password.")
+    for _ in range(2):
+        assert refused(answer, wrong_code()) == "CodeMismatchException"
+    assert error(password_auth, p, cid, "mo", PASSWORD) == ("NotAuthorizedException", "Password attempts exceeded")

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rampart_user_pools::source_limit::SourceRateLimit;
 
 /// Rampart: AWS's serverless security model — IAM, SigV4, audited requests — on your own machine.
 ///
@@ -147,6 +148,26 @@ pub struct ServeArgs {
     /// Open connections accepted at most per listener; more are closed on accept.
     #[arg(long, env = "RAMPART_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// Unsigned requests to the user pools' sign-in and sign-up endpoints (InitiateAuth,
+    /// RespondToAuthChallenge, SignUp, ConfirmSignUp, ForgotPassword, ConfirmForgotPassword,
+    /// ResendConfirmationCode) one source address (an IPv6 /64) may make per
+    /// --auth-rate-window-secs; more get TooManyRequestsException. Counted in this node's
+    /// memory: each node admits this many, and a restart forgets the counts (the per-user
+    /// lockout is the control shared by every node). 0 turns the limit off.
+    #[arg(
+        long,
+        env = "RAMPART_AUTH_REQUESTS_PER_SOURCE",
+        default_value_t = SourceRateLimit::DEFAULT.burst
+    )]
+    pub auth_requests_per_source: u32,
+    /// The window of --auth-requests-per-source, in seconds: the allowance refills evenly
+    /// over it (a token bucket of that many requests).
+    #[arg(
+        long,
+        default_value_t = SourceRateLimit::DEFAULT.window.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub auth_rate_window_secs: u64,
     /// Seconds between sweeps of the services' own work: KMS automatic rotation, destroying
     /// keys past their deletion date, purging secrets whose recovery window ended.
     #[arg(long, default_value_t = 60)]
@@ -159,6 +180,11 @@ pub struct ServeArgs {
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]
     pub test_min_session_seconds: Option<u32>,
+    /// Test only: let user-pool app clients have ID and access tokens shorter than Cognito's
+    /// 5-minute minimum, so that token expiry and the end of a rotated key's publication can
+    /// be observed in a test. Never set this in a deployment.
+    #[arg(long, hide = true)]
+    pub test_min_token_validity_seconds: Option<u32>,
     /// Log format.
     #[arg(long, env = "RAMPART_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

@@ -398,7 +398,7 @@ fn custody_change(operation: &str, key: RootKeyId, previous: RootKeyId) -> Audit
 }
 
 /// Who ran the command: the local account (`USER`, else the numeric uid of the process).
-fn operator() -> String {
+pub(crate) fn operator() -> String {
     use std::os::unix::fs::MetadataExt;
     let user = std::env::var("USER")
         .ok()

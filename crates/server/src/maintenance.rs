@@ -1,8 +1,9 @@
 //! The services' own periodic work, run by every node: KMS's automatic key rotation and the
 //! destruction of keys past their deletion date, and the purge of secrets whose recovery
 //! window ended, and user pools' expired sign-in state (spent sessions, refresh tokens and
-//! families past their validity, idle failed-attempt counters). Each change is committed with its own audit record and expects the version it
-//! read, so several nodes sweeping one PostgreSQL store make each change once.
+//! families past their validity, idle failed-attempt counters) and retired signing keys no
+//! token can need any more. Each change is committed with its own audit record and expects the
+//! version it read, so several nodes sweeping one PostgreSQL store make each change once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,15 @@ pub async fn sweep(
         Err(e) => tracing::warn!(
             error = %e,
             "sweeping user-pool sign-in state failed; retrying at the next sweep"
+        ),
+    }
+    match rampart_user_pools::signing_keys::drop_unpublished(user_pools.store().as_ref(), now).await
+    {
+        Ok(0) => {}
+        Ok(dropped) => tracing::info!(dropped, "dropped retired user-pool signing keys"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "dropping retired user-pool signing keys failed; retrying at the next sweep"
         ),
     }
 }

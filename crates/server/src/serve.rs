@@ -1,5 +1,6 @@
 //! `rampart serve`: open the store, bootstrap the account, listen.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write as _};
 use std::net::SocketAddr;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -11,13 +12,14 @@ use axum_server::accept::DefaultAcceptor;
 use rampart_iam::{
     bootstrap, Authorizer, BootstrapOutcome, ChangeHook, CredentialResolver, IamService, StsService,
 };
+use rampart_user_pools::source_limit::{SourceLimiter, SourceRateLimit};
 
 use crate::audit::AuditWriter;
 use crate::cli::ServeArgs;
 use crate::front::data_plane::DataPlanes;
 use crate::front::limits::{self, ConnectionLimits, LimitedAcceptor};
 use crate::front::{self, MainListener};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, SourceAdmission};
 use crate::registry::Registry;
 use crate::root_key::{self, watch::Watch};
 use crate::telemetry;
@@ -138,16 +140,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
     registry.register(secrets.clone());
-    let user_pools = Arc::new(
-        rampart_user_pools::UserPoolsService::new(
-            store.clone(),
-            root_keys.clone(),
-            account_id.clone(),
-            args.region.clone(),
-        )
-        .context("the user-pool service cannot start")?
-        .with_public_url(args.public_url.clone().unwrap_or_else(|| endpoint.clone())),
-    );
+    let user_pools = rampart_user_pools::UserPoolsService::new(
+        store.clone(),
+        root_keys.clone(),
+        account_id.clone(),
+        args.region.clone(),
+    )
+    .context("the user-pool service cannot start")?
+    .with_public_url(args.public_url.clone().unwrap_or_else(|| endpoint.clone()));
+    let user_pools = Arc::new(match args.test_min_token_validity_seconds {
+        Some(seconds) => {
+            user_pools.with_min_token_validity(time::Duration::seconds(seconds.into()))
+        }
+        None => user_pools,
+    });
     registry.register(user_pools.clone());
     crate::maintenance::spawn(
         kms,
@@ -163,6 +169,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         tls,
         region: args.region.clone(),
+        source_admission: source_admission(&args),
     });
     // An IAM change made on this node takes effect at once: drop the credentials (and the
     // policies they carry) that the request path cached. Other nodes catch up within the TTL.
@@ -356,6 +363,20 @@ fn write_admin_profile(
         std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
     }
     write_private_file(path, profile.as_bytes())
+}
+
+/// The per-source limits on unsigned requests: the user pools' sign-in and sign-up endpoints
+/// (`--auth-requests-per-source` per `--auth-rate-window-secs`), unless turned off.
+fn source_admission(args: &ServeArgs) -> HashMap<&'static str, Arc<dyn SourceAdmission>> {
+    let mut admission: HashMap<&'static str, Arc<dyn SourceAdmission>> = HashMap::new();
+    if args.auth_requests_per_source > 0 {
+        let limiter = SourceLimiter::new(SourceRateLimit {
+            burst: args.auth_requests_per_source,
+            window: std::time::Duration::from_secs(args.auth_rate_window_secs),
+        });
+        admission.insert("cognito-idp", Arc::new(limiter));
+    }
+    admission
 }
 
 #[cfg(test)]

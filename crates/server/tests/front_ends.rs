@@ -97,6 +97,7 @@ async fn harness() -> Harness {
         max_body_bytes: 1024,
         tls: false,
         region: "us-east-1".into(),
+        source_admission: Default::default(),
     });
     let recorder = Arc::new(Recorder::default());
     let mut planes = DataPlanes::default();
@@ -361,6 +362,7 @@ async fn every_front_end_is_counted() {
             max_body_bytes: 1024,
             tls: false,
             region: "us-east-1".into(),
+            source_admission: Default::default(),
         });
         (
             MainListener::new(

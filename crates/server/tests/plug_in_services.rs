@@ -237,6 +237,7 @@ async fn harness() -> Harness {
         max_body_bytes: 1024,
         tls: false,
         region: "eu-west-1".into(),
+        source_admission: Default::default(),
     });
     Harness {
         app: front::aws_api::front(pipeline, "sqlite", None),

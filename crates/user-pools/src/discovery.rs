@@ -15,7 +15,7 @@ use crate::{ids, UserPoolsService};
 
 impl UserPoolsService {
     /// The JWKS of `pool_id`: its current ID-token key, its current access-token key, then
-    /// every retired key still kept; None for a pool that does not exist.
+    /// every retired key still published; None for a pool that does not exist.
     pub async fn jwks(&self, pool_id: &str) -> Result<Option<JwkSet>, UserPoolsError> {
         if !ids::is_pool_id_shaped(pool_id) || self.load_pool(pool_id).await?.is_none() {
             return Ok(None);
@@ -26,7 +26,11 @@ impl UserPoolsService {
         else {
             return Ok(None);
         };
+        let now = crate::service::now();
         let mut keys = stored.record.keys;
+        // Retired keys no token can need any more are gone from the JWKS at once, whether or
+        // not the sweep has dropped them yet.
+        keys.retain(|k| k.is_published(now));
         // Current keys first (ID, then access), retired ones after, newest first.
         keys.sort_by_key(|k| {
             (

@@ -75,6 +75,10 @@ pub enum UserPoolsError {
     /// The operation is not supported for the request's configuration.
     #[error("{0}")]
     UnsupportedOperation(String),
+    /// The token is not of a type the operation takes (RevokeToken given an ID or access
+    /// token).
+    #[error("{0}")]
+    UnsupportedTokenType(String),
     /// A member breaks a constraint of the service model (length, pattern, range): AWS's
     /// front end answers these before Cognito sees the request.
     #[error("{0}")]
@@ -116,6 +120,7 @@ impl UserPoolsError {
             Self::ConcurrentModification(_) => "ConcurrentModificationException",
             Self::Unauthorized(_) => "UnauthorizedException",
             Self::UnsupportedOperation(_) => "UnsupportedOperationException",
+            Self::UnsupportedTokenType(_) => "UnsupportedTokenTypeException",
             Self::Validation(_) => "ValidationException",
             Self::EnableSoftwareTokenMfa(_) => "EnableSoftwareTokenMFAException",
             Self::Internal(_) => "InternalErrorException",

@@ -11,7 +11,8 @@
 //!   account recovery, tags, username case sensitivity).
 //! - `cognito-idp/signing-keys`, by pool id — [`records::signing_keys::SigningKeysRecord`]:
 //!   the pool's RSA keys (one for ID tokens, one for access tokens, retired ones kept for the
-//!   JWKS), private keys PKCS#8 ≡ (`UserPoolSigningKey`, context `<pool id>/<kid>`).
+//!   JWKS until their tokens can no longer be valid, [`signing_keys`]), private keys PKCS#8 ≡
+//!   (`UserPoolSigningKey`, context `<pool id>/<kid>`).
 //! - `cognito-idp/clients`, by `<pool id>/<client id>` — [`records::client::ClientRecord`]:
 //!   name, secret ≡ (`UserPoolClientSecret`, `<pool id>/<client id>`), explicit auth flows,
 //!   token validities and units, read/write attributes, PreventUserExistenceErrors,
@@ -37,6 +38,9 @@
 //!   codes and invitations as they would be sent, the code or temporary password ≡
 //!   (`UserPoolOutboxMessage`, `<pool id>/<message id>`), expiring with the code.
 //!
+//! Not stored: [`source_limit`], the per-source rate limit of the unsigned sign-in and sign-up
+//! endpoints, is a token bucket per address in each node's memory (the server applies it).
+//!
 //! The rest: [`service`] ([`UserPoolsService`] and the check on a named pool), [`ids`] (ids and
 //! ARNs), [`error`] ([`UserPoolsError`], one variant per Cognito error code), and `api/`, one
 //! module per family with the `user_pools_operations!` table in `api/mod.rs`.
@@ -59,6 +63,8 @@ pub mod schema;
 pub mod sealing;
 pub mod send_limit;
 pub mod service;
+pub mod signing_keys;
+pub mod source_limit;
 pub mod users;
 
 pub use api::{OPERATIONS, PROTOCOL};

@@ -34,6 +34,9 @@ pub struct UserPoolsService {
     pub(crate) region: String,
     /// The URL token issuers and JWKS URIs are built on (`<public-url>/<poolId>`).
     pub(crate) public_url: String,
+    /// The least ID and access token validity an app client may have: Cognito's 5 minutes,
+    /// lowered only by tests that wait for tokens (and the keys that signed them) to expire.
+    pub(crate) min_token_validity: time::Duration,
 }
 
 impl UserPoolsService {
@@ -53,7 +56,15 @@ impl UserPoolsService {
             account_id: account_id.into(),
             public_url: format!("https://cognito-idp.{region}.amazonaws.com"),
             region,
+            min_token_validity: time::Duration::minutes(5),
         })
+    }
+
+    /// The same service letting app clients have ID and access tokens as short as
+    /// `min_token_validity` (`rampart serve --test-min-token-validity-seconds`; tests only).
+    pub fn with_min_token_validity(mut self, min_token_validity: time::Duration) -> Self {
+        self.min_token_validity = min_token_validity;
+        self
     }
 
     /// The same service hashing passwords at `cost`.

@@ -6,7 +6,8 @@
 //! `ServiceUnavailable` rather than an unaudited answer.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ use rampart_wire::{
 use time::OffsetDateTime;
 
 use rampart_store::request_audit;
+use rampart_user_pools::source_limit::SourceLimiter;
 
 mod answer;
 mod decode;
@@ -53,6 +55,27 @@ pub struct Pipeline {
     /// The region this endpoint serves (`--region`): a credential scope must name it, or
     /// `us-east-1` for IAM, which AWS signs there whatever the client's region.
     pub region: String,
+    /// Per-source admission checks on unsigned requests, by the service's signing name (the
+    /// user pools' sign-in and sign-up endpoints, `--auth-requests-per-source`).
+    pub source_admission: HashMap<&'static str, Arc<dyn SourceAdmission>>,
+}
+
+/// A check a service asks the pipeline to make on each unsigned request, by where it comes
+/// from, once the operation is known and before anything is decoded or run: unsigned callers
+/// are anonymous, so their source address is all there is to bound what one of them may cost.
+pub trait SourceAdmission: Send + Sync {
+    /// Admits an unsigned call of `operation` from `source`, or refuses it with the service's
+    /// error.
+    fn admit_source(&self, operation: &str, source: IpAddr) -> Result<(), ServiceError>;
+}
+
+impl SourceAdmission for SourceLimiter {
+    fn admit_source(&self, operation: &str, source: IpAddr) -> Result<(), ServiceError> {
+        if !SourceLimiter::limits(operation) {
+            return Ok(());
+        }
+        self.admit(source, Instant::now()).map_err(Into::into)
+    }
 }
 
 /// What is known about a request so far, for its audit record and metrics.
@@ -266,6 +289,16 @@ impl Pipeline {
             body.clone(),
         )?;
         trail.operation = operation.name;
+        if auth.is_none() {
+            if let Some(admission) = self.source_admission.get(service.signing_name) {
+                admission
+                    .admit_source(operation.name, trail.source_ip)
+                    .map_err(|error| Rejection {
+                        protocol: service.protocol,
+                        error,
+                    })?;
+            }
+        }
 
         let region = auth.as_ref().map(|a| a.scope.region).unwrap_or("");
         let (credential, caller) = match (credential, operation.authentication) {

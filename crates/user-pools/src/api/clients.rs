@@ -169,26 +169,17 @@ impl SettingsInput {
             validity.refresh = convert(30 * 86400, TimeUnit::Seconds, refresh_unit);
             validity.refresh_unit = refresh_unit;
         }
-        let between = |d: time::Duration, min: time::Duration, max: time::Duration, what: &str| {
-            if d < min || d > max {
-                Err(invalid(format!(
-                    "{what} token validity must be between {} and {}.",
-                    human(min),
-                    human(max)
-                )))
-            } else {
-                Ok(())
-            }
-        };
+        // The least ID/access token validity is the service's (`check_token_floor`, at
+        // execute): 5 minutes, as Cognito, unless a test lowered it.
         between(
             validity.access_duration(),
-            time::Duration::minutes(5),
+            time::Duration::ZERO,
             time::Duration::days(1),
             "Access",
         )?;
         between(
             validity.id_duration(),
-            time::Duration::minutes(5),
+            time::Duration::ZERO,
             time::Duration::days(1),
             "Id",
         )?;
@@ -229,6 +220,44 @@ impl SettingsInput {
             logout_urls: self.logout_urls.unwrap_or_default(),
             supported_identity_providers: providers,
         })
+    }
+}
+
+/// Refuses a validity outside `min`..=`max`, worded as Cognito words it.
+fn between(
+    d: time::Duration,
+    min: time::Duration,
+    max: time::Duration,
+    what: &str,
+) -> Result<(), UserPoolsError> {
+    if d < min || d > max {
+        // The range Cognito states starts at its own minimum, even when a test lowered it.
+        Err(invalid(format!(
+            "{what} token validity must be between {} and {}.",
+            human(min.max(COGNITO_MIN_TOKEN_VALIDITY)),
+            human(max)
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Cognito's least ID and access token validity.
+const COGNITO_MIN_TOKEN_VALIDITY: time::Duration = time::Duration::minutes(5);
+
+impl Settings {
+    /// Refuses ID and access token validities below the service's least
+    /// ([`UserPoolsService::min_token_validity`]).
+    fn check_token_floor(&self, svc: &UserPoolsService) -> Result<(), UserPoolsError> {
+        let floor = svc.min_token_validity;
+        let v = &self.token_validity;
+        between(
+            v.access_duration(),
+            floor,
+            time::Duration::days(1),
+            "Access",
+        )?;
+        between(v.id_duration(), floor, time::Duration::days(1), "Id")
     }
 }
 
@@ -420,6 +449,7 @@ impl UserPoolsOperation for CreateUserPoolClient {
 
     async fn execute(self, svc: &UserPoolsService, _: &Call<'_>) -> Reply {
         let pool = self.pool.into_pool()?;
+        self.settings.check_token_floor(svc)?;
         check_attributes(&pool.record, &self.settings)?;
         let pool_id = pool.record.id.clone();
         let existing =
@@ -589,6 +619,7 @@ impl UserPoolsOperation for UpdateUserPoolClient {
 
     async fn execute(self, svc: &UserPoolsService, _: &Call<'_>) -> Reply {
         let pool = self.pool.into_pool()?;
+        self.settings.check_token_floor(svc)?;
         check_attributes(&pool.record, &self.settings)?;
         let stored = self.client.load(svc, &pool.record).await?;
         let mut next = stored.record.clone();

@@ -49,7 +49,11 @@ impl Credential {
         match self {
             Credential::AccessToken(token) => {
                 let grant = tokens::accept_access_token(svc, token).await?;
-                let client = AuthClient::public(svc, &grant.client_id).await?;
+                let client = AuthClient {
+                    pool: grant.pool,
+                    client: grant.client,
+                    admin: false,
+                };
                 Ok((client, grant.user, false))
             }
             Credential::Session(carried) => {

@@ -2,8 +2,6 @@
 //! CreateUserPool and ListUserPools are authorized on `*` (AWS gives them no resource type);
 //! the others on the pool's ARN, resolved once in `checks`.
 
-use rampart_core::SealPurpose;
-use rampart_identity::tokens::PoolSigningKeys;
 use rampart_store::{Expect, Write};
 use rampart_wire::Check;
 use serde::Deserialize;
@@ -14,9 +12,8 @@ use super::wire::{self, epoch};
 use super::{Call, Reply, UserPoolsOperation};
 use crate::error::UserPoolsError;
 use crate::records::pool::{DeletionProtection, PoolConfig, PoolRecord};
-use crate::records::signing_keys::{KeyUse, SigningKeysRecord, StoredSigningKey};
+use crate::records::signing_keys::SigningKeysRecord;
 use crate::records::{self, ns, pool_prefix};
-use crate::sealing::{self, signing_key_context};
 use crate::service::{now, NamedPool};
 use crate::{ids, UserPoolsService};
 
@@ -118,36 +115,9 @@ async fn signing_keys(
     svc: &UserPoolsService,
     pool_id: &str,
 ) -> Result<SigningKeysRecord, UserPoolsError> {
-    // RSA key generation takes tens of milliseconds: off the async workers.
-    let generated = tokio::task::spawn_blocking(PoolSigningKeys::generate)
-        .await
-        .map_err(|_| UserPoolsError::Internal("Key generation was interrupted.".into()))?
-        .map_err(|e| UserPoolsError::Internal(format!("Key generation failed: {e}")))?;
-    let at = now();
-    let mut keys = Vec::with_capacity(2);
-    for (key, key_use) in [
-        (&generated.id_token, KeyUse::IdToken),
-        (&generated.access_token, KeyUse::AccessToken),
-    ] {
-        let der = key
-            .to_pkcs8()
-            .map_err(|e| UserPoolsError::Internal(format!("Key export failed: {e}")))?;
-        keys.push(StoredSigningKey {
-            kid: key.kid().to_owned(),
-            key_use,
-            sealed_pkcs8: sealing::seal(
-                &svc.keyring,
-                SealPurpose::UserPoolSigningKey,
-                &signing_key_context(pool_id, key.kid()),
-                &der,
-            ),
-            created_at: at,
-            retired_at: None,
-        });
-    }
     Ok(SigningKeysRecord {
         pool_id: pool_id.to_owned(),
-        keys,
+        keys: crate::signing_keys::generate(&svc.keyring, pool_id, now()).await?,
     })
 }
 

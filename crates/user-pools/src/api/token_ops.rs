@@ -1,7 +1,10 @@
 //! What a signed-in user does with its tokens: GetUser and GlobalSignOut with an access token
-//! (public: the token is the credential), RevokeToken with a refresh token and the client's
-//! credentials, and AdminUserGlobalSignOut (SigV4, authorized on the pool's ARN).
+//! (public: the token is the credential; GetUser shows what the token's app client may read),
+//! RevokeToken with a refresh token and the client's credentials (an ID or access token is not
+//! a token it revokes: `UnsupportedTokenTypeException`), and AdminUserGlobalSignOut (SigV4,
+//! authorized on the pool's ARN).
 
+use base64::Engine as _;
 use rampart_core::SealPurpose;
 use rampart_wire::Check;
 use serde::Deserialize;
@@ -16,6 +19,7 @@ use crate::auth::tokens::{self, refresh_token_digest};
 use crate::auth::AuthClient;
 use crate::error::UserPoolsError;
 use crate::records::auth::{family_key, RefreshTokenRecord, TokenFamilyRecord};
+use crate::records::user::UserRecord;
 use crate::records::{self, ns, pool_key};
 use crate::sealing::{self, client_context};
 use crate::service::now;
@@ -64,7 +68,7 @@ impl UserPoolsOperation for GetUser {
         let u = &grant.user.record;
         let mut out = json!({
             "Username": u.username,
-            "UserAttributes": user_shapes::attribute_list(u, None),
+            "UserAttributes": readable_attributes(u, &grant.client.record.read_attributes),
         });
         if u.totp_enabled() {
             out["UserMFASettingList"] = json!(["SOFTWARE_TOKEN_MFA"]);
@@ -74,6 +78,19 @@ impl UserPoolsOperation for GetUser {
         }
         wire::reply(&out)
     }
+}
+
+/// The user's attributes the app client may read: all of them when it names no
+/// ReadAttributes (Cognito's default), else `sub` (the user's identity, in every token) and
+/// the attributes it names.
+fn readable_attributes(user: &UserRecord, read_attributes: &[String]) -> Vec<serde_json::Value> {
+    if read_attributes.is_empty() {
+        return user_shapes::attribute_list(user, None);
+    }
+    let mut names = Vec::with_capacity(read_attributes.len() + 1);
+    names.push("sub".to_owned());
+    names.extend(read_attributes.iter().cloned());
+    user_shapes::attribute_list(user, Some(&names))
 }
 
 pub(crate) struct GlobalSignOut {
@@ -194,6 +211,12 @@ impl UserPoolsOperation for RevokeToken {
                 return Err(UserPoolsError::Unauthorized("invalid_client".into()));
             }
         }
+        if is_jwt(&self.token) {
+            return Err(UserPoolsError::UnsupportedTokenType(
+                "Only refresh tokens can be revoked; the token given is an ID or access token."
+                    .into(),
+            ));
+        }
         if !c.enable_token_revocation {
             return Err(UserPoolsError::UnsupportedOperation(
                 "Token revocation is not enabled for this app client.".into(),
@@ -228,5 +251,38 @@ impl UserPoolsOperation for RevokeToken {
             }
         }
         Ok(b"{}".to_vec())
+    }
+}
+
+/// Whether `token` is a JWT (an ID or access token): three base64url parts whose first is a
+/// JSON header naming an algorithm. Rampart's refresh tokens are opaque, without dots.
+fn is_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|h| h.get("alg").is_some_and(serde_json::Value::is_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_jwt;
+
+    #[test]
+    fn jwts_are_told_from_refresh_tokens() {
+        // {"alg":"RS256","kid":"k"}.{}.sig
+        assert!(is_jwt("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.c2ln"));
+        assert!(!is_jwt("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30"));
+        assert!(!is_jwt("e30.e30.c2ln"));
+        assert!(!is_jwt("a.b.c.d"));
+        assert!(!is_jwt(
+            "Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy"
+        ));
     }
 }

@@ -1,7 +1,9 @@
-//! Failed password attempts and the lockout they earn, as Cognito grows it: from the fifth
-//! failure in a row, no password is checked for 2^(n−5) seconds (1 s, 2 s, 4 s, …), at most
+//! Failed sign-in attempts — wrong passwords, SRP claims and TOTP codes alike, as Cognito counts
+//! them — and the lockout they earn, as Cognito grows it: from the fifth failure in a row, no
+//! password or code is checked for 2^(n−5) seconds (1 s, 2 s, 4 s, …), at most
 //! [`MAX_LOCKOUT`]. The counter is a store record, so it holds across nodes sharing the store
-//! and across restarts; a successful sign-in clears it. Attempts made while locked are refused
+//! and across restarts; a completed sign-in clears it (a right password followed by a second
+//! factor does not, until the factor is proved). Attempts made while locked are refused
 //! without being checked or counted (`NotAuthorizedException: Password attempts exceeded`).
 
 use rampart_store::{Expect, Write};

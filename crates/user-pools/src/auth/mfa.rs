@@ -1,7 +1,8 @@
 //! TOTP software tokens (RFC 6238, the identity crate's `totp`): associating a secret with a
 //! user (sealed, [`SealPurpose::UserTotpSecret`]), verifying a first code, and checking a code
 //! at sign-in — each time step is accepted once (`last_used_step`), so a code seen once cannot
-//! be replayed.
+//! be replayed, and a wrong code at sign-in counts toward the user's lockout like a wrong
+//! password (the counter is cleared only when the sign-in completes).
 
 use rampart_core::SealPurpose;
 use rampart_identity::totp::{self, TotpSecret};
@@ -9,11 +10,12 @@ use serde_json::json;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::lockout::{self, Attempts};
 use super::session::{Challenge, ChallengeSession};
 use super::sign_in::{reply, session_user, Reply};
 use super::{tokens, AuthClient};
 use crate::error::UserPoolsError;
-use crate::records::user::{SoftwareToken, UserRecord};
+use crate::records::user::{username_key, SoftwareToken, UserRecord};
 use crate::sealing::{self, user_context};
 use crate::service::now;
 use crate::{users, UserPoolsService};
@@ -145,11 +147,30 @@ pub async fn totp_code(
     .await?;
     let user = session_user(svc, client, &session, username).await?;
     client.check_secret_hash(svc, &[username, &user.record.username], secret_hash)?;
+    // Wrong codes count toward the user's lockout as wrong passwords do: otherwise whoever
+    // knows the password could guess codes without end.
+    let attempts = Attempts::check(
+        svc,
+        &client.pool().id,
+        &username_key(
+            &user.record.username,
+            client.pool().config.username_case_sensitive,
+        ),
+        at,
+    )
+    .await?;
     let mut next = user.record.clone();
-    check_code(svc, &mut next, code, at)?;
+    match check_code(svc, &mut next, code, at) {
+        Ok(()) => {}
+        Err(e @ UserPoolsError::CodeMismatch(_)) => {
+            return Err(lockout::refuse(svc, &attempts, at, e).await)
+        }
+        Err(e) => return Err(e),
+    }
     let mut writes = users::save(svc, client.pool(), Some(&user), &next).await?;
     let issued = tokens::issue(svc, client, &next, None, at).await?;
     writes.extend(issued.writes);
+    writes.extend(attempts.succeeded());
     rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
     reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
 }
@@ -180,7 +201,19 @@ pub async fn mfa_setup_done(
             "Software token MFA has not been verified for the user.".into(),
         ));
     }
+    let attempts = Attempts::check(
+        svc,
+        &client.pool().id,
+        &username_key(
+            &user.record.username,
+            client.pool().config.username_case_sensitive,
+        ),
+        at,
+    )
+    .await?;
     let issued = tokens::issue(svc, client, &user.record, None, at).await?;
-    rampart_store::request_audit::commit(svc.store.as_ref(), issued.writes).await?;
+    let mut writes = issued.writes;
+    writes.extend(attempts.succeeded());
+    rampart_store::request_audit::commit(svc.store.as_ref(), writes).await?;
     reply(&json!({ "ChallengeParameters": {}, "AuthenticationResult": issued.result }))
 }

@@ -152,4 +152,4 @@ pub enum Flow {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

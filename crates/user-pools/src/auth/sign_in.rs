@@ -189,9 +189,9 @@ async fn after_password(
         MfaConfiguration::On => Some(Challenge::MfaSetup),
     };
     if let Some(challenge) = mfa {
-        if let Some(write) = cleared {
-            svc.store.commit(vec![write]).await?;
-        }
+        // The counter stays until the second factor is proved too: wrong codes count toward
+        // the same lockout (as Cognito counts them), and a right password must not reset what
+        // wrong codes earned.
         return super::mfa::challenge(svc, client, u, challenge, at);
     }
     let issued = tokens::issue(svc, client, u, None, at).await?;

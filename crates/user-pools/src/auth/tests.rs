@@ -22,7 +22,7 @@ impl JwksFetcher for Fixed {
     }
 }
 
-async fn call(svc: &UserPoolsService, op: &str, body: Value) -> Value {
+pub(crate) async fn call(svc: &UserPoolsService, op: &str, body: Value) -> Value {
     let spec = crate::OPERATIONS
         .iter()
         .find(|s| s.name == op)

@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 use super::AuthClient;
 use crate::error::UserPoolsError;
 use crate::records::auth::{families_prefix, family_key, RefreshTokenRecord, TokenFamilyRecord};
+use crate::records::client::ClientRecord;
 use crate::records::group::{memberships_prefix, GroupRecord};
 use crate::records::pool::PoolRecord;
 use crate::records::signing_keys::{KeyUse, SigningKeysRecord};
@@ -36,7 +37,8 @@ use crate::records::{self, ns, pool_key, Stored};
 use crate::sealing::{self, signing_key_context};
 use crate::UserPoolsService;
 
-/// The pool's signing keys, opened: (key use, retired, key).
+/// The pool's signing keys published now, opened: (key use, retired, key). A retired key
+/// past its `published_until` is left out: no token it signed can be valid any more.
 pub async fn pool_keys(
     svc: &UserPoolsService,
     pool_id: &str,
@@ -44,8 +46,9 @@ pub async fn pool_keys(
     let record = records::load::<SigningKeysRecord>(svc.store.as_ref(), ns::SIGNING_KEYS, pool_id)
         .await?
         .ok_or_else(|| UserPoolsError::Internal("The pool has no signing keys.".into()))?;
+    let now = crate::service::now();
     let mut out = Vec::with_capacity(record.record.keys.len());
-    for k in &record.record.keys {
+    for k in record.record.keys.iter().filter(|k| k.is_published(now)) {
         let der = sealing::open(
             &svc.keyring,
             SealPurpose::UserPoolSigningKey,
@@ -259,12 +262,13 @@ impl JwksFetcher for StoredJwks {
     }
 }
 
-/// An access token taken back: who it is for, in which pool and family.
+/// An access token taken back: who it is for, in which pool and family, through which client.
 pub struct AccessGrant {
     pub pool: Stored<PoolRecord>,
     pub user: Stored<UserRecord>,
     pub family: Stored<TokenFamilyRecord>,
-    pub client_id: String,
+    /// The app client the token was issued to (its ReadAttributes bound what GetUser shows).
+    pub client: Stored<ClientRecord>,
 }
 
 fn invalid_token() -> UserPoolsError {
@@ -298,9 +302,10 @@ pub async fn accept_access_token(
         .ok_or_else(invalid_token)?
         .to_owned();
     let pool = svc.load_pool(&pool_id).await?.ok_or_else(invalid_token)?;
-    if svc.load_client(&pool_id, &client_id).await?.is_none() {
-        return Err(invalid_token());
-    }
+    let client = svc
+        .load_client(&pool_id, &client_id)
+        .await?
+        .ok_or_else(invalid_token)?;
     let mut config = VerifierConfig::new(svc.issuer(&pool_id), vec![client_id.clone()]);
     config.token_use = Some(TokenUse::Access);
     let verifier = JwtVerifier::new(config, Arc::new(StoredJwks(jwks(svc, &pool_id).await?)));
@@ -340,7 +345,7 @@ pub async fn accept_access_token(
         pool,
         user,
         family,
-        client_id,
+        client,
     })
 }
 

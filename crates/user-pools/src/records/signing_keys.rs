@@ -1,6 +1,6 @@
 //! A pool's RSA signing keys: one for ID tokens and one for access tokens (as Cognito
 //! publishes two), plus retired keys whose public half stays in the JWKS until the tokens they
-//! signed have expired. Private keys are PKCS#8, sealed
+//! signed have expired (`crate::signing_keys`). Private keys are PKCS#8, sealed
 //! ([`rampart_core::SealPurpose::UserPoolSigningKey`], context `<pool id>/<kid>`).
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,21 @@ pub struct StoredSigningKey {
     /// When it stopped signing (rotation); None for a current key.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub retired_at: Option<OffsetDateTime>,
+    /// For a retired key, when the last token it signed can no longer be valid: from then on
+    /// it is neither published nor trusted, and the maintenance sweep drops it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub published_until: Option<OffsetDateTime>,
+}
+
+impl StoredSigningKey {
+    /// Whether the key is published (and tokens it signed verify) at `now`.
+    pub fn is_published(&self, now: OffsetDateTime) -> bool {
+        self.published_until.is_none_or(|until| now < until)
+    }
 }
 
 /// Every key of a pool.
