@@ -10,6 +10,7 @@ counters are read around that window only, so start-up and bootstrap are not cou
 
 Usage: bench/cost.py [--rampart PATH] [--requests 2000] [--connections 8]
                      [--tool callgrind|perf] [--store URL] [--call sts:GetCallerIdentity ...]
+                     (calls: sts:GetCallerIdentity, iam:GetUser, secretsmanager:GetSecretValue)
 Needs: valgrind (callgrind_control) or perf, a release build
 (cargo build --release -p rampart), and botocore in the Python running this script
 (e.g. the compat venv: /path/to/venv/bin/python bench/cost.py).
@@ -18,6 +19,7 @@ Needs: valgrind (callgrind_control) or perf, a release build
 import argparse
 import configparser
 import http.client
+import json
 import os
 import re
 import signal
@@ -34,20 +36,43 @@ from botocore.credentials import Credentials
 
 REPO = Path(__file__).resolve().parents[1]
 
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+JSON = "application/x-amz-json-1.1"
+# The secret GetSecretValue reads, as bench/load.py creates it (under the AWS-managed key
+# aws/secretsmanager, so each read opens its envelope).
+BENCH_SECRET = "bench/db-password"
+
+# label -> (signing name, body, content type, X-Amz-Target or None).
 CALLS = {
-    "sts:GetCallerIdentity": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
-    "iam:GetUser": ("iam", "Action=GetUser&Version=2010-05-08"),
+    "sts:GetCallerIdentity": ("sts", "Action=GetCallerIdentity&Version=2011-06-15", FORM, None),
+    "iam:GetUser": ("iam", "Action=GetUser&Version=2010-05-08", FORM, None),
+    "secretsmanager:GetSecretValue": (
+        "secretsmanager",
+        '{"SecretId":"%s"}' % BENCH_SECRET,
+        JSON,
+        "secretsmanager.GetSecretValue",
+    ),
+}
+
+# What a call needs to exist before it is measured: requests sent once, in the same form.
+SETUP = {
+    "secretsmanager:GetSecretValue": [
+        (
+            "secretsmanager",
+            json.dumps({"Name": BENCH_SECRET, "SecretString": json.dumps({"username": "app", "password": "x" * 32})}),
+            JSON,
+            "secretsmanager.CreateSecret",
+        )
+    ],
 }
 
 
-def signed(endpoint, akid, secret, region, call):
-    service, body = CALLS[call]
-    req = AWSRequest(
-        method="POST",
-        url=endpoint + "/",
-        data=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-    )
+def signed(endpoint, akid, secret, region, request):
+    service, body, content_type, target = request
+    headers = {"Content-Type": content_type}
+    if target:
+        headers["X-Amz-Target"] = target
+    req = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=headers)
     SigV4Auth(Credentials(akid, secret), service, region).add_auth(req)
     return dict(req.headers), body
 
@@ -116,8 +141,13 @@ def main():
         profile = configparser.ConfigParser()
         profile.read(tmp / "data" / "admin-credentials")
         p = profile["profile rampart"]
+        creds = (p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
         for call in calls:
-            headers, body = signed(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"], call)
+            for request in SETUP.get(call, []):
+                headers, body = signed(endpoint, *creds, request)
+                failures = send(endpoint, headers, body, 1, 1)
+                assert not failures, f"{call}: setting up answered {failures}"
+            headers, body = signed(endpoint, *creds, CALLS[call])
             failures = send(endpoint, headers, body, 200, args.connections)  # warm-up
             assert not failures, f"{call}: warm-up answered {failures[:3]}"
             if args.tool == "callgrind":

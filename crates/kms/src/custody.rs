@@ -11,8 +11,9 @@
 //! not change. Rotating a KMS key adds a backing version; old versions stay, so every blob
 //! sealed before a rotation still decrypts.
 //!
-//! Opened backing keys live only for the request that needs them, in memory that is wiped on
-//! drop ([`Zeroizing`]).
+//! Opened backing keys are kept in memory for at most a few seconds between requests (why that
+//! is safe: `custody/opened.rs`), and wiped when dropped ([`Zeroizing`] material, an aws-lc
+//! context cleansed when freed).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -23,6 +24,9 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::blob::{self, Blob, EncryptionContext, NONCE_LEN};
+
+mod opened;
+pub(crate) use opened::OpenedKeys;
 
 /// The longest key id a blob can name (its length is one byte).
 pub const MAX_KEY_ID_LEN: usize = 255;
@@ -140,7 +144,7 @@ impl BackingKey {
     }
 }
 
-/// An opened backing key, for one request.
+/// An opened backing key (kept at most a few seconds: [`OpenedKeys`]).
 pub struct OpenKey {
     key_id: String,
     version: u32,

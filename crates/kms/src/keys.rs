@@ -231,6 +231,31 @@ pub async fn load_key(
     Ok((!key.record.is_deleted(OffsetDateTime::now_utc())).then_some(key))
 }
 
+/// The key `key_id` as stored, deleted or not, and its stored length (for the cache, which
+/// checks the deletion date on every use).
+pub(crate) async fn read_key(
+    store: &dyn Store,
+    key_id: &str,
+) -> Result<Option<(Stored<KeyRecord>, u64)>, KmsError> {
+    let Some(item) = store.get(ns::KEYS, key_id).await? else {
+        return Ok(None);
+    };
+    let weight = item.value.len() as u64;
+    Ok(Some((decode(ns::KEYS, key_id, item)?, weight)))
+}
+
+/// The alias `name` and its stored length (for the cache).
+pub(crate) async fn read_alias(
+    store: &dyn Store,
+    name: &str,
+) -> Result<Option<(Stored<AliasRecord>, u64)>, KmsError> {
+    let Some(item) = store.get(ns::ALIASES, name).await? else {
+        return Ok(None);
+    };
+    let weight = item.value.len() as u64;
+    Ok(Some((decode(ns::ALIASES, name, item)?, weight)))
+}
+
 /// The alias `name` (`alias/…`).
 pub async fn load_alias(
     store: &dyn Store,

@@ -36,6 +36,7 @@ impl KmsService {
     /// Rotates every key whose automatic rotation is due at `now` and destroys every key whose
     /// deletion date is at or before `now`.
     pub async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, KmsError> {
+        self.forget_expired();
         let mut report = MaintenanceReport::default();
         let mut start_after: Option<String> = None;
         loop {
@@ -82,7 +83,10 @@ impl KmsService {
                 .map(|a| keys::delete_alias(&a.record.name, Expect::Version(a.version))),
         );
         let record = service_record(now, "DeleteKey", &key.record.arn);
-        match self.store.commit_audited(writes, &record).await {
+        let committed = self.store.commit_audited(writes, &record).await;
+        // Its record and opened backing keys leave this node's memory at once.
+        self.changed();
+        match committed {
             Ok(_) => {
                 tracing::info!(key_id = %key_id, "destroyed a KMS key whose deletion date passed");
                 report.destroyed.push(key_id);
@@ -122,7 +126,9 @@ impl KmsService {
         }
         let record = service_record(now, "RotateKey", &rotated.arn);
         let writes = vec![keys::put_key(&rotated, Expect::Version(version))];
-        match self.store.commit_audited(writes, &record).await {
+        let committed = self.store.commit_audited(writes, &record).await;
+        self.changed();
+        match committed {
             Ok(_) => {
                 tracing::info!(key_id = %rotated.key_id, version = next, "rotated a KMS key automatically");
                 report.rotated.push(rotated.key_id);

@@ -2,6 +2,19 @@
 //! name) and what other services use it for — resolving a key reference to the stored key,
 //! encrypting and decrypting under a key, and the AWS-managed keys they encrypt under by
 //! default. The API operations (`api/`) are built on the same methods.
+//!
+//! Key and alias records are read through a [`RecordCache`] each, and backing keys opened
+//! through [`OpenedKeys`]: every request that names a key reads them, and they change rarely.
+//! Every write KMS makes through this node empties all three before it answers
+//! ([`KmsService::changed`]: the API's writes in `api/mod.rs`, the AWS-managed keys created on
+//! first use, the maintenance sweep's rotations and destructions), so a key disabled, deleted
+//! or re-pointed here refuses or moves at once; a change through another node sharing the
+//! store shows within [`crate::cache::CACHE_TTL`]. A write authorized on a record another node
+//! changed meanwhile does not commit on it: it expects the version it read, and re-reads the
+//! store on a conflict ([`KmsService::update_key`]); aliases are written on a fresh read.
+//! `rampart keys rotate-root` re-wraps key records from another process, like another node:
+//! a server sees the re-wrapped records within the TTL, and an opened backing key is reused
+//! only for the sealed text it was opened from.
 
 use std::sync::Arc;
 
@@ -12,7 +25,8 @@ use zeroize::Zeroizing;
 
 use crate::authorization::KeyTarget;
 use crate::blob::{Blob, EncryptionContext};
-use crate::custody::{self, BackingKey};
+use crate::cache::RecordCache;
+use crate::custody::{BackingKey, OpenedKeys};
 use crate::error::KmsError;
 use crate::key_policy;
 use crate::keys::{
@@ -33,12 +47,24 @@ pub const AWS_MANAGED_KEYS: &[(&str, &str, &str)] = &[
     ("alias/aws/lambda", "lambda", "AWS Lambda"),
 ];
 
+/// Bytes of key records kept in memory (a key record is a few KiB at most: its policy and
+/// sealed backing keys).
+const KEY_CACHE_BYTES: u64 = 32 << 20;
+/// Bytes of alias records kept in memory.
+const ALIAS_CACHE_BYTES: u64 = 4 << 20;
+
 /// The KMS service surface and the platform's key custody.
 pub struct KmsService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) root_keys: Arc<RootKeyring>,
     pub(crate) account_id: String,
     pub(crate) region: String,
+    /// Key records by key id, as stored (deleted or not: the date is checked on each use).
+    keys: RecordCache<Stored<KeyRecord>>,
+    /// Alias records by name.
+    aliases: RecordCache<Stored<AliasRecord>>,
+    /// Backing keys opened under the root key.
+    opened: OpenedKeys,
 }
 
 impl KmsService {
@@ -55,7 +81,55 @@ impl KmsService {
             root_keys,
             account_id: account_id.into(),
             region: region.into(),
+            keys: RecordCache::new(1024, KEY_CACHE_BYTES),
+            aliases: RecordCache::new(1024, ALIAS_CACHE_BYTES),
+            opened: OpenedKeys::default(),
         }
+    }
+
+    /// After a write through this node (whether or not it succeeded: it may have committed
+    /// before failing), nothing KMS holds in memory may be trusted any more.
+    pub(crate) fn changed(&self) {
+        self.keys.invalidate_all();
+        self.aliases.invalidate_all();
+        self.opened.invalidate_all();
+    }
+
+    /// Drops what the caches hold past its TTL (the maintenance sweep), so the opened backing
+    /// key of a key destroyed through another node does not stay in memory.
+    pub(crate) fn forget_expired(&self) {
+        self.keys.forget_expired();
+        self.aliases.forget_expired();
+        self.opened.forget_expired();
+    }
+
+    /// The key `key_id`, unless it does not exist or its deletion date has passed: from
+    /// memory if read less than the TTL ago (and not changed through this node since).
+    async fn cached_key(&self, key_id: &str) -> Result<Option<Stored<KeyRecord>>, KmsError> {
+        let found = self
+            .keys
+            .load(key_id, || keys::read_key(self.store.as_ref(), key_id))
+            .await?;
+        let now = OffsetDateTime::now_utc();
+        Ok(found
+            .filter(|k| !k.record.is_deleted(now))
+            .map(|k| (*k).clone()))
+    }
+
+    /// The alias `name`, from memory like [`Self::cached_key`].
+    async fn cached_alias(&self, name: &str) -> Result<Option<Arc<Stored<AliasRecord>>>, KmsError> {
+        self.aliases
+            .load(name, || keys::read_alias(self.store.as_ref(), name))
+            .await
+    }
+
+    /// The id of the key the alias `name` points at, if the alias exists (whether that key
+    /// still does is for the caller to find out).
+    pub async fn alias_target_id(&self, name: &str) -> Result<Option<String>, KmsError> {
+        Ok(self
+            .cached_alias(name)
+            .await?
+            .map(|a| a.record.target_key_id.clone()))
     }
 
     /// The ARN of the key `key_id` in this installation.
@@ -71,24 +145,21 @@ impl KmsService {
         format!("arn:aws:kms:{}:{}:{name}", self.region, self.account_id)
     }
 
-    /// The key a reference names, read from the store: through its alias if it names one, and
-    /// only if an ARN names this installation's account and region.
+    /// The key a reference names, read from the store (or its cache): through its alias if it
+    /// names one, and only if an ARN names this installation's account and region.
     pub async fn target(&self, reference: &KeyRef) -> Result<KeyTarget, KmsError> {
-        let store = self.store.as_ref();
         Ok(match reference {
             KeyRef::Id(id) => KeyTarget {
                 arn: self.key_arn(id),
                 alias: None,
                 alias_arn: None,
-                key: keys::load_key(store, id).await?,
+                key: self.cached_key(id).await?,
             },
             KeyRef::KeyArn { arn, id } => KeyTarget {
                 arn: arn.clone(),
                 alias: None,
                 alias_arn: None,
-                key: keys::load_key(store, id)
-                    .await?
-                    .filter(|k| &k.record.arn == arn),
+                key: self.cached_key(id).await?.filter(|k| &k.record.arn == arn),
             },
             KeyRef::Alias(name) => self.through_alias(name, None).await?,
             KeyRef::AliasArn { arn, name } => self.through_alias(name, Some(arn)).await?,
@@ -99,7 +170,7 @@ impl KmsService {
         let alias_arn = self.alias_arn(name);
         let ours = arn.is_none_or(|arn| *arn == alias_arn);
         let alias = if ours {
-            keys::load_alias(self.store.as_ref(), name).await?
+            self.cached_alias(name).await?
         } else {
             None
         };
@@ -112,7 +183,7 @@ impl KmsService {
             });
         };
         let target_id = &alias.record.target_key_id;
-        let key = keys::load_key(self.store.as_ref(), target_id).await?;
+        let key = self.cached_key(target_id).await?;
         Ok(KeyTarget {
             arn: key
                 .as_ref()
@@ -199,7 +270,9 @@ impl KmsService {
                 keys::put_key(&key, Expect::Absent),
                 keys::put_alias(&alias_record, Expect::Absent),
             ];
-            match request_audit::commit(self.store.as_ref(), writes).await {
+            let committed = request_audit::commit(self.store.as_ref(), writes).await;
+            self.changed();
+            match committed {
                 Ok(_) => return Ok(key),
                 // Another request created it first: use theirs.
                 Err(StoreError::Conflict { .. }) => continue,
@@ -226,7 +299,9 @@ impl KmsService {
             let mut next = current.record.clone();
             change(&mut next)?;
             let write = keys::put_key(&next, Expect::Version(current.version));
-            match request_audit::commit(self.store.as_ref(), vec![write]).await {
+            let committed = request_audit::commit(self.store.as_ref(), vec![write]).await;
+            self.changed();
+            match committed {
                 Ok(_) => return Ok(next),
                 Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -257,7 +332,7 @@ impl KmsService {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsError> {
-        Ok(custody::encrypt(
+        Ok(self.opened.encrypt(
             &self.root_keys,
             &key.key_id,
             &key.backing_keys,
@@ -273,7 +348,7 @@ impl KmsService {
         blob: &Blob,
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        Ok(custody::decrypt(
+        Ok(self.opened.decrypt(
             &self.root_keys,
             &key.key_id,
             &key.backing_keys,

@@ -1,7 +1,8 @@
 //! Envelope encryption of secret values (`sealing::seal` / `sealing::open`): what a
-//! `GetSecretValue` pays for its value beyond the request path — opening the KMS key's backing
-//! key under the root key, unwrapping the version's data key (AES-256-GCM with the encryption
-//! context as AAD), then opening the value under the data key. The KMS key is the AWS-managed
+//! `GetSecretValue` pays for its value beyond the request path — the KMS key's backing key
+//! (opened under the root key once, then kept a few seconds: `kms/src/custody/opened.rs`, so
+//! these loops measure the warm path), unwrapping the version's data key (AES-256-GCM with the
+//! encryption context as AAD), then opening the value under the data key. The KMS key is the AWS-managed
 //! `aws/secretsmanager`, created in a temporary SQLite store; no store I/O is measured.
 //! Run: `cargo bench -p rampart-secrets --bench envelope`; figures go in BENCHMARKS.md.
 

@@ -14,6 +14,8 @@
 //!   broad (public) access (`BlockPublicPolicy`, `ValidateResourcePolicy`). No I/O.
 //! - [`service`]: [`SecretsService`] — the store, the shared [`rampart_kms::KmsService`], and the
 //!   checks a request declares on the secrets and keys it names.
+//! - `cache`: secret records and sealed values (never opened ones) kept in memory for read
+//!   operations, at most 5 s, emptied by every write through this node.
 //! - [`rotation`]: rotation schedules, the invoker of rotation functions, the four-step
 //!   rotation run in the background and the scheduler that starts runs when windows open.
 //! - `api/`: the API (JSON 1.1, target prefix `secretsmanager`), one module per family —
@@ -30,6 +32,7 @@
 //! `rampart-store`, never on `rampart-iam`; the server registers the service.
 
 mod api;
+mod cache;
 pub mod error;
 pub mod purge;
 pub mod records;

@@ -22,6 +22,7 @@ impl SecretsService {
     /// Deletes every secret whose deletion date is at or before `now`, with its values;
     /// answers their ARNs.
     pub async fn purge_deleted(&self, now: OffsetDateTime) -> Result<Vec<String>, SecretsError> {
+        self.caches.forget_expired();
         let store = self.store.as_ref();
         let mut purged = Vec::new();
         let mut start_after: Option<String> = None;
@@ -44,7 +45,10 @@ impl SecretsService {
                     "DeleteSecret",
                     &stored.record.arn,
                 );
-                match store.commit_audited(writes, &record).await {
+                let committed = store.commit_audited(writes, &record).await;
+                // Gone from this node's memory at once, not within the TTL.
+                self.changed();
+                match committed {
                     Ok(_) => {
                         tracing::info!(arn = %stored.record.arn, "purged a secret whose recovery window ended");
                         purged.push(stored.record.arn);

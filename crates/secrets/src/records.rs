@@ -204,6 +204,33 @@ pub async fn load_secret(
     }
 }
 
+/// The secret stored under `name`, purged or not, and its stored length (for the cache, which
+/// checks the deletion date on every use).
+pub(crate) async fn read_secret(
+    store: &dyn Store,
+    name: &str,
+) -> Result<Option<(Stored<SecretRecord>, u64)>, SecretsError> {
+    let Some(item) = store.get(ns::SECRETS, name).await? else {
+        return Ok(None);
+    };
+    let weight = item.value.len() as u64;
+    Ok(Some((decode(ns::SECRETS, name, item)?, weight)))
+}
+
+/// The sealed value of one version and its stored length (for the cache).
+pub(crate) async fn read_value(
+    store: &dyn Store,
+    arn: &str,
+    version_id: &str,
+) -> Result<Option<(SealedValue, u64)>, SecretsError> {
+    let key = value_key(arn, version_id);
+    let Some(item) = store.get(ns::VALUES, &key).await? else {
+        return Ok(None);
+    };
+    let weight = item.value.len() as u64;
+    Ok(Some((decode(ns::VALUES, &key, item)?.record, weight)))
+}
+
 /// The secret `name`, unless it does not exist or its deletion date has passed.
 pub async fn load_live(
     store: &dyn Store,

@@ -24,6 +24,7 @@ use rampart_store::Store;
 use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
 use time::OffsetDateTime;
 
+use crate::cache::SecretCaches;
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, Stored, Tag};
 use crate::rotation::runner::Rotator;
@@ -42,6 +43,8 @@ pub struct SecretsService {
     pub(crate) region: String,
     /// Invokes rotation functions and runs rotations.
     pub(crate) rotator: Rotator,
+    /// What read operations read (shared with the rotator, whose commits empty it too).
+    pub(crate) caches: Arc<SecretCaches>,
 }
 
 impl SecretsService {
@@ -53,8 +56,15 @@ impl SecretsService {
         account_id: impl Into<String>,
         region: impl Into<String>,
     ) -> Self {
+        let caches = Arc::new(SecretCaches::default());
         SecretsService {
-            rotator: Rotator::new(store.clone(), Arc::new(NoFunctions), Arc::new(SystemClock)),
+            rotator: Rotator::new(
+                store.clone(),
+                caches.clone(),
+                Arc::new(NoFunctions),
+                Arc::new(SystemClock),
+            ),
+            caches,
             store,
             kms,
             account_id: account_id.into(),
@@ -75,18 +85,46 @@ impl SecretsService {
         self
     }
 
+    /// After a write through this node (whether or not it succeeded: it may have committed
+    /// before failing), nothing cached may be trusted any more.
+    pub(crate) fn changed(&self) {
+        self.caches.invalidate_all();
+    }
+
     /// A fresh ARN for a secret named `name`.
     pub fn mint_arn(&self, name: &str) -> String {
         secret_id::mint_arn(&self.region, &self.account_id, name)
     }
 
-    /// The live secret `secret_id` names (a name, a full ARN or a partial ARN).
+    /// The live secret `secret_id` names (a name, a full ARN or a partial ARN), read from the
+    /// store.
     pub async fn find(
         &self,
         secret_id: &str,
     ) -> Result<Option<Stored<SecretRecord>>, SecretsError> {
+        self.lookup(secret_id, Read::Store).await
+    }
+
+    /// The same, from memory if read less than the TTL ago (for read operations).
+    pub(crate) async fn find_cached(
+        &self,
+        secret_id: &str,
+    ) -> Result<Option<Stored<SecretRecord>>, SecretsError> {
+        self.lookup(secret_id, Read::Cached).await
+    }
+
+    async fn lookup(
+        &self,
+        secret_id: &str,
+        read: Read,
+    ) -> Result<Option<Stored<SecretRecord>>, SecretsError> {
+        let store = self.store.as_ref();
         for candidate in secret_id::candidates(secret_id, &self.region, &self.account_id) {
-            if let Some(found) = records::load_live(self.store.as_ref(), &candidate.name).await? {
+            let found = match read {
+                Read::Store => records::load_live(store, &candidate.name).await?,
+                Read::Cached => self.caches.live_secret(store, &candidate.name).await?,
+            };
+            if let Some(found) = found {
                 if candidate
                     .exact_arn
                     .as_ref()
@@ -97,6 +135,18 @@ impl SecretsService {
             }
         }
         Ok(None)
+    }
+
+    /// The sealed value of version `version_id` of the secret `arn`, from memory if read less
+    /// than the TTL ago (sealed values are written once; only `UpdateSecret` re-seals them).
+    pub(crate) async fn sealed_value(
+        &self,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<Option<SealedValue>, SecretsError> {
+        self.caches
+            .value(self.store.as_ref(), arn, version_id)
+            .await
     }
 
     /// `kms:ViaService` for calls this service makes.
@@ -162,14 +212,13 @@ impl SecretsService {
         else {
             return Ok(false);
         };
+        // The alias's target is `key`, which exists: no need to read that key again.
         let default = self
             .kms
-            .key(MANAGED_KEY_ALIAS)
+            .alias_target_id(MANAGED_KEY_ALIAS)
             .await
             .map_err(SecretsError::sealing)?;
-        Ok(default
-            .key
-            .is_some_and(|d| d.record.key_id == key.record.key_id))
+        Ok(default.is_some_and(|id| id == key.record.key_id))
     }
 
     /// The KMS check a key use declares: none for the AWS-managed default (see the module
@@ -211,6 +260,13 @@ impl SecretsService {
     }
 }
 
+/// Where a lookup reads.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Store,
+    Cached,
+}
+
 /// A KMS key a request seals or opens with, as its checks saw it.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyUse {
@@ -248,23 +304,51 @@ impl NamedSecret {
         })
     }
 
-    /// Looks the secret up once and keeps it.
+    /// Looks the secret up once, in the store, and keeps it.
     pub async fn resolve(&mut self, svc: &SecretsService) -> Result<(), SecretsError> {
-        self.secret = svc.find(&self.id).await?;
+        let found = svc.find(&self.id).await?;
+        self.resolved(svc, found);
+        Ok(())
+    }
+
+    /// The same from memory if read less than the TTL ago (for read operations).
+    pub async fn resolve_cached(&mut self, svc: &SecretsService) -> Result<(), SecretsError> {
+        let found = svc.find_cached(&self.id).await?;
+        self.resolved(svc, found);
+        Ok(())
+    }
+
+    fn resolved(&mut self, svc: &SecretsService, found: Option<Stored<SecretRecord>>) {
+        self.secret = found;
         self.arn = match &self.secret {
             Some(s) => s.record.arn.clone(),
             None => secret_id::unresolved_arn(&self.id, &svc.region, &svc.account_id),
         };
-        Ok(())
     }
 
-    /// Resolves the secret and declares `action` on it, with its stored tags.
+    /// Resolves the secret from the store and declares `action` on it, with its stored tags
+    /// (for writes, which commit expecting the version they read).
     pub async fn check(
         &mut self,
         svc: &SecretsService,
         action: &str,
     ) -> Result<Check, SecretsError> {
         self.resolve(svc).await?;
+        Ok(self.declare(action))
+    }
+
+    /// Resolves the secret through the cache and declares `action` on it (for reads).
+    pub async fn check_cached(
+        &mut self,
+        svc: &SecretsService,
+        action: &str,
+    ) -> Result<Check, SecretsError> {
+        self.resolve_cached(svc).await?;
+        Ok(self.declare(action))
+    }
+
+    /// `action` on the resolved secret.
+    fn declare(&self, action: &str) -> Check {
         // Checked on the stored ARN, but denied under the identifier the caller sent, so a
         // denial reads the same whether or not the secret exists.
         let mut check = Check::on(action, &self.arn)
@@ -274,7 +358,7 @@ impl NamedSecret {
             push_resource_tags(&mut check, &secret.record.tags);
             check = with_resource_policy(check, &secret.record);
         }
-        Ok(check)
+        check
     }
 
     /// The secret the checks were made on, or `ResourceNotFoundException`.

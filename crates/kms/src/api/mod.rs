@@ -78,7 +78,13 @@ impl<O: KmsOperation> TypedOperations<O> for KmsService {
 
     async fn execute(&self, request: O, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
         let call = call(&ctx)?;
-        Ok(Output::Json(request.execute(self, &call).await?))
+        let answer = request.execute(self, &call).await;
+        // Every write empties the caches before it answers, whether or not it succeeded (it
+        // may have committed before failing): this node never serves what it overwrote.
+        if !ctx.operation.read_only {
+            self.changed();
+        }
+        Ok(Output::Json(answer?))
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod counting;
+
 use std::sync::Arc;
 
 use rampart_core::{CallerIdentity, PrincipalType, RootKeyring};
@@ -24,12 +26,17 @@ pub struct Harness {
 }
 
 pub async fn harness() -> Harness {
+    harness_over(|store| store).await
+}
+
+/// A harness whose KMS reads and writes through `wrap(store)` (a counting store, say).
+pub async fn harness_over(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(
+    let store: Arc<dyn Store> = wrap(Arc::new(
         SqliteStore::open(&dir.path().join("rampart.db"))
             .await
             .expect("open store"),
-    );
+    ));
     let key = RootKeyring::ephemeral();
     let kms = KmsService::new(store.clone(), Arc::new(key), ACCOUNT, REGION);
     Harness {

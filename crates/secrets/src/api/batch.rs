@@ -160,7 +160,8 @@ impl BatchGetSecretValue {
                 "Secrets Manager can't find the specified secret value for staging label: {AWSCURRENT}"
             ))
         })?;
-        let sealed = records::load_value(svc.store.as_ref(), &record.arn, &version.id)
+        let sealed = svc
+            .sealed_value(&record.arn, &version.id)
             .await?
             .ok_or_else(|| {
                 SecretsError::Internal("The secret's value is missing from the store.".into())
@@ -288,7 +289,7 @@ impl SecretsOperation for BatchGetSecretValue {
         for id in ids {
             let mut secret = NamedSecret::parse(id)?;
             let start = checks.len();
-            checks.push(secret.check(svc, GET_SECRET_VALUE).await?.per_item());
+            checks.push(secret.check_cached(svc, GET_SECRET_VALUE).await?.per_item());
             let value = match Self::current_value(svc, call, &secret).await {
                 Ok((value, kms)) => {
                     checks.extend(kms.map(Check::per_item));

@@ -101,7 +101,7 @@ impl SecretsOperation for DescribeSecret {
         svc: &SecretsService,
         call: &Call<'_>,
     ) -> Result<Vec<Check>, SecretsError> {
-        Ok(vec![self.secret.check(svc, &call.action()).await?])
+        Ok(vec![self.secret.check_cached(svc, &call.action()).await?])
     }
 
     async fn execute(self, _: &SecretsService, _: &Call<'_>) -> Reply {

@@ -164,7 +164,7 @@ impl SecretsOperation for GetResourcePolicy {
         svc: &SecretsService,
         call: &Call<'_>,
     ) -> Result<Vec<Check>, SecretsError> {
-        Ok(vec![self.secret.check(svc, &call.action()).await?])
+        Ok(vec![self.secret.check_cached(svc, &call.action()).await?])
     }
 
     /// The policy, or only `ARN` and `Name` when the secret has none.

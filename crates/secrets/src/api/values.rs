@@ -151,7 +151,7 @@ impl SecretsOperation for GetSecretValue {
         svc: &SecretsService,
         call: &Call<'_>,
     ) -> Result<Vec<Check>, SecretsError> {
-        let mut check = self.secret.check(svc, &call.action()).await?;
+        let mut check = self.secret.check_cached(svc, &call.action()).await?;
         if let Some(id) = &self.version_id {
             check.push_key("secretsmanager:VersionId", id);
         }
@@ -168,9 +168,7 @@ impl SecretsOperation for GetSecretValue {
             let secret = &secret.record;
             if let Ok(version) = self.pick(secret) {
                 let version = version.clone();
-                if let Some(sealed) =
-                    records::load_value(svc.store.as_ref(), &secret.arn, &version.id).await?
-                {
+                if let Some(sealed) = svc.sealed_value(&secret.arn, &version.id).await? {
                     let key = svc.opening_key(&sealed).await?;
                     let ctx = context(&secret.arn, &version.id);
                     checks.extend(svc.kms_check(&key, "kms:Decrypt", call.account(), &ctx));
@@ -182,8 +180,14 @@ impl SecretsOperation for GetSecretValue {
     }
 
     async fn execute(self, svc: &SecretsService, _: &Call<'_>) -> Reply {
-        let secret = self.secret.clone().into_live()?.record;
-        self.pick(&secret)?;
+        let stored = self
+            .secret
+            .secret
+            .as_ref()
+            .ok_or_else(SecretsError::secret_not_found)?;
+        let secret = &stored.record;
+        secret.check_not_deleted()?;
+        self.pick(secret)?;
         let (version, sealed, key) = self.resolved.ok_or_else(|| {
             SecretsError::Internal("The secret's value is missing from the store.".into())
         })?;
@@ -419,7 +423,7 @@ impl SecretsOperation for ListSecretVersionIds {
         svc: &SecretsService,
         call: &Call<'_>,
     ) -> Result<Vec<Check>, SecretsError> {
-        Ok(vec![self.secret.check(svc, &call.action()).await?])
+        Ok(vec![self.secret.check_cached(svc, &call.action()).await?])
     }
 
     async fn execute(self, _: &SecretsService, _: &Call<'_>) -> Reply {

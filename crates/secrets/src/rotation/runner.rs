@@ -18,6 +18,7 @@ use super::{
     Clock, InvokeOutcome, RotationInvoker, RotationRun, RotationState, RunFailure, RunPurpose,
     Schedule, Step,
 };
+use crate::cache::SecretCaches;
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, VersionMeta, AWSCURRENT, AWSPENDING};
 
@@ -28,6 +29,8 @@ const UPDATE_ATTEMPTS: usize = 8;
 #[derive(Clone)]
 pub(crate) struct Rotator {
     pub store: Arc<dyn Store>,
+    /// The service's caches: every commit a run makes empties them.
+    pub caches: Arc<SecretCaches>,
     pub invoker: Arc<dyn RotationInvoker>,
     pub clock: Arc<dyn Clock>,
     running: Arc<Mutex<Vec<JoinHandle<()>>>>,
@@ -107,9 +110,11 @@ pub(crate) fn reschedule(state: &mut RotationState, base: OffsetDateTime) {
 ///
 /// Inside a request (RotateSecret, CancelRotateSecret) the commit carries that request's audit
 /// record; in the background (a run, the scheduler) it carries a record of its own, principal
-/// `secretsmanager.amazonaws.com`, so what rotation does is in the trail either way.
+/// `secretsmanager.amazonaws.com`, so what rotation does is in the trail either way. Each
+/// commit empties `caches`, as every write through this node does.
 pub(crate) async fn update_secret<F>(
     store: &dyn Store,
+    caches: &SecretCaches,
     name: &str,
     arn: &str,
     mut change: F,
@@ -141,6 +146,7 @@ where
             );
             store.commit_audited(vec![write], &record).await
         };
+        caches.invalidate_all();
         match committed {
             Ok(_) => return Ok(Some(next)),
             Err(StoreError::Conflict { .. }) => continue,
@@ -164,11 +170,13 @@ fn live_run<'s>(secret: &'s mut SecretRecord, token: &str) -> Option<&'s mut Rot
 impl Rotator {
     pub fn new(
         store: Arc<dyn Store>,
+        caches: Arc<SecretCaches>,
         invoker: Arc<dyn RotationInvoker>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Rotator {
             store,
+            caches,
             invoker,
             clock,
             running: Arc::default(),
@@ -232,7 +240,7 @@ impl Rotator {
         for &step in steps {
             let now = self.clock.now();
             let mut ours = false;
-            update_secret(store, name, arn, |secret| {
+            update_secret(store, &self.caches, name, arn, |secret| {
                 ours = live_run(secret, token).is_some_and(|run| {
                     run.step = Some(step);
                     run.step_started_at = Some(now);
@@ -292,7 +300,7 @@ impl Rotator {
             return self.end_test(name, arn, token, Some(reason)).await;
         }
         let at = self.clock.now();
-        update_secret(self.store.as_ref(), name, arn, |secret| {
+        update_secret(self.store.as_ref(), &self.caches, name, arn, |secret| {
             let run = live_run(secret, token)?;
             run.failure = Some(RunFailure {
                 step,
@@ -310,7 +318,7 @@ impl Rotator {
     /// window set; otherwise the run failed at its last step.
     async fn finish(&self, name: &str, arn: &str, token: &str) -> Result<(), SecretsError> {
         let now = self.clock.now();
-        update_secret(self.store.as_ref(), name, arn, |secret| {
+        update_secret(self.store.as_ref(), &self.caches, name, arn, |secret| {
             let current = secret
                 .version(token)
                 .is_some_and(|v| v.stages.iter().any(|s| s == AWSCURRENT));
@@ -354,7 +362,7 @@ impl Rotator {
         if let Some(reason) = &failure {
             tracing::warn!(secret = %arn, reason = %reason, "the rotation configuration test failed");
         }
-        update_secret(self.store.as_ref(), name, arn, |secret| {
+        update_secret(self.store.as_ref(), &self.caches, name, arn, |secret| {
             live_run(secret, token)?;
             secret.versions.retain(|v| !(v.id == token && v.empty));
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == token) {
@@ -367,5 +375,52 @@ impl Rotator {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_store::SqliteStore;
+
+    use super::*;
+
+    /// What a run commits in the background (no request around it) is read at once on this
+    /// node, whatever read operations had cached.
+    #[tokio::test]
+    async fn a_background_commit_empties_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let caches = SecretCaches::default();
+        let at = OffsetDateTime::now_utc();
+        let secret = SecretRecord {
+            name: "s".into(),
+            arn: "arn:aws:secretsmanager:r:1:secret:s-AbC123".into(),
+            description: None,
+            kms_key_id: None,
+            created_at: at,
+            last_changed_at: at,
+            deletion_date: None,
+            tags: Vec::new(),
+            versions: Vec::new(),
+            rotation: None,
+            resource_policy: None,
+        };
+        store
+            .commit(vec![records::put_secret(&secret, Expect::Absent)])
+            .await
+            .unwrap();
+        let cached = caches.live_secret(&store, "s").await.unwrap().unwrap();
+        assert_eq!(cached.record.description, None);
+
+        let changed = update_secret(&store, &caches, "s", &secret.arn, |s| {
+            s.description = Some("rotated".into());
+            Some("RotationSucceeded")
+        })
+        .await
+        .unwrap();
+        assert!(changed.is_some());
+        let fresh = caches.live_secret(&store, "s").await.unwrap().unwrap();
+        assert_eq!(fresh.record.description.as_deref(), Some("rotated"));
+        store.close().await;
     }
 }

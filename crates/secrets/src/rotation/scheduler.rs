@@ -97,25 +97,31 @@ impl SecretsService {
         let now = self.rotator.clock.now();
         let fresh_token = uuid::Uuid::new_v4().to_string();
         let mut token = None;
-        update_secret(self.store.as_ref(), &secret.name, &secret.arn, |next| {
-            token = None;
-            let kind = due(next, now)?;
-            let state: &RotationState = next.rotation.as_ref()?;
-            let function = state.lambda_arn.clone()?;
-            let run_token = match (kind, &state.run) {
-                (Due::Resume, Some(run)) => run.token.clone(),
-                _ => fresh_token.clone(),
-            };
-            let purpose = match (kind, &state.run) {
-                (Due::Resume, Some(run)) => run.purpose,
-                _ => RunPurpose::Rotate,
-            };
-            if begin_run(next, &run_token, &function, purpose, now).is_err() {
-                return None;
-            }
-            token = Some(run_token);
-            Some("RotationScheduled")
-        })
+        update_secret(
+            self.store.as_ref(),
+            &self.caches,
+            &secret.name,
+            &secret.arn,
+            |next| {
+                token = None;
+                let kind = due(next, now)?;
+                let state: &RotationState = next.rotation.as_ref()?;
+                let function = state.lambda_arn.clone()?;
+                let run_token = match (kind, &state.run) {
+                    (Due::Resume, Some(run)) => run.token.clone(),
+                    _ => fresh_token.clone(),
+                };
+                let purpose = match (kind, &state.run) {
+                    (Due::Resume, Some(run)) => run.purpose,
+                    _ => RunPurpose::Rotate,
+                };
+                if begin_run(next, &run_token, &function, purpose, now).is_err() {
+                    return None;
+                }
+                token = Some(run_token);
+                Some("RotationScheduled")
+            },
+        )
         .await?;
         Ok(token)
     }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../kms/tests/common/counting.rs"]
+pub mod counting;
 pub mod rotation_fn;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ pub const REGION: &str = "eu-west-1";
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
+    pub kms: Arc<KmsService>,
     pub svc: Arc<SecretsService>,
     pub clock: Arc<ManualClock>,
     pub admin: CallerIdentity,
@@ -30,12 +33,21 @@ pub struct Harness {
 
 /// A service whose rotations invoke `invoker` and read `clock`.
 pub async fn harness(invoker: Arc<dyn RotationInvoker>, start: OffsetDateTime) -> Harness {
+    harness_over(invoker, start, |store| store).await
+}
+
+/// The same, reading and writing through `wrap(store)` (a counting store, say).
+pub async fn harness_over(
+    invoker: Arc<dyn RotationInvoker>,
+    start: OffsetDateTime,
+    wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(
+    let store: Arc<dyn Store> = wrap(Arc::new(
         SqliteStore::open(&dir.path().join("rampart.db"))
             .await
             .expect("open store"),
-    );
+    ));
     let key = RootKeyring::ephemeral();
     let kms = Arc::new(KmsService::new(
         store.clone(),
@@ -45,13 +57,14 @@ pub async fn harness(invoker: Arc<dyn RotationInvoker>, start: OffsetDateTime) -
     ));
     let clock = Arc::new(ManualClock::new(start));
     let svc = Arc::new(
-        SecretsService::new(store.clone(), kms, ACCOUNT, REGION)
+        SecretsService::new(store.clone(), kms.clone(), ACCOUNT, REGION)
             .with_rotation_invoker(invoker)
             .with_clock(clock.clone() as Arc<dyn Clock>),
     );
     Harness {
         dir,
         store,
+        kms,
         svc,
         clock,
         admin: user("admin"),
