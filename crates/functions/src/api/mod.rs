@@ -7,6 +7,7 @@
 //! on the role a function is created with), keeping what it read;
 //! [`FunctionsOperation::execute`] runs that same value.
 
+mod create;
 mod functions;
 mod invoke;
 mod wire;
@@ -120,7 +121,7 @@ macro_rules! functions_operations {
 }
 
 functions_operations! {
-    write "CreateFunction" "POST" "/2015-03-31/functions" => functions::CreateFunction;
+    write "CreateFunction" "POST" "/2015-03-31/functions" => create::CreateFunction;
     read "ListFunctions" "GET" "/2015-03-31/functions" => functions::ListFunctions;
     read "GetFunction" "GET" "/2015-03-31/functions/{FunctionName}" => functions::GetFunction;
     read "GetFunctionConfiguration" "GET" "/2015-03-31/functions/{FunctionName}/configuration" => functions::GetFunctionConfiguration;
