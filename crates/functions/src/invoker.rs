@@ -79,6 +79,8 @@ pub struct Invoker {
     pool: Pool,
     /// Whether the host's Python can import `awslambdaric`, asked once.
     python_ric: OnceCell<bool>,
+    /// Set once the shipped Python runtime loop is on disk.
+    bootstrap_written: OnceCell<()>,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -101,6 +103,7 @@ impl Invoker {
             region,
             host,
             python_ric: OnceCell::new(),
+            bootstrap_written: OnceCell::new(),
         }
     }
 
@@ -112,27 +115,50 @@ impl Invoker {
         self.host.root.join("runtimes")
     }
 
-    /// Prepares this node's directories: the shipped Python runtime loop (read-only), and no
-    /// private directory left from environments of an earlier run.
+    /// Forgets the private directories of environments of an earlier run. Nothing is written
+    /// at start: the directories are made when a function first runs here.
     pub fn prepare_host(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        for dir in [&self.host.root, &self.code_root(), &self.runtimes_dir()] {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::set_permissions(&self.host.root, std::fs::Permissions::from_mode(0o711))?;
         let tmp = self.host.root.join("tmp");
         if tmp.exists() {
             code::remove_tree(&tmp);
         }
-        std::fs::create_dir_all(&tmp)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o711))?;
-        let bootstrap = self.runtimes_dir().join("python_bootstrap.py");
-        let staged = self.runtimes_dir().join(".python_bootstrap.py.new");
-        let _ = std::fs::remove_file(&staged);
-        std::fs::write(&staged, PYTHON_BOOTSTRAP)?;
-        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o444))?;
-        std::fs::rename(&staged, &bootstrap)?;
         Ok(())
+    }
+
+    /// This node's directories (`<root>` 0711; `code`, `tmp`, `runtimes`), made on first use.
+    fn host_dirs(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if !self.host.root.is_dir() {
+            std::fs::create_dir_all(&self.host.root)?;
+            std::fs::set_permissions(&self.host.root, std::fs::Permissions::from_mode(0o711))?;
+        }
+        for dir in [
+            self.code_root(),
+            self.runtimes_dir(),
+            self.host.root.join("tmp"),
+        ] {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(())
+    }
+
+    /// The Python runtime loop Rampart ships, written (read-only) once per process.
+    async fn python_bootstrap(&self) -> Result<PathBuf, FunctionsError> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.runtimes_dir().join("python_bootstrap.py");
+        self.bootstrap_written
+            .get_or_try_init(|| async {
+                let staged = self.runtimes_dir().join(".python_bootstrap.py.new");
+                let _ = std::fs::remove_file(&staged);
+                std::fs::write(&staged, PYTHON_BOOTSTRAP)?;
+                std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o444))?;
+                std::fs::rename(&staged, &path)
+            })
+            .await
+            .map_err(|e| {
+                FunctionsError::Service(format!("The Python runtime cannot be written: {e}"))
+            })?;
+        Ok(path)
     }
 
     /// Unpacks the package of `name` at `revision` on this node and marks the function
@@ -213,6 +239,9 @@ impl Invoker {
             .ok_or_else(|| {
                 FunctionsError::Service("The function's code is missing from the store.".into())
             })?;
+        self.host_dirs().map_err(|e| {
+            FunctionsError::Service(format!("The functions directory cannot be made: {e}"))
+        })?;
         let root = self.code_root();
         tokio::task::spawn_blocking(move || code::unpack(&root, &sha_hex, &zip))
             .await
@@ -351,6 +380,9 @@ impl Invoker {
         f: &FunctionRecord,
     ) -> Result<Result<ExecutionEnvironment, StartFailure>, FunctionsError> {
         let code_dir = self.code_dir(f).await?;
+        self.host_dirs().map_err(|e| {
+            FunctionsError::Service(format!("The functions directory cannot be made: {e}"))
+        })?;
         let user_variables = match &f.environment {
             Some(sealed) => sealing::open(&self.kms, &f.name, sealed).await?.0,
             None => Default::default(),
@@ -377,8 +409,8 @@ impl Invoker {
                             f.handler.clone(),
                         ],
                         false => vec![self
-                            .runtimes_dir()
-                            .join("python_bootstrap.py")
+                            .python_bootstrap()
+                            .await?
                             .to_string_lossy()
                             .into_owned()],
                     };
