@@ -43,6 +43,37 @@ import json, os, subprocess, sys, time
 
 calls = 0
 
+
+def probe(kind, arg):
+    """What an injected command could try; answers "ok" or the error's name."""
+    import ctypes, socket
+    try:
+        if kind == "read":
+            with open(arg, "rb") as f:
+                f.read(1)
+        elif kind == "list":
+            os.listdir(arg)
+        elif kind == "write":
+            if arg == "TMPDIR":
+                arg = os.path.join(os.environ["TMPDIR"], "own-file")
+            with open(arg, "w") as f:
+                f.write("x")
+        elif kind == "connect":
+            socket.create_connection(("127.0.0.1", arg), timeout=2).close()
+        elif kind == "signal":
+            os.kill(arg, 0)
+        elif kind == "ptrace":
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.ptrace(16, arg, None, None) != 0:  # PTRACE_ATTACH
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        elif kind == "unshare":
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        return "ok"
+    except OSError as e:
+        return type(e).__name__
+
 def handler(event, context):
     global calls
     calls += 1
@@ -53,9 +84,10 @@ def handler(event, context):
         time.sleep(event["seconds"])
     if action == "spawn-and-hang":
         child = subprocess.Popen(["sleep", "300"])
-        with open(event["pidfile"], "w") as f:
-            f.write(str(child.pid))
+        print("child-pid", child.pid, flush=True)
         time.sleep(300)
+    if action == "probe":
+        return {name: probe(kind, arg) for name, (kind, arg) in event["probes"].items()}
     if action == "whoami":
         import boto3
         return {"arn": boto3.client("sts").get_caller_identity()["Arn"],
@@ -345,16 +377,16 @@ def test_log_tail(lam, app):
     assert "LogResult" not in answer
 
 
-def test_timeout_kills_the_whole_tree(lam, app, tmp_path):
-    pidfile = tmp_path / "child.pid"
+def test_timeout_kills_the_whole_tree(lam, app):
     started = time.time()
-    answer, error = invoke(lam, app, {"action": "spawn-and-hang", "pidfile": str(pidfile)}, LogType="Tail")
+    answer, error = invoke(lam, app, {"action": "spawn-and-hang"}, LogType="Tail")
     elapsed = time.time() - started
     assert answer["FunctionError"] == "Unhandled"
     assert "Task timed out after 2.00 seconds" in error["errorMessage"], error
     assert elapsed < 8, elapsed
-    assert "Task timed out after 2.00 seconds" in base64.b64decode(answer["LogResult"]).decode()
-    child = int(pidfile.read_text())
+    log = base64.b64decode(answer["LogResult"]).decode()
+    assert "Task timed out after 2.00 seconds" in log
+    child = int(re.search(r"child-pid (\d+)", log).group(1))
     deadline = time.time() + 5
     while time.time() < deadline:
         try:
@@ -522,3 +554,50 @@ def test_invalid_configuration_is_refused(lam, role, srv):
     assert code == "InvalidParameterValueException" and "Handler" in message
     code, _, _ = error_of(raw.create_function, FunctionName="bad name!", **base)
     assert code == "ValidationException"
+
+
+# ---------------------------------------------------------------------------------------------
+# Containment: what an injected command inside a function cannot do
+
+
+def test_injected_code_is_contained(lam, app, srv):
+    """The seed's RCE scenario, one probe each: the function's own code could run anything, and
+    still cannot read Rampart's data directory (store, root key, administrator credentials) or
+    another function's code, read Rampart's environment through /proc, write outside its tmp,
+    connect anywhere but Rampart's port, signal or ptrace Rampart, or make namespaces."""
+    import socket
+
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(1)
+    rampart_port = int(srv.endpoint.rsplit(":", 1)[1])
+    data = srv.data_dir
+    probes = {
+        "root key": ("read", str(data / "root.key")),
+        "store": ("read", str(data / "rampart.db")),
+        "admin credentials": ("read", str(data / "admin-credentials")),
+        "data dir listing": ("list", str(data)),
+        "other code": ("list", str(data / "functions" / "code")),
+        "rampart environ": ("read", f"/proc/{srv.proc.pid}/environ"),
+        "write /tmp": ("write", f"/tmp/injected-{uuid.uuid4().hex}"),
+        "write code": ("write", str(data / "functions" / "injected")),
+        "other port": ("connect", other.getsockname()[1]),
+        "postgres": ("connect", 5432),
+        "signal rampart": ("signal", srv.proc.pid),
+        "ptrace rampart": ("ptrace", srv.proc.pid),
+        "user namespace": ("unshare", 0),
+        # What it may do, so the probes above are known to work.
+        "read system": ("read", "/etc/hostname" if os.path.exists("/etc/hostname") else "/etc/passwd"),
+        "write own tmp": ("write", "TMPDIR"),
+        "rampart port": ("connect", rampart_port),
+    }
+    answer, result = invoke(lam, app, {"action": "probe", "probes": probes})
+    other.close()
+    assert "FunctionError" not in answer, result
+    allowed = {"read system", "rampart port", "write own tmp"}
+    assert set(result) == set(probes)
+    for name, outcome in result.items():
+        if name in allowed:
+            assert outcome == "ok", (name, outcome)
+        else:
+            assert outcome != "ok", f"{name}: the function could do it"

@@ -43,6 +43,9 @@ pub struct HostConfig {
     pub endpoint: String,
     /// The Python interpreter that runs `python3.x` functions.
     pub python: PathBuf,
+    /// Where that interpreter is installed (`sys.prefix`, `sys.base_prefix`, …): readable by
+    /// environments beside the system's directories.
+    pub interpreter_paths: Vec<PathBuf>,
     /// Environments this node runs at most at once (warm ones included).
     pub max_environments: usize,
 }
@@ -473,6 +476,8 @@ impl Invoker {
         for (name, value) in runtime_variables {
             set(name, value);
         }
+        let mut read_only = vec![code_dir.clone(), self.runtimes_dir()];
+        read_only.extend(self.host.interpreter_paths.iter().cloned());
         let launch = Launch {
             program,
             args,
@@ -480,6 +485,8 @@ impl Invoker {
             tmp_dir,
             variables,
             limits: Limits::for_memory(f.memory_size),
+            read_only,
+            tcp_connect: endpoint_port(&self.host.endpoint).into_iter().collect(),
         };
         tracing::debug!(function = %f.name, "starting an execution environment");
         Ok(ExecutionEnvironment::start(
@@ -493,8 +500,32 @@ impl Invoker {
     }
 }
 
+/// The port of `http(s)://host:port[/…]` (or the scheme's default).
+fn endpoint_port(endpoint: &str) -> Option<u16> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    match authority.rsplit_once(':') {
+        Some((_, port)) if !port.ends_with(']') => port.parse().ok(),
+        _ => Some(if scheme == "https" { 443 } else { 80 }),
+    }
+}
+
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new().mode(0o700).create(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_ports() {
+        assert_eq!(endpoint_port("http://127.0.0.1:4566"), Some(4566));
+        assert_eq!(endpoint_port("https://[::1]:8443/"), Some(8443));
+        assert_eq!(endpoint_port("https://rampart.example"), Some(443));
+        assert_eq!(endpoint_port("http://[::1]"), Some(80));
+        assert_eq!(endpoint_port("nonsense"), None);
+    }
 }

@@ -127,6 +127,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.region.clone(),
     ));
     registry.register(kms.clone());
+    let (python, interpreter_paths) = resolve_python(&args.functions_python);
     // Functions run on this node under <data-dir>/functions, each environment under its own
     // role's credentials, calling back into this endpoint.
     let functions = Arc::new(
@@ -144,7 +145,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             rampart_functions::HostConfig {
                 root: args.store.data_dir.join("functions"),
                 endpoint: endpoint.clone(),
-                python: resolve_python(&args.functions_python),
+                python,
+                interpreter_paths,
                 max_environments: args.functions_max_environments.max(1),
             },
         )
@@ -320,25 +322,34 @@ async fn shutdown_on_signal(handles: Vec<axum_server::Handle<SocketAddr>>) {
 }
 
 /// The interpreter `python` stands for, as the interpreter itself reports it
-/// (`sys.executable`): functions run with a cleared environment, where a version manager's
-/// shim found in PATH would not work. As given if it cannot be asked.
-fn resolve_python(python: &Path) -> std::path::PathBuf {
+/// (`sys.executable`: functions run with a cleared environment, where a version manager's
+/// shim found in PATH would not work), and where it is installed (`sys.prefix` and the
+/// others: what its environments may read). As given, with nothing, if it cannot be asked.
+fn resolve_python(python: &Path) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
     let asked = std::process::Command::new(python)
-        .args(["-c", "import sys; print(sys.executable)"])
+        .args([
+            "-c",
+            "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix); print(sys.exec_prefix); print(sys.base_exec_prefix)",
+        ])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output();
     match asked {
         Ok(out) if out.status.success() => {
-            let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            match path.is_empty() {
-                true => python.to_path_buf(),
-                false => std::path::PathBuf::from(path),
-            }
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let executable = lines
+                .next()
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| python.to_path_buf());
+            let mut paths: Vec<std::path::PathBuf> = lines.map(std::path::PathBuf::from).collect();
+            paths.sort();
+            paths.dedup();
+            (executable, paths)
         }
         _ => {
             tracing::warn!(python = %python.display(), "no Python interpreter: python3.x functions will not start");
-            python.to_path_buf()
+            (python.to_path_buf(), Vec::new())
         }
     }
 }

@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 use crate::code::remove_tree;
 use crate::runtime_api::{self, Invocation, RuntimeChannel, RuntimeOutcome};
 use logs::LogCapture;
-use sandbox::Limits;
+use sandbox::{Confinement, Limits, Reach};
 
 /// How long a new environment's runtime may take to ask for its first invocation
 /// (Lambda's on-demand initialization limit).
@@ -48,6 +48,10 @@ pub struct Launch {
     /// address is added here.
     pub variables: Vec<(String, Zeroizing<String>)>,
     pub limits: Limits,
+    /// Readable beside the system's directories: the code, the runtimes, the interpreter.
+    pub read_only: Vec<PathBuf>,
+    /// TCP ports the environment may connect to besides its Runtime API (Rampart's).
+    pub tcp_connect: Vec<u16>,
 }
 
 /// Why an environment could not be started: reported to the caller as the function's
@@ -132,11 +136,28 @@ impl ExecutionEnvironment {
         for (name, value) in &launch.variables {
             command.env(name, value.as_str());
         }
-        let limits = launch.limits;
+        let reach = Reach {
+            read_only: launch.read_only.clone(),
+            writable: launch.tmp_dir.clone(),
+            tcp_connect: launch
+                .tcp_connect
+                .iter()
+                .copied()
+                .chain([address.port()])
+                .collect(),
+        };
+        let mut confinement = match Confinement::build(launch.limits, &reach) {
+            Ok(c) => c,
+            Err(e) => {
+                remove_tree(&launch.tmp_dir);
+                return Err(internal("the sandbox could not be built", e));
+            }
+        };
         // SAFETY: the closure runs in the child between fork and exec and makes only
-        // async-signal-safe calls (prctl, setrlimit); it allocates nothing.
+        // async-signal-safe calls (prctl, setrlimit, landlock_restrict_self, seccomp) on what
+        // was built before the fork; it allocates nothing.
         unsafe {
-            command.pre_exec(move || sandbox::apply(&limits));
+            command.pre_exec(move || confinement.enter());
         }
         let started = Instant::now();
         let child = command.spawn().map_err(|e| StartFailure {
