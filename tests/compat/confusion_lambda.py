@@ -3,8 +3,9 @@ idea over rest-json, where a request names a function in its path (by name, full
 ARN, optionally with a `:qualifier`), in the `Qualifier` query member, and, for CreateFunction,
 in the body (`FunctionName`, the execution `Role`, `Tags`).
 
-Victims are functions the caller may do nothing with; each one records every invocation in a
-file of the test's (so a confused Invoke shows). The decoy function is tagged with the decoy tag
+Victims are functions the caller may do nothing with; each one records every invocation as a
+new version of a marker secret (its role may put values there and nothing else; the sandbox
+lets a function reach only Rampart), so a confused Invoke shows. The decoy function is tagged with the decoy tag
 and named under the decoy prefix; the caller may do `lambda:*` on the decoy prefix and on
 whatever carries the decoy tag, and pass the decoy role (only to Lambda). The victim role trusts
 Lambda too, but the caller may not pass it.
@@ -31,13 +32,15 @@ from confusion_cases import DECOY_TAG_KEY, REPO, doc, or_error
 
 LAMBDA_TRUST = doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
 
-# A handler that appends each event to the file its environment names: the snapshot reads it.
+# A handler that records each event as a version of the secret its environment names.
 MARKING_HANDLER = """
 import json, os
+import boto3
 
 def handler(event, context):
-    with open(os.environ["MARK_FILE"], "a") as f:
-        f.write(json.dumps(event) + "\\n")
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=os.environ["MARK_SECRET"],
+        SecretString=json.dumps({"function": context.function_name, "event": event}))
     return {"ran": context.function_name}
 """
 
@@ -118,7 +121,8 @@ class LambdaWorld:
     victim_role_arn: str  # trusts Lambda; the caller may not pass it
     victims: dict  # label -> function name
     d_name: str
-    mark_dir: object
+    mark_secret: str  # the ARN of the secret every victim's invocation adds a version to
+    decoy_mark: str = ""  # the decoy's own marker secret
     created: dict = field(default_factory=dict)
 
     def arn(self, name):
@@ -132,6 +136,11 @@ class LambdaWorld:
     @property
     def decoy_prefix(self):
         return f"cv-fn-decoy-{self.suffix}"
+
+
+def marker_policy(*secrets) -> str:
+    """What an execution role may do: add versions to the marker secrets."""
+    return doc({"Effect": "Allow", "Action": "secretsmanager:PutSecretValue", "Resource": list(secrets)})
 
 
 def caller_policy(w: LambdaWorld, decoy_tag_value: str) -> str:
@@ -158,12 +167,12 @@ class LambdaCase:
     takes_function: bool = True
 
 
-def _create_body(w, name, role=None, tags=None):
+def _create_body(w, name, role=None, tags=None, mark=None):
     import base64
 
     body = {"FunctionName": name, "Role": role or w.role_arn, "Runtime": "python3.12", "Handler": "app.handler",
             "Code": {"ZipFile": base64.b64encode(marking_zip()).decode()},
-            "Environment": {"Variables": {"MARK_FILE": str(w.mark_dir / f"{name}.log")}}}
+            "Environment": {"Variables": {"MARK_SECRET": mark or w.mark_secret}}}
     if tags is not None:
         body["Tags"] = tags
     return body
@@ -209,17 +218,18 @@ def with_decoy(request, where, extra):
 # Snapshot
 
 
-def lambda_snapshot(lam, w: LambdaWorld):
-    """Each victim's configuration and tags, the invocations its mark file recorded, and the
-    function names under this suite's suffix."""
+def lambda_snapshot(lam, sm, w: LambdaWorld):
+    """Each victim's configuration and tags, the invocations the marker secret recorded, and
+    the function names under this suite's suffix."""
     out = {"function": {}, "names": []}
     for label, name in w.victims.items():
         got = or_error(lam.get_function, FunctionName=name)
         if "Configuration" in got:
             got = {"Configuration": got["Configuration"], "Tags": got.get("Tags")}
             got["Configuration"].pop("ResponseMetadata", None)
-        mark = w.mark_dir / f"{name}.log"
-        out["function"][label] = {"get": got, "invocations": mark.read_text() if mark.exists() else ""}
+        out["function"][label] = {"get": got}
+    versions = sm.list_secret_version_ids(SecretId=w.mark_secret, IncludeDeprecated=True)["Versions"]
+    out["invocations"] = sorted(v["VersionId"] for v in versions)
     names = []
     for page in lam.get_paginator("list_functions").paginate():
         names += [f["FunctionName"] for f in page["Functions"] if w.suffix in f["FunctionName"]]

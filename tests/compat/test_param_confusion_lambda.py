@@ -18,15 +18,15 @@ What this module proves:
    victims named where the operation does not read them.
 """
 
-import shutil
-import tempfile
+import signal
+import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from confusion_cases import DECOY_TAG_KEY, differences, make_caller
+from conftest import start_server
 from confusion_lambda import (
     LAMBDA_CASES,
     LAMBDA_CASES_BY_OP,
@@ -37,6 +37,7 @@ from confusion_lambda import (
     decoy_members,
     fn_path,
     lambda_snapshot,
+    marker_policy,
     send_rest,
     table_operations,
     with_decoy,
@@ -47,10 +48,10 @@ def wait_active(lam, name):
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
 
-def create_function(lam, w, name, tags=None, role=None):
+def create_function(lam, w, name, tags=None, role=None, mark=None):
     import base64
 
-    body = _create_body(w, name, role=role, tags=tags)
+    body = _create_body(w, name, role=role, tags=tags, mark=mark)
     lam.create_function(FunctionName=name, Role=body["Role"], Runtime="python3.12", Handler="app.handler",
                         Code={"ZipFile": base64.b64decode(body["Code"]["ZipFile"])},
                         Environment=body["Environment"], Tags=tags or {})
@@ -58,30 +59,42 @@ def create_function(lam, w, name, tags=None, role=None):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server of its own whose Python functions run with this interpreter (and its boto3)."""
+    srv = start_server(tmp_path_factory.mktemp("lambda-confusion") / "data",
+                       ["--functions-python", sys.executable])
+    yield srv
+    srv.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
 def world(server):
-    iam, lam = server.client("iam"), server.client("lambda")
+    iam, lam, sm = server.client("iam"), server.client("lambda"), server.client("secretsmanager")
     account = server.client("sts").get_caller_identity()["Account"]
     s = uuid.uuid4().hex[:8]
     decoy_tag_value = f"decoy-{s}"
-    mark_dir = Path(tempfile.mkdtemp(prefix="cv-lambda-"))
-    role = iam.create_role(RoleName=f"cv-fn-decoy-role-{s}", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]
-    victim_role = iam.create_role(RoleName=f"cv-fn-victim-role-{s}", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]
-    w = LambdaWorld(region=server.region, account=account, suffix=s, caller=None, role_arn=role["Arn"],
-                    victim_role_arn=victim_role["Arn"],
+    mark = sm.create_secret(Name=f"cv-fn-mark-{s}", SecretString="start")["ARN"]
+    decoy_mark = sm.create_secret(Name=f"cv-fn-decoy-mark-{s}", SecretString="start")["ARN"]
+    scratch_mark = sm.create_secret(Name=f"cv-fn-scratch-mark-{s}", SecretString="start")["ARN"]
+    roles = {}
+    for which in ("decoy", "victim"):
+        roles[which] = iam.create_role(RoleName=f"cv-fn-{which}-role-{s}", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]
+        iam.put_role_policy(RoleName=roles[which]["RoleName"], PolicyName="mark",
+                            PolicyDocument=marker_policy(mark, decoy_mark, scratch_mark))
+    w = LambdaWorld(region=server.region, account=account, suffix=s, caller=None, role_arn=roles["decoy"]["Arn"],
+                    victim_role_arn=roles["victim"]["Arn"],
                     victims={"plain": f"cv-fn-victim-{s}", "tagged": f"cv-fn-victim-tagged-{s}"},
-                    d_name=f"cv-fn-decoy-{s}", mark_dir=mark_dir)
+                    d_name=f"cv-fn-decoy-{s}", mark_secret=mark, decoy_mark=decoy_mark)
     w.created["decoy_tag_value"] = decoy_tag_value
-    create_function(lam, w, w.victims["plain"], role=victim_role["Arn"])
-    create_function(lam, w, w.victims["tagged"], role=victim_role["Arn"], tags={"team": "victim"})
-    create_function(lam, w, w.d_name, tags={DECOY_TAG_KEY: decoy_tag_value})
+    w.created["scratch_mark"] = scratch_mark
+    create_function(lam, w, w.victims["plain"], role=w.victim_role_arn)
+    create_function(lam, w, w.victims["tagged"], role=w.victim_role_arn, tags={"team": "victim"})
+    create_function(lam, w, w.d_name, tags={DECOY_TAG_KEY: decoy_tag_value}, mark=decoy_mark)
+    # The victims work: an invocation is recorded (and is part of the baseline).
+    assert lam.invoke(FunctionName=w.victims["plain"], Payload=b'{"baseline": 1}').get("FunctionError") is None
     w.caller = make_caller(iam, f"cv-fn-caller-{s}", caller_policy(w, decoy_tag_value))
-    w.created["before"] = lambda_snapshot(lam, w)
+    w.created["before"] = lambda_snapshot(lam, sm, w)
     yield w
-    for page in lam.get_paginator("list_functions").paginate():
-        for f in page["Functions"]:
-            if s in f["FunctionName"]:
-                lam.delete_function(FunctionName=f["FunctionName"])
-    shutil.rmtree(mark_dir, ignore_errors=True)
 
 
 def denied(r):
@@ -169,17 +182,17 @@ def test_duplicated_qualifier_does_not_reach_a_victim(server, world):
 
 
 def test_lambda_unchanged_by_confusion_requests(server, world):
-    after = lambda_snapshot(server.client("lambda"), world)
+    after = lambda_snapshot(server.client("lambda"), server.client("secretsmanager"), world)
     diff = differences(world.created["before"], after)
     assert not diff, "Lambda confusion requests changed the victims:\n" + "\n".join(diff)
 
 
 def test_lambda_snapshot_detects_each_kind_of_change(server, world):
-    lam = server.client("lambda")
+    lam, sm = server.client("lambda"), server.client("secretsmanager")
     scratch = f"cv-fn-scratch-{world.suffix}"
     w = LambdaWorld(region=world.region, account=world.account, suffix=world.suffix, caller=world.caller,
                     role_arn=world.role_arn, victim_role_arn=world.victim_role_arn,
-                    victims={"scratch": scratch}, d_name=world.d_name, mark_dir=world.mark_dir)
+                    victims={"scratch": scratch}, d_name=world.d_name, mark_secret=world.created["scratch_mark"])
     create_function(lam, w, scratch, tags={"team": "scratch"})
     changes = [
         ("invoked", lambda: lam.invoke(FunctionName=scratch, Payload=b'{"x": 1}')),
@@ -187,10 +200,10 @@ def test_lambda_snapshot_detects_each_kind_of_change(server, world):
         ("deleted", lambda: lam.delete_function(FunctionName=scratch)),
     ]
     for what, do in changes:
-        base = lambda_snapshot(lam, w)
-        assert not differences(base, lambda_snapshot(lam, w)), f"the snapshot is unstable before: {what}"
+        base = lambda_snapshot(lam, sm, w)
+        assert not differences(base, lambda_snapshot(lam, sm, w)), f"the snapshot is unstable before: {what}"
         do()
-        assert differences(base, lambda_snapshot(lam, w)), f"the snapshot missed a change: {what}"
+        assert differences(base, lambda_snapshot(lam, sm, w)), f"the snapshot missed a change: {what}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +211,8 @@ def test_lambda_snapshot_detects_each_kind_of_change(server, world):
 
 
 def test_lambda_positive_controls_on_decoy(server, world):
-    lam = server.client("lambda")
-    before = lambda_snapshot(lam, world)
+    lam, sm = server.client("lambda"), server.client("secretsmanager")
+    before = lambda_snapshot(lam, sm, world)
     victim = world.victims["plain"]
     d = world.d_name
     r = send_rest(server, world.caller, "GET", fn_path(d), query=[("FunctionName", victim)])
@@ -218,7 +231,6 @@ def test_lambda_positive_controls_on_decoy(server, world):
         time.sleep(0.2)
     r = send_rest(server, world.caller, "DELETE", fn_path(name), query=[("FunctionName", victim)])
     assert r.status == 204, r
-    after = lambda_snapshot(lam, world)
-    after["function"] = {k: v for k, v in after["function"].items()}
+    after = lambda_snapshot(lam, sm, world)
     diff = differences(before, after)
     assert not diff, "the controls changed a victim or left a function behind:\n" + "\n".join(diff)
