@@ -42,6 +42,11 @@ impl FunctionsService {
         invoker.prepare_host().map_err(|e| {
             FunctionsError::Service(format!("The functions directory cannot be prepared: {e}"))
         })?;
+        match crate::environment::sandbox::kernel_landlock_abi() {
+            0 => tracing::warn!("this kernel has no Landlock: function environments are not confined to their files and ports"),
+            abi if abi < 6 => tracing::warn!(abi, "this kernel's Landlock is older than ABI 6: some of the environments' rules (network before 4, signal scoping before 6) are not enforced"),
+            abi => tracing::debug!(abi, "Landlock confines function environments"),
+        }
         invoker.spawn_reaper();
         invoker.resume_pending().await?;
         Ok(FunctionsService {

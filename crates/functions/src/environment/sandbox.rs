@@ -98,6 +98,23 @@ const NAMESPACE_FLAGS: &[i32] = &[
     libc::CLONE_NEWCGROUP,
 ];
 
+/// The Landlock ABI this kernel offers (0 without Landlock), for the operator's log: an
+/// older kernel enforces only part of the rules.
+pub fn kernel_landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute and size 0 and this flag, the call only answers the ABI
+    // version; it creates nothing and reads no memory.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    abi.max(0)
+}
+
 /// What an environment may reach.
 #[derive(Debug, Clone)]
 pub struct Reach {
