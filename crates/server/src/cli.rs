@@ -176,6 +176,15 @@ pub struct ServeArgs {
     /// request) before the connection is closed.
     #[arg(long, default_value_t = 10)]
     pub header_read_timeout_secs: u64,
+    /// The Python interpreter that runs `python3.x` functions (it runs `awslambdaric` when it
+    /// can import it, otherwise the runtime loop Rampart ships). A bare name is looked up in
+    /// PATH when the server starts.
+    #[arg(long, env = "RAMPART_FUNCTIONS_PYTHON", default_value = "python3")]
+    pub functions_python: PathBuf,
+    /// Execution environments (function processes, warm ones included) this node runs at most
+    /// at once; an invocation past that is refused with TooManyRequestsException.
+    #[arg(long, env = "RAMPART_FUNCTIONS_MAX_ENVIRONMENTS", default_value_t = 64)]
+    pub functions_max_environments: usize,
     /// Test only: accept STS session durations shorter than AWS's 900 s minimum, so that
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]

@@ -19,6 +19,7 @@ use crate::cli::ServeArgs;
 use crate::front::data_plane::DataPlanes;
 use crate::front::limits::{self, ConnectionLimits, LimitedAcceptor};
 use crate::front::{self, MainListener};
+use crate::functions_roles::IamRoles;
 use crate::pipeline::{Pipeline, SourceAdmission};
 use crate::registry::Registry;
 use crate::root_key::{self, watch::Watch};
@@ -128,7 +129,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.region.clone(),
     ));
     registry.register(kms.clone());
-    // No functions service yet (issue #16): rotation functions are never found (ARCHITECTURE.md).
+    let (python, interpreter_paths) = resolve_python(&args.functions_python);
+    // Functions run on this node under <data-dir>/functions, each environment under its own
+    // role's credentials, calling back into this endpoint.
+    let functions = Arc::new(
+        rampart_functions::FunctionsService::start(
+            store.clone(),
+            kms.clone(),
+            Arc::new(IamRoles {
+                store: store.clone(),
+                root_keys: root_keys.clone(),
+                account_id: account_id.clone(),
+                region: args.region.clone(),
+            }),
+            account_id.clone(),
+            args.region.clone(),
+            rampart_functions::HostConfig {
+                root: args.store.data_dir.join("functions"),
+                endpoint: endpoint.clone(),
+                python,
+                interpreter_paths,
+                max_environments: args.functions_max_environments.max(1),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the functions service cannot start: {e}"))?,
+    );
+    registry.register(functions);
+    // Rotation functions are not wired to the functions service yet (ARCHITECTURE.md).
     let secrets = Arc::new(
         rampart_secrets::SecretsService::new(
             store.clone(),
@@ -297,6 +325,39 @@ async fn shutdown_on_signal(handles: Vec<axum_server::Handle<SocketAddr>>) {
     tracing::info!("shutting down");
     for handle in handles {
         handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    }
+}
+
+/// The interpreter `python` stands for, as the interpreter itself reports it
+/// (`sys.executable`: functions run with a cleared environment, where a version manager's
+/// shim found in PATH would not work), and where it is installed (`sys.prefix` and the
+/// others: what its environments may read). As given, with nothing, if it cannot be asked.
+fn resolve_python(python: &Path) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    let asked = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix); print(sys.exec_prefix); print(sys.base_exec_prefix)",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match asked {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let executable = lines
+                .next()
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| python.to_path_buf());
+            let mut paths: Vec<std::path::PathBuf> = lines.map(std::path::PathBuf::from).collect();
+            paths.sort();
+            paths.dedup();
+            (executable, paths)
+        }
+        _ => {
+            tracing::warn!(python = %python.display(), "no Python interpreter: python3.x functions will not start");
+            (python.to_path_buf(), Vec::new())
+        }
     }
 }
 

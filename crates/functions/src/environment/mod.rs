@@ -1,0 +1,392 @@
+//! Execution environments: one process tree per environment, started from the function's
+//! unpacked code (read-only) with a private writable tmp directory, Lambda's environment
+//! variables, the function's role credentials, a Runtime API listener of its own and the
+//! sandbox of [`sandbox`]. An environment runs one invocation at a time and is kept warm for
+//! the next invocation of the same function revision ([`pool`]); dropping it kills its
+//! whole process group.
+
+pub mod logs;
+pub mod peer;
+pub mod pool;
+pub mod sandbox;
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use crate::code::remove_tree;
+use crate::runtime_api::{self, Invocation, RuntimeChannel, RuntimeOutcome};
+use logs::LogCapture;
+use sandbox::{Confinement, Limits, Reach};
+
+/// How long a new environment's runtime may take to ask for its first invocation
+/// (Lambda's on-demand initialization limit).
+pub const INIT_LIMIT: Duration = Duration::from_secs(10);
+/// How long a warm environment's runtime may take to ask for its next invocation.
+const WARM_TAKE_LIMIT: Duration = Duration::from_secs(5);
+
+/// How to start an environment's process.
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// The unpacked code: the working directory and `LAMBDA_TASK_ROOT`.
+    pub code_dir: PathBuf,
+    /// The private writable directory (`TMPDIR`, `HOME`), created by the caller; removed
+    /// with the environment.
+    pub tmp_dir: PathBuf,
+    /// Every variable the process gets (its environment is cleared first); the Runtime API
+    /// address is added here.
+    pub variables: Vec<(String, Zeroizing<String>)>,
+    pub limits: Limits,
+    /// Readable beside the system's directories: the code, the runtimes, the interpreter.
+    pub read_only: Vec<PathBuf>,
+    /// TCP ports the environment may connect to besides its Runtime API (Rampart's).
+    pub tcp_connect: Vec<u16>,
+}
+
+/// Why an environment could not be started: reported to the caller as the function's
+/// error, as Lambda reports a bad entry point.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+/// How one invocation in an environment ended.
+pub struct Outcome {
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    /// Whether the environment can serve another invocation.
+    pub reusable: bool,
+    pub duration: Duration,
+}
+
+/// One running environment.
+pub struct ExecutionEnvironment {
+    pub revision_id: String,
+    child: tokio::process::Child,
+    pgid: i32,
+    invocations: mpsc::Sender<Invocation>,
+    server: JoinHandle<()>,
+    log_pump: JoinHandle<()>,
+    pub logs: Arc<LogCapture>,
+    tmp_dir: PathBuf,
+    /// When the role credentials it was started with expire: it must not serve past then.
+    pub credentials_expire: OffsetDateTime,
+    started: Instant,
+    /// Set once the runtime took its first invocation: how long initialization took.
+    pub init_duration: Option<Duration>,
+    pub last_used: Instant,
+    memory_size: u32,
+}
+
+fn error_document(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+impl ExecutionEnvironment {
+    /// Starts the process of `launch` for the function `function_arn`, with a Runtime API
+    /// listener that serves only its process group.
+    pub async fn start(
+        launch: Launch,
+        function_arn: String,
+        revision_id: String,
+        memory_size: u32,
+        credentials_expire: OffsetDateTime,
+    ) -> Result<Self, StartFailure> {
+        let internal = |what: &str, e: std::io::Error| StartFailure {
+            error_type: "Runtime.Unknown",
+            message: format!("{what}: {e}"),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| internal("the Runtime API could not listen", e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| internal("the Runtime API could not listen", e))?;
+        let (sender, receiver) =
+            tokio::net::unix::pipe::pipe().map_err(|e| internal("no log pipe", e))?;
+        let out: OwnedFd = sender
+            .into_blocking_fd()
+            .map_err(|e| internal("no log pipe", e))?;
+        let err = out.try_clone().map_err(|e| internal("no log pipe", e))?;
+
+        let mut command = tokio::process::Command::new(&launch.program);
+        command
+            .args(&launch.args)
+            .current_dir(&launch.code_dir)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0)
+            .kill_on_drop(true);
+        for (name, value) in &launch.variables {
+            command.env(name, value.as_str());
+        }
+        let reach = Reach {
+            read_only: launch.read_only.clone(),
+            writable: launch.tmp_dir.clone(),
+            tcp_connect: launch
+                .tcp_connect
+                .iter()
+                .copied()
+                .chain([address.port()])
+                .collect(),
+        };
+        let mut confinement = match Confinement::build(launch.limits, &reach) {
+            Ok(c) => c,
+            Err(e) => {
+                remove_tree(&launch.tmp_dir);
+                return Err(internal("the sandbox could not be built", e));
+            }
+        };
+        // SAFETY: the closure runs in the child between fork and exec and makes only
+        // async-signal-safe calls (prctl, setrlimit, landlock_restrict_self, seccomp) on what
+        // was built before the fork; it allocates nothing.
+        unsafe {
+            command.pre_exec(move || confinement.enter());
+        }
+        let started = Instant::now();
+        let child = command.spawn().map_err(|e| StartFailure {
+            error_type: "Runtime.InvalidEntrypoint",
+            message: format!(
+                "fork/exec {}: {}",
+                launch.program.display(),
+                entrypoint_error(&e)
+            ),
+        });
+        drop(command);
+        let child = match child {
+            Ok(child) => child,
+            Err(failure) => {
+                remove_tree(&launch.tmp_dir);
+                return Err(failure);
+            }
+        };
+        let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+        let logs = LogCapture::new(receiver);
+        let log_pump = tokio::spawn(logs.clone().pump());
+        let (channel, invocations) = RuntimeChannel::new(function_arn);
+        let server = tokio::spawn(runtime_api::serve(listener, channel, pgid));
+        Ok(ExecutionEnvironment {
+            revision_id,
+            child,
+            pgid,
+            invocations,
+            server,
+            log_pump,
+            logs,
+            tmp_dir: launch.tmp_dir,
+            credentials_expire,
+            started,
+            init_duration: None,
+            last_used: started,
+            memory_size,
+        })
+    }
+
+    /// Runs one invocation: hands it to the runtime, waits for its answer, the process's
+    /// exit, or the deadline (`timeout` from when the runtime takes it; a new environment's
+    /// runtime must take it within [`INIT_LIMIT`]). On a timeout the whole process group is
+    /// killed.
+    pub async fn invoke(
+        &mut self,
+        request_id: &str,
+        payload: Bytes,
+        client_context: Option<String>,
+        timeout_seconds: u32,
+    ) -> Outcome {
+        let cold = self.init_duration.is_none();
+        let begun = Instant::now();
+        let (taken_tx, mut taken_rx) = oneshot::channel();
+        let (done_tx, mut done_rx) = oneshot::channel();
+        let trace_id = format!(
+            "Root=1-{:08x}-{};Sampled=0",
+            OffsetDateTime::now_utc().unix_timestamp(),
+            &uuid::Uuid::new_v4().simple().to_string()[..24]
+        );
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            timeout: Duration::from_secs(u64::from(timeout_seconds)),
+            client_context,
+            trace_id,
+            taken: taken_tx,
+            done: done_tx,
+        };
+        let exited = |status: std::io::Result<std::process::ExitStatus>| {
+            let how = match status {
+                Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                    (Some(code), _) => format!("exit status {code}"),
+                    (None, Some(signal)) => format!("signal {signal}"),
+                    _ => "unknown".to_owned(),
+                },
+                Err(e) => e.to_string(),
+            };
+            (
+                error_document(
+                    "Runtime.ExitError",
+                    &format!("RequestId: {request_id} Error: Runtime exited with error: {how}"),
+                ),
+                false,
+            )
+        };
+        let timed_out = |env: &Self| {
+            sandbox::kill_group(env.pgid);
+            env.logs.platform_line(&format!(
+                "{} {request_id} Task timed out after {timeout_seconds}.00 seconds",
+                logs::log_time(OffsetDateTime::now_utc())
+            ));
+            (
+                error_document(
+                    "Sandbox.Timedout",
+                    &format!(
+                        "RequestId: {request_id} Error: Task timed out after {timeout_seconds}.00 seconds"
+                    ),
+                ),
+                false,
+            )
+        };
+        let finished = |outcome: Result<RuntimeOutcome, oneshot::error::RecvError>| match outcome {
+            Ok(RuntimeOutcome::Response(body)) => (body, true, None),
+            Ok(RuntimeOutcome::Error(body)) => (body, true, Some("Unhandled")),
+            Ok(RuntimeOutcome::InitError(body)) => (body, false, Some("Unhandled")),
+            Ok(RuntimeOutcome::ResponseTooLarge) => (
+                error_document(
+                    "Function.ResponseSizeTooLarge",
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                        runtime_api::MAX_RESPONSE_BYTES
+                    ),
+                ),
+                true,
+                Some("Unhandled"),
+            ),
+            Err(_) => (
+                error_document(
+                    "Runtime.Unknown",
+                    "The runtime stopped serving the invocation.",
+                ),
+                false,
+                Some("Unhandled"),
+            ),
+        };
+        if self.invocations.send(invocation).await.is_err() {
+            return Outcome {
+                payload: error_document("Runtime.Unknown", "The environment stopped."),
+                function_error: Some("Unhandled"),
+                reusable: false,
+                duration: begun.elapsed(),
+            };
+        }
+        let init_limit = if cold { INIT_LIMIT } else { WARM_TAKE_LIMIT };
+        // Until the runtime takes the invocation.
+        let deadline = tokio::select! {
+            taken = &mut taken_rx => match taken {
+                Ok(deadline) => deadline,
+                Err(_) => Instant::now(),
+            },
+            outcome = &mut done_rx => {
+                let (payload, reusable, function_error) = finished(outcome);
+                return self.outcome(payload, function_error, reusable, begun);
+            }
+            status = self.child.wait() => {
+                let (payload, _) = exited(status);
+                return self.outcome(payload, Some("Unhandled"), false, begun);
+            }
+            _ = tokio::time::sleep(init_limit) => {
+                let (payload, _) = timed_out(self);
+                return self.outcome(payload, Some("Unhandled"), false, begun);
+            }
+        };
+        if cold {
+            self.init_duration = Some(self.started.elapsed());
+        }
+        let running = Instant::now();
+        tokio::select! {
+            outcome = &mut done_rx => {
+                let (payload, reusable, function_error) = finished(outcome);
+                self.outcome(payload, function_error, reusable, running)
+            }
+            status = self.child.wait() => {
+                let (payload, _) = exited(status);
+                self.outcome(payload, Some("Unhandled"), false, running)
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                let (payload, _) = timed_out(self);
+                self.outcome(payload, Some("Unhandled"), false, running)
+            }
+        }
+    }
+
+    fn outcome(
+        &mut self,
+        payload: Bytes,
+        function_error: Option<&'static str>,
+        reusable: bool,
+        since: Instant,
+    ) -> Outcome {
+        self.last_used = Instant::now();
+        Outcome {
+            payload,
+            function_error,
+            reusable,
+            duration: since.elapsed(),
+        }
+    }
+
+    /// The memory size the function was configured with.
+    pub fn memory_size(&self) -> u32 {
+        self.memory_size
+    }
+
+    /// The most memory the environment's main process has used, in MB.
+    pub fn max_memory_used_mb(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pgid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb.div_ceil(1024))
+            .unwrap_or(0)
+    }
+
+    /// Whether the process is still there.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// How a failed exec reads, as Lambda words it (`permission denied`, `no such file or
+/// directory`).
+fn entrypoint_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        _ => e.to_string(),
+    }
+}
+
+impl Drop for ExecutionEnvironment {
+    fn drop(&mut self) {
+        sandbox::kill_group(self.pgid);
+        self.server.abort();
+        self.log_pump.abort();
+        remove_tree(&self.tmp_dir);
+    }
+}

@@ -1,0 +1,531 @@
+//! The one in-process invoker: the Lambda API's `Invoke` calls it, and so will every later
+//! caller (the gateway, the asynchronous queue, Secrets Manager's rotation) — never an HTTP
+//! call back into Rampart's own API. It finds or starts an execution environment for the
+//! function, runs the invocation, and keeps the environment warm when it may serve again.
+//!
+//! It also prepares code on this node: a new function becomes `Active` once its package is
+//! unpacked ([`Invoker::spawn_activation`]); another node unpacks the stored package the first
+//! time it runs the function.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rampart_core::AuditRecord;
+use rampart_kms::KmsService;
+use rampart_store::{Expect, Store, StoreError};
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+use zeroize::Zeroizing;
+
+use crate::code;
+use crate::environment::pool::Pool;
+use crate::environment::sandbox::Limits;
+use crate::environment::{ExecutionEnvironment, Launch, StartFailure};
+use crate::error::FunctionsError;
+use crate::function_ref::LATEST;
+use crate::records::{self, FunctionRecord, FunctionState};
+use crate::roles::{RoleDirectory, RoleError, LAMBDA_PRINCIPAL};
+use crate::runtimes::{Runtime, PYTHON_BOOTSTRAP};
+use crate::sealing;
+
+/// The largest payload of a synchronous invocation, request or response (AWS: 6 MB).
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+
+/// Where and how this node runs functions.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// `<data-dir>/functions`: unpacked code (`code/<sha256>`), environments' private
+    /// directories (`tmp/<id>`) and the runtimes Rampart ships (`runtimes/`).
+    pub root: PathBuf,
+    /// Rampart's AWS API endpoint, given to functions as `AWS_ENDPOINT_URL`.
+    pub endpoint: String,
+    /// The Python interpreter that runs `python3.x` functions.
+    pub python: PathBuf,
+    /// Where that interpreter is installed (`sys.prefix`, `sys.base_prefix`, …): readable by
+    /// environments beside the system's directories.
+    pub interpreter_paths: Vec<PathBuf>,
+    /// Environments this node runs at most at once (warm ones included).
+    pub max_environments: usize,
+}
+
+/// What an invocation is asked to do.
+#[derive(Debug, Clone)]
+pub struct InvocationRequest {
+    /// The event (JSON).
+    pub payload: Bytes,
+    /// `X-Amz-Client-Context`, decoded.
+    pub client_context: Option<String>,
+    /// Whether to answer the end of the log (`LogType: Tail`).
+    pub tail: bool,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone)]
+pub struct InvocationResult {
+    /// The function's response, or its error document.
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed (`X-Amz-Function-Error`).
+    pub function_error: Option<String>,
+    /// The last 4 KB of the invocation's log, when asked for.
+    pub log_tail: Option<Vec<u8>>,
+}
+
+/// Runs invocations on this node.
+pub struct Invoker {
+    store: Arc<dyn Store>,
+    kms: Arc<KmsService>,
+    roles: Arc<dyn RoleDirectory>,
+    region: String,
+    host: HostConfig,
+    pool: Pool,
+    /// Whether the host's Python can import `awslambdaric`, asked once.
+    python_ric: OnceCell<bool>,
+    /// Set once the shipped Python runtime loop is on disk.
+    bootstrap_written: OnceCell<()>,
+}
+
+fn error_document(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+impl Invoker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        kms: Arc<KmsService>,
+        roles: Arc<dyn RoleDirectory>,
+        region: String,
+        host: HostConfig,
+    ) -> Self {
+        Invoker {
+            pool: Pool::new(host.max_environments),
+            store,
+            kms,
+            roles,
+            region,
+            host,
+            python_ric: OnceCell::new(),
+            bootstrap_written: OnceCell::new(),
+        }
+    }
+
+    fn code_root(&self) -> PathBuf {
+        self.host.root.join("code")
+    }
+
+    fn runtimes_dir(&self) -> PathBuf {
+        self.host.root.join("runtimes")
+    }
+
+    /// Forgets the private directories of environments of an earlier run. Nothing is written
+    /// at start: the directories are made when a function first runs here.
+    pub fn prepare_host(&self) -> std::io::Result<()> {
+        let tmp = self.host.root.join("tmp");
+        if tmp.exists() {
+            code::remove_tree(&tmp);
+        }
+        Ok(())
+    }
+
+    /// This node's directories (`<root>` 0711; `code`, `tmp`, `runtimes`), made on first use.
+    fn host_dirs(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if !self.host.root.is_dir() {
+            std::fs::create_dir_all(&self.host.root)?;
+            std::fs::set_permissions(&self.host.root, std::fs::Permissions::from_mode(0o711))?;
+        }
+        for dir in [
+            self.code_root(),
+            self.runtimes_dir(),
+            self.host.root.join("tmp"),
+        ] {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(())
+    }
+
+    /// The Python runtime loop Rampart ships, written (read-only) once per process.
+    async fn python_bootstrap(&self) -> Result<PathBuf, FunctionsError> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.runtimes_dir().join("python_bootstrap.py");
+        self.bootstrap_written
+            .get_or_try_init(|| async {
+                let staged = self.runtimes_dir().join(".python_bootstrap.py.new");
+                let _ = std::fs::remove_file(&staged);
+                std::fs::write(&staged, PYTHON_BOOTSTRAP)?;
+                std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o444))?;
+                std::fs::rename(&staged, &path)
+            })
+            .await
+            .map_err(|e| {
+                FunctionsError::Service(format!("The Python runtime cannot be written: {e}"))
+            })?;
+        Ok(path)
+    }
+
+    /// Unpacks the package of `name` at `revision` on this node and marks the function
+    /// `Active` (or `Failed`), in the background.
+    pub fn spawn_activation(self: &Arc<Self>, name: String, revision: String) {
+        let invoker = self.clone();
+        tokio::spawn(async move { invoker.activate(&name, &revision).await });
+    }
+
+    /// Activates every function left `Pending` (a node stopped while preparing one).
+    pub async fn resume_pending(self: &Arc<Self>) -> Result<(), FunctionsError> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = records::list_functions(self.store.as_ref(), after.as_deref(), 100).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some(last.name.clone());
+            for f in page.iter().filter(|f| f.state == FunctionState::Pending) {
+                self.spawn_activation(f.name.clone(), f.revision_id.clone());
+            }
+        }
+    }
+
+    async fn activate(&self, name: &str, revision: &str) {
+        for _ in 0..4 {
+            let stored = match records::load_function(self.store.as_ref(), name).await {
+                Ok(Some(s)) => s,
+                _ => return,
+            };
+            let f = &stored.record;
+            if f.revision_id != revision || f.state != FunctionState::Pending {
+                return;
+            }
+            let mut next = f.clone();
+            match self.code_dir(f).await {
+                Ok(_) => {
+                    next.state = FunctionState::Active;
+                    next.state_reason = None;
+                    next.state_reason_code = None;
+                }
+                Err(e) => {
+                    tracing::error!(function = name, error = %e, "the function's code could not be prepared");
+                    next.state = FunctionState::Failed;
+                    next.state_reason = Some("Lambda could not unpack the function's code.".into());
+                    next.state_reason_code = Some("InternalError".into());
+                }
+            }
+            // Nobody's request: the change is audited as Lambda's own.
+            let record = AuditRecord::service_action(
+                OffsetDateTime::now_utc(),
+                LAMBDA_PRINCIPAL,
+                "lambda",
+                "ActivateFunction",
+                &f.arn,
+            );
+            let write = records::put_function(&next, Expect::Version(stored.version));
+            match self.store.commit_audited(vec![write], &record).await {
+                Ok(_) => return,
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => {
+                    tracing::error!(function = name, error = %e, "the function's state could not be stored");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The function's unpacked code on this node, unpacking the stored package if needed.
+    async fn code_dir(&self, f: &FunctionRecord) -> Result<PathBuf, FunctionsError> {
+        let sha_hex = f.code.sha256_hex();
+        let dir = self.code_root().join(&sha_hex);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let zip = records::load_code(self.store.as_ref(), &f.code.key)
+            .await?
+            .ok_or_else(|| {
+                FunctionsError::Service("The function's code is missing from the store.".into())
+            })?;
+        self.host_dirs().map_err(|e| {
+            FunctionsError::Service(format!("The functions directory cannot be made: {e}"))
+        })?;
+        let root = self.code_root();
+        tokio::task::spawn_blocking(move || code::unpack(&root, &sha_hex, &zip))
+            .await
+            .map_err(|_| FunctionsError::Service("Unpacking the function's code failed.".into()))?
+            .map_err(|e| {
+                FunctionsError::Service(format!("Unpacking the function's code failed: {e}"))
+            })
+    }
+
+    /// Stops the warm environments of the function `name` (deleted or changed).
+    pub fn retire(&self, name: &str) {
+        self.pool.retire(name);
+    }
+
+    /// Stops idle environments past their time, every 30 seconds, for the life of the process.
+    pub fn spawn_reaper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(invoker) => invoker.pool.reap(),
+                    None => return,
+                }
+            }
+        });
+    }
+
+    async fn python_has_ric(&self) -> bool {
+        *self
+            .python_ric
+            .get_or_init(|| async {
+                let probe = tokio::process::Command::new(&self.host.python)
+                    .args(["-c", "import awslambdaric"])
+                    .env_clear()
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .status();
+                matches!(
+                    tokio::time::timeout(Duration::from_secs(20), probe).await,
+                    Ok(Ok(status)) if status.success()
+                )
+            })
+            .await
+    }
+
+    /// Runs `request` on the function `f` (its `$LATEST`): in a warm environment of its
+    /// revision if one is idle, in a new one otherwise.
+    pub async fn invoke(
+        &self,
+        f: &FunctionRecord,
+        request: InvocationRequest,
+    ) -> Result<InvocationResult, FunctionsError> {
+        if f.state != FunctionState::Active {
+            return Err(FunctionsError::ResourceConflict(format!(
+                "The operation cannot be performed at this time. The function is currently in the following state: {}",
+                f.state.as_str()
+            )));
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let needed = Duration::from_secs(u64::from(f.timeout) + 60);
+        let (mut env, slot) = match self.pool.take(&f.name, &f.revision_id, needed) {
+            Some(warm) => {
+                warm.0.logs.clear();
+                warm
+            }
+            None => {
+                let slot = self.pool.reserve().ok_or_else(|| {
+                    FunctionsError::TooManyRequests(
+                        "Rate Exceeded. This host runs as many execution environments as it may."
+                            .into(),
+                    )
+                })?;
+                match self.start(f).await? {
+                    Ok(env) => (env, slot),
+                    Err(failure) => {
+                        let message = format!("RequestId: {request_id} Error: {}", failure.message);
+                        let log = format!(
+                            "START RequestId: {request_id} Version: {LATEST}\n{} {}\nEND RequestId: {request_id}\n",
+                            failure.error_type, message
+                        );
+                        return Ok(InvocationResult {
+                            payload: error_document(failure.error_type, &message),
+                            function_error: Some("Unhandled".into()),
+                            log_tail: request.tail.then(|| log.into_bytes()),
+                        });
+                    }
+                }
+            }
+        };
+        let cold = env.init_duration.is_none();
+        env.logs
+            .platform_line(&format!("START RequestId: {request_id} Version: {LATEST}"));
+        let outcome = env
+            .invoke(
+                &request_id,
+                request.payload,
+                request.client_context,
+                f.timeout,
+            )
+            .await;
+        let millis = outcome.duration.as_secs_f64() * 1000.0;
+        let mut report = format!(
+            "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            millis.ceil() as u64,
+            env.memory_size(),
+            env.max_memory_used_mb()
+        );
+        if let (true, Some(init)) = (cold, env.init_duration) {
+            report.push_str(&format!(
+                "\tInit Duration: {:.2} ms",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        env.logs
+            .platform_line(&format!("END RequestId: {request_id}"));
+        env.logs.platform_line(&report);
+        let log_tail = request.tail.then(|| env.logs.tail());
+        if outcome.reusable {
+            self.pool.put(&f.name, env, slot);
+        }
+        Ok(InvocationResult {
+            payload: outcome.payload,
+            function_error: outcome.function_error.map(str::to_owned),
+            log_tail,
+        })
+    }
+
+    /// Starts a new environment for `f`: its code, its variables, its role's credentials,
+    /// a private directory and the process its runtime runs.
+    async fn start(
+        &self,
+        f: &FunctionRecord,
+    ) -> Result<Result<ExecutionEnvironment, StartFailure>, FunctionsError> {
+        let code_dir = self.code_dir(f).await?;
+        self.host_dirs().map_err(|e| {
+            FunctionsError::Service(format!("The functions directory cannot be made: {e}"))
+        })?;
+        let user_variables = match &f.environment {
+            Some(sealed) => sealing::open(&self.kms, &f.name, sealed).await?.0,
+            None => Default::default(),
+        };
+        let credentials =
+            self.roles
+                .assume(&f.role, &f.name, &f.arn)
+                .await
+                .map_err(|e| match e {
+                    RoleError::NotAssumable(_) => FunctionsError::InvalidParameterValue(
+                        "The role defined for the function cannot be assumed by Lambda.".into(),
+                    ),
+                    RoleError::Unavailable(m) => FunctionsError::Service(m),
+                })?;
+        let runtime = Runtime::parse(&f.runtime)?;
+        let (program, args, runtime_variables): (PathBuf, Vec<String>, Vec<(&str, String)>) =
+            match &runtime {
+                Runtime::Provided(_) => (code_dir.join("bootstrap"), Vec::new(), Vec::new()),
+                Runtime::Python(_) => {
+                    let args = match self.python_has_ric().await {
+                        true => vec![
+                            "-m".to_owned(),
+                            "awslambdaric".to_owned(),
+                            f.handler.clone(),
+                        ],
+                        false => vec![self
+                            .python_bootstrap()
+                            .await?
+                            .to_string_lossy()
+                            .into_owned()],
+                    };
+                    let python_vars = vec![
+                        ("PYTHONPATH", code_dir.to_string_lossy().into_owned()),
+                        ("PYTHONUNBUFFERED", "1".to_owned()),
+                        ("PYTHONDONTWRITEBYTECODE", "1".to_owned()),
+                    ];
+                    (self.host.python.clone(), args, python_vars)
+                }
+            };
+        let tmp_dir = self
+            .host
+            .root
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        create_private_dir(&tmp_dir).map_err(|e| {
+            FunctionsError::Service(format!("No private directory for the environment: {e}"))
+        })?;
+        let now = OffsetDateTime::now_utc();
+        let stream = format!(
+            "{:04}/{:02}/{:02}/[{LATEST}]{}",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let path_str = |p: &Path| p.to_string_lossy().into_owned();
+        let mut variables: Vec<(String, Zeroizing<String>)> = user_variables.into_iter().collect();
+        let mut set = |name: &str, value: String| {
+            variables.push((name.to_owned(), Zeroizing::new(value)));
+        };
+        set("PATH", "/usr/local/bin:/usr/bin:/bin".into());
+        set("LANG", "en_US.UTF-8".into());
+        set("TZ", ":UTC".into());
+        set("HOME", path_str(&tmp_dir));
+        set("TMPDIR", path_str(&tmp_dir));
+        set("LAMBDA_TASK_ROOT", path_str(&code_dir));
+        set("LAMBDA_RUNTIME_DIR", path_str(&self.runtimes_dir()));
+        set("_HANDLER", f.handler.clone());
+        set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", f.runtime));
+        set("AWS_LAMBDA_FUNCTION_NAME", f.name.clone());
+        set("AWS_LAMBDA_FUNCTION_VERSION", LATEST.into());
+        set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_size.to_string());
+        set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+        set(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", f.name),
+        );
+        set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
+        set("AWS_REGION", self.region.clone());
+        set("AWS_DEFAULT_REGION", self.region.clone());
+        set("AWS_ENDPOINT_URL", self.host.endpoint.clone());
+        set("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone());
+        set(
+            "AWS_SECRET_ACCESS_KEY",
+            credentials.secret_access_key.to_string(),
+        );
+        set("AWS_SESSION_TOKEN", credentials.session_token.to_string());
+        for (name, value) in runtime_variables {
+            set(name, value);
+        }
+        let mut read_only = vec![code_dir.clone(), self.runtimes_dir()];
+        read_only.extend(self.host.interpreter_paths.iter().cloned());
+        let launch = Launch {
+            program,
+            args,
+            code_dir,
+            tmp_dir,
+            variables,
+            limits: Limits::for_memory(f.memory_size),
+            read_only,
+            tcp_connect: endpoint_port(&self.host.endpoint).into_iter().collect(),
+        };
+        tracing::debug!(function = %f.name, "starting an execution environment");
+        Ok(ExecutionEnvironment::start(
+            launch,
+            f.arn.clone(),
+            f.revision_id.clone(),
+            f.memory_size,
+            credentials.expires_at,
+        )
+        .await)
+    }
+}
+
+/// The port of `http(s)://host:port[/…]` (or the scheme's default).
+fn endpoint_port(endpoint: &str) -> Option<u16> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    match authority.rsplit_once(':') {
+        Some((_, port)) if !port.ends_with(']') => port.parse().ok(),
+        _ => Some(if scheme == "https" { 443 } else { 80 }),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_ports() {
+        assert_eq!(endpoint_port("http://127.0.0.1:4566"), Some(4566));
+        assert_eq!(endpoint_port("https://[::1]:8443/"), Some(8443));
+        assert_eq!(endpoint_port("https://rampart.example"), Some(443));
+        assert_eq!(endpoint_port("http://[::1]"), Some(80));
+        assert_eq!(endpoint_port("nonsense"), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! Functions: a Lambda-compatible API, the Runtime API each execution environment talks to,
+//! and the environments that run a function's code natively (no containers) under its own
+//! role's temporary credentials.
+//!
+//! What lives where:
+//! - [`function_ref`]: how a request names a function (name, partial or full ARN, qualifier).
+//!   No I/O.
+//! - [`records`]: functions as stored (`lambda/functions`, by name) and their deployment
+//!   packages (`lambda/code`).
+//! - [`code`]: reading a zip once at upload (zip-slip, links, quotas), its digest, unpacking
+//!   it read-only on each node.
+//! - [`sealing`]: environment variables sealed through KMS under `alias/aws/lambda`.
+//! - [`roles`]: [`RoleDirectory`], what Lambda needs of IAM (a role and whether it trusts
+//!   Lambda; a role session for an environment), implemented by the server over IAM.
+//! - [`runtimes`]: the runtimes this host runs, and the Python runtime loop Rampart ships.
+//! - [`environment`]: execution environments — process, sandbox (rlimits, no new
+//!   privileges, process group), log capture, the warm pool, the Runtime API peer check.
+//! - [`runtime_api`]: the Runtime API served to one environment on its own loopback port.
+//! - [`invoker`]: [`Invoker`], the one in-process way to run a function.
+//! - [`service`]: [`FunctionsService`]; `api/`: the Lambda API (rest-json), one module per
+//!   family (`functions`, `invoke`) with `wire` for the shapes botocore parses.
+//! - [`error`]: [`FunctionsError`], one variant per AWS error code.
+//!
+//! Layering: depends on `rampart-kms`, `rampart-core`, `rampart-wire` and `rampart-store`,
+//! never on `rampart-iam` (IAM comes in through [`RoleDirectory`]); the server registers the
+//! service.
+
+mod api;
+pub mod code;
+pub mod environment;
+pub mod error;
+pub mod function_ref;
+pub mod invoker;
+pub mod records;
+pub mod roles;
+pub mod runtime_api;
+pub mod runtimes;
+pub mod sealing;
+pub mod service;
+
+pub use api::{OPERATIONS, PROTOCOL};
+pub use error::FunctionsError;
+pub use invoker::{HostConfig, InvocationRequest, InvocationResult, Invoker};
+pub use roles::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError};
+pub use service::FunctionsService;

@@ -1,0 +1,190 @@
+//! Functions as stored. A function is one JSON record in `lambda/functions`, keyed by name:
+//! its configuration, tags, state, its environment variables sealed through KMS
+//! ([`crate::sealing`]) and what its code is (size, SHA-256, where it is). The deployment
+//! package itself lives beside it in `lambda/code`, keyed `<name>/<revision id>`, written once
+//! with the record and deleted with it: every node that runs the function unpacks it from
+//! there (nothing on one node's disk is the source of truth).
+
+use std::collections::BTreeMap;
+
+use rampart_store::{Expect, Store, Write};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::FunctionsError;
+use crate::sealing::SealedVariables;
+
+/// The store namespaces Lambda owns.
+pub mod ns {
+    /// Function records, by name.
+    pub const FUNCTIONS: &str = "lambda/functions";
+    /// Deployment packages (the zip as uploaded), by `<name>/<revision id>`.
+    pub const CODE: &str = "lambda/code";
+}
+
+/// Where a function is in its life, as `State` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FunctionState {
+    /// Created; its code is being prepared to run.
+    Pending,
+    /// Ready to be invoked.
+    Active,
+    /// Its code could not be prepared; it cannot be invoked.
+    Failed,
+}
+
+impl FunctionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionState::Pending => "Pending",
+            FunctionState::Active => "Active",
+            FunctionState::Failed => "Failed",
+        }
+    }
+}
+
+/// What a function's code is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeMeta {
+    /// Base64 SHA-256 of the zip, as `CodeSha256` reports it.
+    pub sha256: String,
+    /// Bytes of the zip (`CodeSize`).
+    pub size: u64,
+    /// The package's key in [`ns::CODE`].
+    pub key: String,
+}
+
+impl CodeMeta {
+    /// The digest as hex, which names the unpacked directory on each node.
+    pub fn sha256_hex(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.sha256)
+            .map(hex_lower)
+            .unwrap_or_default()
+    }
+}
+
+fn hex_lower(bytes: Vec<u8>) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A function (its `$LATEST` version: publishing versions comes later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    pub name: String,
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
+    pub arn: String,
+    /// `python3.12`, `provided.al2023`, …
+    pub runtime: String,
+    pub handler: String,
+    /// The execution role's ARN.
+    pub role: String,
+    #[serde(default)]
+    pub description: String,
+    /// Seconds an invocation may run.
+    pub timeout: u32,
+    /// Megabytes of memory (the environment's address-space limit derives from it).
+    pub memory_size: u32,
+    /// The environment variables, sealed; None when the function has none.
+    #[serde(default)]
+    pub environment: Option<SealedVariables>,
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub code: CodeMeta,
+    /// Changes with every change of code or configuration (`RevisionId`).
+    pub revision_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_modified: OffsetDateTime,
+    pub state: FunctionState,
+    #[serde(default)]
+    pub state_reason: Option<String>,
+    #[serde(default)]
+    pub state_reason_code: Option<String>,
+}
+
+/// A record read from the store with the version to write it back with.
+#[derive(Debug, Clone)]
+pub struct Stored<T> {
+    pub record: T,
+    pub version: i64,
+}
+
+/// Reads the function `name`.
+pub async fn load_function(
+    store: &dyn Store,
+    name: &str,
+) -> Result<Option<Stored<FunctionRecord>>, FunctionsError> {
+    match store.get(ns::FUNCTIONS, name).await? {
+        Some(item) => Ok(Some(Stored {
+            record: decode(name, &item.value)?,
+            version: item.version,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Functions in name order after `start_after`, at most `limit`.
+pub async fn list_functions(
+    store: &dyn Store,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<FunctionRecord>, FunctionsError> {
+    store
+        .list(ns::FUNCTIONS, "", start_after, limit)
+        .await?
+        .into_iter()
+        .map(|(key, item)| decode(&key, &item.value))
+        .collect()
+}
+
+fn decode(key: &str, bytes: &[u8]) -> Result<FunctionRecord, FunctionsError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        tracing::error!(function = key, error = %e, "stored function does not decode");
+        FunctionsError::Service("A stored function could not be read.".into())
+    })
+}
+
+/// A write that stores `record`.
+pub fn put_function(record: &FunctionRecord, expect: Expect) -> Write {
+    Write::Put {
+        ns: ns::FUNCTIONS.to_owned(),
+        key: record.name.clone(),
+        value: serde_json::to_vec(record).expect("plain records serialise"),
+        expect,
+    }
+}
+
+/// A write that deletes the function `name`.
+pub fn delete_function(name: &str, expect: Expect) -> Write {
+    Write::Delete {
+        ns: ns::FUNCTIONS.to_owned(),
+        key: name.to_owned(),
+        expect,
+    }
+}
+
+/// A write that stores a deployment package.
+pub fn put_code(key: &str, zip: Vec<u8>) -> Write {
+    Write::Put {
+        ns: ns::CODE.to_owned(),
+        key: key.to_owned(),
+        value: zip,
+        expect: Expect::Absent,
+    }
+}
+
+/// A write that deletes a deployment package.
+pub fn delete_code(key: &str) -> Write {
+    Write::Delete {
+        ns: ns::CODE.to_owned(),
+        key: key.to_owned(),
+        expect: Expect::Any,
+    }
+}
+
+/// The deployment package stored under `key`.
+pub async fn load_code(store: &dyn Store, key: &str) -> Result<Option<Vec<u8>>, FunctionsError> {
+    Ok(store.get(ns::CODE, key).await?.map(|item| item.value))
+}

@@ -1,0 +1,66 @@
+//! [`FunctionsService`]: the store, the shared KMS (environment variables are sealed through
+//! it), IAM as [`RoleDirectory`], and the [`Invoker`] that runs functions on this node.
+
+use std::sync::Arc;
+
+use rampart_kms::KmsService;
+use rampart_store::Store;
+
+use crate::error::FunctionsError;
+use crate::invoker::{HostConfig, Invoker};
+use crate::roles::RoleDirectory;
+
+/// The Lambda service of one account and region.
+pub struct FunctionsService {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) kms: Arc<KmsService>,
+    pub(crate) roles: Arc<dyn RoleDirectory>,
+    pub(crate) account_id: String,
+    pub(crate) region: String,
+    pub(crate) invoker: Arc<Invoker>,
+}
+
+impl FunctionsService {
+    /// The service, with this node prepared to run functions under `host.root`. Starts the
+    /// reaper of idle environments and finishes activating functions left `Pending`, so it
+    /// must be called inside the Tokio runtime.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        kms: Arc<KmsService>,
+        roles: Arc<dyn RoleDirectory>,
+        account_id: String,
+        region: String,
+        host: HostConfig,
+    ) -> Result<Self, FunctionsError> {
+        let invoker = Arc::new(Invoker::new(
+            store.clone(),
+            kms.clone(),
+            roles.clone(),
+            region.clone(),
+            host,
+        ));
+        invoker.prepare_host().map_err(|e| {
+            FunctionsError::Service(format!("The functions directory cannot be prepared: {e}"))
+        })?;
+        match crate::environment::sandbox::kernel_landlock_abi() {
+            0 => tracing::warn!("this kernel has no Landlock: function environments are not confined to their files and ports"),
+            abi if abi < 6 => tracing::warn!(abi, "this kernel's Landlock is older than ABI 6: some of the environments' rules (network before 4, signal scoping before 6) are not enforced"),
+            abi => tracing::debug!(abi, "Landlock confines function environments"),
+        }
+        invoker.spawn_reaper();
+        invoker.resume_pending().await?;
+        Ok(FunctionsService {
+            store,
+            kms,
+            roles,
+            account_id,
+            region,
+            invoker,
+        })
+    }
+
+    /// The in-process invoker (for the services that invoke functions).
+    pub fn invoker(&self) -> Arc<Invoker> {
+        self.invoker.clone()
+    }
+}

@@ -1,0 +1,142 @@
+//! IAM as the functions service sees it ([`rampart_functions::RoleDirectory`]): the server
+//! implements it over the IAM crate, so `rampart-functions` never depends on IAM. A role
+//! trusts Lambda when its trust policy allows `lambda.amazonaws.com` to `sts:AssumeRole` it,
+//! decided by the same authorizer every request passes; an environment's credentials are a
+//! role session issued as `sts:AssumeRole` issues them (`rampart_iam::sessions::issue`),
+//! stored with an audit record whose principal is `lambda.amazonaws.com`.
+
+use std::sync::Arc;
+
+use rampart_core::{AuditRecord, RootKeyring};
+use rampart_functions::roles::LAMBDA_PRINCIPAL;
+use rampart_functions::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError};
+use rampart_iam::entities::{self, Role};
+use rampart_iam::sessions::{issue, SessionOrigin};
+use rampart_iam::{Authorizer, Caller, RequestFacts, ServicePrincipal};
+use rampart_store::Store;
+use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+/// The roles of the account, read from IAM's records.
+pub struct IamRoles {
+    pub store: Arc<dyn Store>,
+    pub root_keys: Arc<RootKeyring>,
+    pub account_id: String,
+    pub region: String,
+}
+
+/// The role name at the end of a role ARN (`arn:aws:iam::1:role/path/name` → `name`).
+fn role_name(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (_, resource) = rest.split_once(':')?;
+    resource
+        .strip_prefix("role/")?
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+}
+
+impl IamRoles {
+    async fn load(&self, arn: &str) -> Result<Option<Role>, RoleError> {
+        let Some(name) = role_name(arn) else {
+            return Ok(None);
+        };
+        let role = entities::load::<Role>(self.store.as_ref(), name)
+            .await
+            .map_err(|e| RoleError::Unavailable(e.to_string()))?;
+        // The ARN must name the role exactly, path included.
+        Ok(role.map(|v| v.entity).filter(|r| r.arn == arn))
+    }
+
+    /// Whether the role's trust policy allows Lambda, acting for `function_arn` of this
+    /// account, to assume it.
+    fn trusts_lambda(&self, role: &Role, function_arn: Option<&str>) -> bool {
+        let principal = ServicePrincipal {
+            service: LAMBDA_PRINCIPAL.to_owned(),
+            source_arn: function_arn.map(str::to_owned),
+            source_account: Some(self.account_id.clone()),
+        };
+        let check = Check::on("sts:AssumeRole", &role.arn).with_resource_policy(ResourcePolicy {
+            kind: ResourcePolicyKind::Trust,
+            document: Some(role.assume_role_policy_document.clone()),
+        });
+        let facts = RequestFacts {
+            source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            secure_transport: true,
+            region: &self.region,
+            now: OffsetDateTime::now_utc(),
+        };
+        Authorizer
+            .authorize(&Caller::Service(&principal), &check, &facts)
+            .is_allowed()
+    }
+}
+
+#[async_trait::async_trait]
+impl RoleDirectory for IamRoles {
+    async fn role(&self, arn: &str) -> Result<Option<ExecutionRole>, RoleError> {
+        Ok(self.load(arn).await?.map(|role| ExecutionRole {
+            trusts_lambda: self.trusts_lambda(&role, None),
+            arn: role.arn,
+        }))
+    }
+
+    async fn assume(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        function_arn: &str,
+    ) -> Result<RoleCredentials, RoleError> {
+        let role = self.load(role_arn).await?.ok_or_else(|| {
+            RoleError::NotAssumable(format!("The role {role_arn} does not exist."))
+        })?;
+        if !self.trusts_lambda(&role, Some(function_arn)) {
+            return Err(RoleError::NotAssumable(format!(
+                "The trust policy of {role_arn} does not allow {LAMBDA_PRINCIPAL}."
+            )));
+        }
+        let now = OffsetDateTime::now_utc();
+        let expires_at = now + Duration::seconds(i64::from(role.max_session_duration.max(3600)));
+        let (creds, record) = issue(
+            &self.root_keys,
+            SessionOrigin::AssumedRole {
+                role_name: role.name.clone(),
+                role_id: role.role_id.clone(),
+                role_arn: role.arn.clone(),
+                session_name: session_name.to_owned(),
+            },
+            LAMBDA_PRINCIPAL,
+            now,
+            expires_at,
+            Default::default(),
+        );
+        let audit =
+            AuditRecord::service_action(now, LAMBDA_PRINCIPAL, "sts", "AssumeRole", &role.arn);
+        self.store
+            .commit_audited(vec![record.write()], &audit)
+            .await
+            .map_err(|e| RoleError::Unavailable(e.to_string()))?;
+        Ok(RoleCredentials {
+            access_key_id: creds.access_key_id,
+            secret_access_key: Zeroizing::new(creds.secret_access_key),
+            session_token: Zeroizing::new(creds.session_token),
+            expires_at: creds.expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names() {
+        assert_eq!(role_name("arn:aws:iam::123456789012:role/fn"), Some("fn"));
+        assert_eq!(
+            role_name("arn:aws:iam::123456789012:role/a/b/fn"),
+            Some("fn")
+        );
+        assert_eq!(role_name("arn:aws:iam::123456789012:user/fn"), None);
+    }
+}

@@ -1,0 +1,236 @@
+"""Parameter confusion in Lambda: authorization must decide over the function (and the execution
+role) an operation touches, and nothing else a request names — the other suites' idea over
+rest-json, with hand-signed requests. The cases and the world: confusion_lambda.py.
+
+What this module proves:
+
+1. For EVERY operation in the server's `functions_operations!` table (a test fails if the table
+   and this suite drift apart), a request aimed at a victim function — by name, full ARN,
+   partial ARN and qualified name — is refused with AccessDeniedException; so is the same
+   request with the decoy named where the operation does not read it (a query member, a body
+   member, a header), and with the decoy tag among them.
+2. CreateFunction's second check: a name the caller may create, with a role it may not pass,
+   is refused; request tags carrying the decoy tag do not stand for the resource's own.
+3. None of those requests changed anything: each victim's configuration, its tags and the
+   invocations it recorded, and the functions under this suite's names, are the same before
+   and after — and the snapshot is shown to catch each kind of change.
+4. Positive controls: the caller reads, invokes, creates and deletes decoy functions, with
+   victims named where the operation does not read them.
+"""
+
+import signal
+import sys
+import time
+import uuid
+
+import pytest
+
+from confusion_cases import DECOY_TAG_KEY, differences, make_caller
+from conftest import start_server
+from confusion_lambda import (
+    LAMBDA_CASES,
+    LAMBDA_CASES_BY_OP,
+    LAMBDA_TRUST,
+    LambdaWorld,
+    _create_body,
+    caller_policy,
+    decoy_members,
+    fn_path,
+    lambda_snapshot,
+    marker_policy,
+    send_rest,
+    table_operations,
+    with_decoy,
+)
+
+
+def wait_active(lam, name):
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+
+def create_function(lam, w, name, tags=None, role=None, mark=None):
+    import base64
+
+    body = _create_body(w, name, role=role, tags=tags, mark=mark)
+    lam.create_function(FunctionName=name, Role=body["Role"], Runtime="python3.12", Handler="app.handler",
+                        Code={"ZipFile": base64.b64decode(body["Code"]["ZipFile"])},
+                        Environment=body["Environment"], Tags=tags or {})
+    wait_active(lam, name)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server of its own whose Python functions run with this interpreter (and its boto3)."""
+    srv = start_server(tmp_path_factory.mktemp("lambda-confusion") / "data",
+                       ["--functions-python", sys.executable])
+    yield srv
+    srv.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def world(server):
+    iam, lam, sm = server.client("iam"), server.client("lambda"), server.client("secretsmanager")
+    account = server.client("sts").get_caller_identity()["Account"]
+    s = uuid.uuid4().hex[:8]
+    decoy_tag_value = f"decoy-{s}"
+    mark = sm.create_secret(Name=f"cv-fn-mark-{s}", SecretString="start")["ARN"]
+    decoy_mark = sm.create_secret(Name=f"cv-fn-decoy-mark-{s}", SecretString="start")["ARN"]
+    scratch_mark = sm.create_secret(Name=f"cv-fn-scratch-mark-{s}", SecretString="start")["ARN"]
+    roles = {}
+    for which in ("decoy", "victim"):
+        roles[which] = iam.create_role(RoleName=f"cv-fn-{which}-role-{s}", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]
+        iam.put_role_policy(RoleName=roles[which]["RoleName"], PolicyName="mark",
+                            PolicyDocument=marker_policy(mark, decoy_mark, scratch_mark))
+    w = LambdaWorld(region=server.region, account=account, suffix=s, caller=None, role_arn=roles["decoy"]["Arn"],
+                    victim_role_arn=roles["victim"]["Arn"],
+                    victims={"plain": f"cv-fn-victim-{s}", "tagged": f"cv-fn-victim-tagged-{s}"},
+                    d_name=f"cv-fn-decoy-{s}", mark_secret=mark, decoy_mark=decoy_mark)
+    w.created["decoy_tag_value"] = decoy_tag_value
+    w.created["scratch_mark"] = scratch_mark
+    create_function(lam, w, w.victims["plain"], role=w.victim_role_arn)
+    create_function(lam, w, w.victims["tagged"], role=w.victim_role_arn, tags={"team": "victim"})
+    create_function(lam, w, w.d_name, tags={DECOY_TAG_KEY: decoy_tag_value}, mark=decoy_mark)
+    # The victims work: an invocation is recorded (and is part of the baseline).
+    assert lam.invoke(FunctionName=w.victims["plain"], Payload=b'{"baseline": 1}').get("FunctionError") is None
+    w.caller = make_caller(iam, f"cv-fn-caller-{s}", caller_policy(w, decoy_tag_value))
+    w.created["before"] = lambda_snapshot(lam, sm, w)
+    yield w
+
+
+def denied(r):
+    return r.code == "AccessDeniedException" and 400 <= r.status < 500
+
+
+def refused(op, r):
+    """Denied — or, for DeleteFunction naming `$LATEST`, refused from the input alone before
+    anything is looked up (AWS deletes no version `$LATEST` apart from its function)."""
+    return denied(r) or (op == "DeleteFunction" and r.code == "InvalidParameterValueException"
+                         and "$LATEST" in r.body and r.status == 400)
+
+
+def send(server, w, request):
+    method, path, query, body, headers = request
+    return send_rest(server, w.caller, method, path, query=query, body=body, headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The generated suite
+
+
+def test_lambda_table_covers_every_operation():
+    ops = table_operations()
+    assert len(ops) == len(set(ops)) and len(ops) >= 6
+    in_table = {c.op for c in LAMBDA_CASES}
+    assert set(ops) - in_table == set(), "Lambda operations the server offers with no confusion case"
+    assert in_table - set(ops) == set(), "confusion cases for operations the server does not offer"
+
+
+FORMS = ("name", "arn", "partial-arn", "qualified")
+VICTIM_CASES = [(c.op, v, f) for c in LAMBDA_CASES for v in ("plain", "tagged")
+                for f in (FORMS if c.takes_function and c.op != "CreateFunction" else ("name",))]
+
+
+@pytest.mark.parametrize("op,victim,form", VICTIM_CASES, ids=[f"{o}-{v}-{f}" for o, v, f in VICTIM_CASES])
+def test_lambda_victim_request_is_denied(server, world, op, victim, form):
+    case = LAMBDA_CASES_BY_OP[op]
+    r = send(server, world, case.request(world, world.victim_ids(victim)[form]))
+    assert refused(op, r), f"{op} on the {victim} victim by {form}: {r}"
+
+
+DECOY_PLACES = ("query-FunctionName", "query-Qualifier-decoy", "body-FunctionName", "header-function")
+DECOY_CASES = [(c.op, place) for c in LAMBDA_CASES for place in DECOY_PLACES]
+
+
+@pytest.mark.parametrize("op,place", DECOY_CASES, ids=[f"{o}+{p}" for o, p in DECOY_CASES])
+def test_lambda_decoy_member_grants_nothing(server, world, op, place):
+    case = LAMBDA_CASES_BY_OP[op]
+    where, extra = decoy_members(world, world.created["decoy_tag_value"])[place]
+    request = with_decoy(case.request(world, world.victims["plain"]), where, extra)
+    r = send(server, world, request)
+    assert refused(op, r), f"{op} on the victim with the decoy in {place}: {r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. CreateFunction's checks: the role, and request tags
+
+
+def test_create_function_with_a_role_the_caller_may_not_pass(server, world):
+    name = f"{world.decoy_prefix}-victim-role"
+    r = send_rest(server, world.caller, "POST", "/2015-03-31/functions",
+                  body=_create_body(world, name, role=world.victim_role_arn))
+    assert denied(r) and "iam:PassRole" in r.body, r
+
+
+def test_request_tags_do_not_stand_for_resource_tags(server, world):
+    name = f"cv-fn-tagged-new-{world.suffix}"
+    r = send_rest(server, world.caller, "POST", "/2015-03-31/functions",
+                  body=_create_body(world, name, tags={DECOY_TAG_KEY: world.created["decoy_tag_value"]}))
+    assert denied(r), r
+
+
+def test_duplicated_qualifier_does_not_reach_a_victim(server, world):
+    """A function name with one qualifier and a Qualifier member with another is refused, in
+    either order."""
+    for path_q, member_q in (("$LATEST", "1"), ("1", "$LATEST")):
+        r = send_rest(server, world.caller, "GET", fn_path(f"{world.victims['plain']}:{path_q}"),
+                      query=[("Qualifier", member_q)])
+        assert not r.ok and 400 <= r.status < 500, r
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. No change
+
+
+def test_lambda_unchanged_by_confusion_requests(server, world):
+    after = lambda_snapshot(server.client("lambda"), server.client("secretsmanager"), world)
+    diff = differences(world.created["before"], after)
+    assert not diff, "Lambda confusion requests changed the victims:\n" + "\n".join(diff)
+
+
+def test_lambda_snapshot_detects_each_kind_of_change(server, world):
+    lam, sm = server.client("lambda"), server.client("secretsmanager")
+    scratch = f"cv-fn-scratch-{world.suffix}"
+    w = LambdaWorld(region=world.region, account=world.account, suffix=world.suffix, caller=world.caller,
+                    role_arn=world.role_arn, victim_role_arn=world.victim_role_arn,
+                    victims={"scratch": scratch}, d_name=world.d_name, mark_secret=world.created["scratch_mark"])
+    create_function(lam, w, scratch, tags={"team": "scratch"})
+    changes = [
+        ("invoked", lambda: lam.invoke(FunctionName=scratch, Payload=b'{"x": 1}')),
+        ("new function", lambda: create_function(lam, w, f"cv-fn-scratch-new-{world.suffix}")),
+        ("deleted", lambda: lam.delete_function(FunctionName=scratch)),
+    ]
+    for what, do in changes:
+        base = lambda_snapshot(lam, sm, w)
+        assert not differences(base, lambda_snapshot(lam, sm, w)), f"the snapshot is unstable before: {what}"
+        do()
+        assert differences(base, lambda_snapshot(lam, sm, w)), f"the snapshot missed a change: {what}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Positive controls
+
+
+def test_lambda_positive_controls_on_decoy(server, world):
+    lam, sm = server.client("lambda"), server.client("secretsmanager")
+    before = lambda_snapshot(lam, sm, world)
+    victim = world.victims["plain"]
+    d = world.d_name
+    r = send_rest(server, world.caller, "GET", fn_path(d), query=[("FunctionName", victim)])
+    assert r.ok and r.json()["Configuration"]["FunctionName"] == d, r
+    r = send_rest(server, world.caller, "GET", fn_path(world.arn(d), "/configuration"))
+    assert r.ok, r
+    r = send_rest(server, world.caller, "POST", fn_path(d, "/invocations"), body={"FunctionName": victim})
+    assert r.ok and r.json() == {"ran": d}, r
+    r = send_rest(server, world.caller, "POST", fn_path(d, "/invocations"), headers={"X-Amz-Invocation-Type": "DryRun"})
+    assert r.status == 204, r
+    name = f"{world.decoy_prefix}-new"
+    r = send_rest(server, world.caller, "POST", "/2015-03-31/functions", body=_create_body(world, name))
+    assert r.status == 201, r
+    deadline = time.time() + 20
+    while lam.get_function(FunctionName=name)["Configuration"]["State"] != "Active" and time.time() < deadline:
+        time.sleep(0.2)
+    r = send_rest(server, world.caller, "DELETE", fn_path(name), query=[("FunctionName", victim)])
+    assert r.status == 204, r
+    after = lambda_snapshot(lam, sm, world)
+    diff = differences(before, after)
+    assert not diff, "the controls changed a victim or left a function behind:\n" + "\n".join(diff)
