@@ -128,8 +128,9 @@ def test_unknown_json_service_answers_in_json(server):
 
 
 def test_unknown_rest_json_service_answers_in_rest_json(server):
+    # Lambda is served now; EFS (rest-json) is not.
     with pytest.raises(ClientError) as e:
-        server.client("lambda").list_functions()
+        server.client("efs").describe_file_systems()
     assert error_code(e) == "UnknownOperationException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
