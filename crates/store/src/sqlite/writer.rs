@@ -353,14 +353,16 @@ fn run(
             committed.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(done) = closing.take() {
-            // Refuse whatever comes after the close, then close the connection; the journal
-            // was indexed above and is let go of for the next store to take.
+            // Refuse whatever comes after the close, then close the connection; records
+            // appended since the index above are indexed before the journal is let go of.
             queue.close();
             if let Some(journal) = journal {
-                journal.release();
+                journal.stop_appending();
                 if let Err(e) = journal.index(&mut conn) {
                     tracing::error!(error = %e, "indexing the audit journal at close failed");
                 }
+                // Only now: another store taking the journal must find it indexed.
+                journal.unlock();
             }
             drop(conn);
             let _ = done.send(());
