@@ -230,7 +230,7 @@ fn commit_indexed(
     conn: &mut Connection,
     records: &[AuditRecord],
     generation: u64,
-    (from, to): (u64, u64),
+    to: u64,
 ) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -238,11 +238,8 @@ fn commit_indexed(
     insert_audit(&tx, records)?;
     let moved = tx
         .execute(
-            // Only from where this indexer started: two indexers of one range (which the
-            // lock rules out) could never both commit.
-            "UPDATE audit_journal SET indexed_to = ?1 \
-             WHERE id = 1 AND generation = ?2 AND indexed_to = ?3",
-            rusqlite::params![to as i64, generation as i64, from as i64],
+            "UPDATE audit_journal SET indexed_to = ?1 WHERE id = 1 AND generation = ?2",
+            rusqlite::params![to as i64, generation as i64],
         )
         .map_err(map_err)?;
     if moved != 1 {
@@ -324,7 +321,7 @@ fn recover(file: &File, path: &Path, conn: &mut Connection) -> Result<(u64, u64)
         let (records, used, stop) = scan(&buf);
         let chunk_cut = stop == Stop::Incomplete && (from + want as u64) < len;
         if !records.is_empty() {
-            commit_indexed(conn, &records, generation, (from, from + used as u64))?;
+            commit_indexed(conn, &records, generation, from + used as u64)?;
             tracing::info!(
                 records = records.len(),
                 "indexed audit records left in the journal"
@@ -471,7 +468,7 @@ impl Journal {
                 )));
             }
             let to = from + used as u64;
-            commit_indexed(conn, &records, generation, (from, to))?;
+            commit_indexed(conn, &records, generation, to)?;
             self.indexed.store(to, Ordering::SeqCst);
             indexed += records.len();
             from = to;
@@ -502,15 +499,11 @@ impl Journal {
         Ok(())
     }
 
-    /// Refuses further appends (the store is closing; the writer thread indexes what was
-    /// appended, then calls [`Journal::unlock`]).
-    pub(crate) fn stop_appending(&self) {
+    /// Refuses further appends and lets go of the file's lock (after the writer thread indexed
+    /// what was appended), so another store may take the journal.
+    pub(crate) fn release(&self) {
         let _tail = self.tail();
         self.stopped.store(true, Ordering::Release);
-    }
-
-    /// Lets go of the file's lock, so another store may take the journal.
-    pub(crate) fn unlock(&self) {
         let _ = self.file.unlock();
     }
 }

@@ -353,16 +353,14 @@ fn run(
             committed.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(done) = closing.take() {
-            // Refuse whatever comes after the close, then close the connection; records
-            // appended since the index above are indexed before the journal is let go of.
+            // Refuse whatever comes after the close, then close the connection; the journal
+            // was indexed above and is let go of for the next store to take.
             queue.close();
             if let Some(journal) = journal {
-                journal.stop_appending();
+                journal.release();
                 if let Err(e) = journal.index(&mut conn) {
                     tracing::error!(error = %e, "indexing the audit journal at close failed");
                 }
-                // Only now: another store taking the journal must find it indexed.
-                journal.unlock();
             }
             drop(conn);
             let _ = done.send(());
