@@ -197,7 +197,7 @@ mod tests {
             ) -> Result<Vec<i64>, StoreError> {
                 unreachable!()
             }
-            async fn record_audit(&self, _: rampart_core::AuditRecord) -> Result<(), StoreError> {
+            async fn record_audit(&self, _: rampart_core::AuditRecord) -> Result<i64, StoreError> {
                 unreachable!()
             }
             async fn query_audit(

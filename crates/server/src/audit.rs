@@ -1,12 +1,13 @@
 //! The audit writer: every request's record goes through here and is durable before the
 //! request is answered.
 //!
-//! The store makes it durable cheaply ([`Store::record_audit`]): on the embedded store the
-//! serving process appends it to the audit journal with one `write` and indexes the journal
-//! into the audit table in large batches off the request path; on PostgreSQL one multi-row
-//! INSERT commits every record queued while the previous one was written. The backlog is
-//! bounded: when the trail falls behind, a record is refused at once and the request answered
-//! `ServiceUnavailable`, never queued without limit and never answered unaudited.
+//! The store group-commits the records ([`Store::record_audit`]): one transaction takes every
+//! record queued while the previous one was written, so the cost of a durable commit is shared
+//! by every request that arrived during it, and each request is woken once, when its batch is
+//! durable. On the embedded store a dedicated writer thread owns the connection; on
+//! PostgreSQL one multi-row INSERT writes a batch. The queue is bounded: when the trail falls
+//! behind, a record is refused at once and the request answered `ServiceUnavailable`, never
+//! queued without limit and never answered unaudited.
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ impl AuditWriter {
         self.store
             .record_audit(record)
             .await
+            .map(|_| ())
             .map_err(|e| AuditError::Unavailable(e.to_string()))
     }
 }

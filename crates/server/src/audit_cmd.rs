@@ -15,7 +15,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             args.store.data_dir.display()
         );
     }
-    let store = rampart_store::open_for_command(&store_url)
+    let store = rampart_store::open(&store_url)
         .await
         .context("cannot open the store")?;
     let (service, operation) = match &args.action {

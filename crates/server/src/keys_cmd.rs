@@ -133,7 +133,7 @@ pub(crate) async fn open(
         );
     }
     let url = store_args.store_url();
-    let store = rampart_store::open_for_command(&url)
+    let store = rampart_store::open(&url)
         .await
         .with_context(|| format!("cannot open the store {}", crate::serve::redact_url(&url)))?;
     let source = key_args.source(&store_args.data_dir)?;

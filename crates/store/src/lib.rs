@@ -142,17 +142,14 @@ pub trait Store: Send + Sync + 'static {
     /// `after_seq` never misses a record committed later with a smaller seq.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError>;
 
-    /// Appends one request's record and answers once it is durable (as
-    /// [`Store::append_audit`] promises: against the process dying at least). Cheap under
-    /// concurrency: on SQLite the serving process appends it to an append-only journal with one
-    /// `write` and indexes the journal into the table in large batches off the request path; on
-    /// PostgreSQL records appended by concurrent requests are group-committed, one multi-row
-    /// INSERT taking every record queued while the previous one was being written. Either way
-    /// the backlog is bounded: when the trail falls behind, a record is refused at once with
-    /// `Unavailable` (the request path then answers `ServiceUnavailable`) rather than held
-    /// without limit. The record's `seq` is assigned when it reaches the table; a query
-    /// ([`Store::query_audit`]) sees every record whose `record_audit` returned before it began.
-    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError>;
+    /// Appends one request's record and answers its `seq` once it is durable (as
+    /// [`Store::append_audit`] promises). Records appended by concurrent requests are
+    /// group-committed: one transaction takes every record queued while the previous one was
+    /// being written, so the cost of a durable commit is shared, and each caller is woken once,
+    /// when its record's transaction is durable. The queue is bounded: when the trail falls
+    /// behind, a record is refused at once with `Unavailable` (the request path then answers
+    /// `ServiceUnavailable`) rather than held in memory without limit.
+    async fn record_audit(&self, record: AuditRecord) -> Result<i64, StoreError>;
 
     /// Records matching every set field of `query`, oldest (lowest `seq`) first. `since` and
     /// `until` are both inclusive; `principal` matches `principal_arn` OR `access_key_id`.
@@ -164,8 +161,7 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self) {}
 }
 
-/// Opens the store named by `url` and runs any pending migrations, for a serving process (on
-/// SQLite it takes the audit journal: see [`SqliteStore::open`]).
+/// Opens the store named by `url` and runs any pending migrations.
 ///
 /// `sqlite:///abs/path/rampart.db`, `sqlite://relative.db` or a bare filesystem path select
 /// SQLite; `postgres://…` / `postgresql://…` select PostgreSQL, optionally with `?schema=NAME`
@@ -182,15 +178,5 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Location::Postgres { url, schema: None } => {
             Ok(Arc::new(PostgresStore::connect(&url).await?))
         }
-    }
-}
-
-/// [`open`] for a command that runs beside a server sharing the store (`rampart audit`,
-/// `rampart keys`): on SQLite it leaves the audit journal to the server
-/// ([`SqliteStore::open_for_command`]); on PostgreSQL it is [`open`].
-pub async fn open_for_command(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    match Location::parse(url)? {
-        Location::Sqlite(path) => Ok(Arc::new(SqliteStore::open_for_command(&path).await?)),
-        Location::Postgres { .. } => open(url).await,
     }
 }

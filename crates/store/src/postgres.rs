@@ -469,7 +469,7 @@ impl Store for PostgresStore {
         append(&self.pool, records).await
     }
 
-    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+    async fn record_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
         let (done, answer) = oneshot::channel();
         self.audit.try_send((record, done)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
@@ -482,7 +482,6 @@ impl Store for PostgresStore {
         answer
             .await
             .map_err(|_| StoreError::Unavailable("the audit group commit has stopped".into()))?
-            .map(|_| ())
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

@@ -2,14 +2,11 @@
 //!
 //! SQLite allows one writer at a time per file, so instead of letting many connections race for
 //! the write lock (and turn load into `SQLITE_BUSY` retries) every write goes through one
-//! dedicated thread owning the only write connection ([`writer`]); readers use a few
-//! connections of their own on the requesting thread ([`readers`]) and, thanks to WAL, never
-//! block or get blocked by the writer. Requests' audit records go to an append-only journal
-//! beside the database, which the writer indexes into the audit table in large batches
-//! ([`journal`]).
+//! dedicated thread owning the only write connection ([`writer`]), which also group-commits the
+//! audit trail; readers use a few connections of their own on the requesting thread
+//! ([`readers`]) and, thanks to WAL, never block or get blocked by the writer.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,14 +19,12 @@ use crate::rows::{self, audit_from_row, push_audit_filters, ErrorCodes};
 use crate::{Item, Store, StoreError, Write};
 
 mod checkpoint;
-mod journal;
 mod readers;
 mod writer;
 
 use checkpoint::Checkpointer;
-use journal::Journal;
 use readers::Readers;
-use writer::{JournalSettings, Writer};
+use writer::Writer;
 
 /// The SQLite schema, embedded at compile time from `migrations/sqlite`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -40,17 +35,6 @@ const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a reader before `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long opening waits for a command that is recovering the audit journal to let go of it.
-const JOURNAL_WAIT: Duration = Duration::from_secs(2);
-/// How long a query in a process without the journal waits for its owner to index it.
-const INDEXED_WAIT: Duration = Duration::from_secs(10);
-
-/// The journal settings of a store that takes the journal.
-const TAKE_JOURNAL: JournalSettings = JournalSettings {
-    wait: JOURNAL_WAIT,
-    backlog_limit: journal::BACKLOG_LIMIT,
-    start_over_at: journal::START_OVER_AT,
-};
 
 impl ErrorCodes for Sqlite {
     fn is_corrupt(code: &str) -> bool {
@@ -75,8 +59,6 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Checkpoints the WAL beside the writer; stopped on close.
     checkpointer: std::sync::Mutex<Checkpointer>,
-    /// The audit journal, if this store holds it; otherwise records go straight to the table.
-    journal: Option<Arc<Journal>>,
     path: PathBuf,
 }
 
@@ -86,38 +68,22 @@ impl SqliteStore {
     /// Missing parent directories are created with mode 0700 and a new database file with mode
     /// 0600 — it holds credentials and secrets — and SQLite gives its `-wal`/`-shm` files the
     /// same mode. `commit` runs at `synchronous=FULL` (WAL fsynced on every commit, so a commit
-    /// that returned survives a crash or power loss); audit records are appended to the audit
-    /// journal (`<path>-audit`, 0600), which this store takes unless another process holds it.
+    /// that returned survives a crash or power loss); audit batches at NORMAL.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with(
             path,
             writer::QUEUE_CAPACITY,
             checkpoint::RESTART_AFTER_FRAMES,
-            Some(TAKE_JOURNAL),
         )
         .await
     }
 
-    /// [`SqliteStore::open`] for a command that runs beside a server (or instead of one, for a
-    /// moment): it leaves the audit journal to the server and appends its own records straight
-    /// to the table; its queries still see every record the server answered before they began.
-    pub async fn open_for_command(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(
-            path,
-            writer::QUEUE_CAPACITY,
-            checkpoint::RESTART_AFTER_FRAMES,
-            None,
-        )
-        .await
-    }
-
-    /// [`SqliteStore::open`] with a writer queue of `capacity` jobs, the WAL starting over
-    /// past `restart_after` frames and the journal taken with `journal` (tests use tiny ones).
+    /// [`SqliteStore::open`] with a writer queue of `capacity` jobs and the WAL starting over
+    /// past `restart_after` frames (tests use tiny ones).
     async fn open_with(
         path: &Path,
         capacity: usize,
         restart_after: i64,
-        journal: Option<JournalSettings>,
     ) -> Result<Self, StoreError> {
         let owned = path.to_owned();
         tokio::task::spawn_blocking(move || create_private_file(&owned))
@@ -138,11 +104,7 @@ impl SqliteStore {
         let migrated = MIGRATOR.run_direct(&mut migrating).await;
         let _ = migrating.close().await;
         migrated.map_err(rows::map_migrate_err::<Sqlite>)?;
-        let (writer, journal) = Writer::start(path, capacity, journal).await?;
-        if journal.is_none() {
-            tracing::debug!(path = %path.display(),
-                "audit records go straight to the table (the journal is left to another process)");
-        }
+        let writer = Writer::start(path, capacity).await?;
         let (owned, commits) = (path.to_owned(), writer.commits());
         let (reads, checkpointer) = tokio::task::spawn_blocking(move || {
             Ok::<_, StoreError>((
@@ -167,7 +129,6 @@ impl SqliteStore {
             reads,
             readers,
             checkpointer: std::sync::Mutex::new(checkpointer),
-            journal,
             path: path.to_owned(),
         })
     }
@@ -254,36 +215,15 @@ impl Store for SqliteStore {
         self.writer.append_audit(records.to_vec()).await
     }
 
-    /// Appended to the audit journal with one `write` on this thread when this store holds
-    /// it (durable against the process dying, as a commit at NORMAL is; see `journal.rs`),
-    /// else group-committed by the writer thread, as `append_audit`.
-    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
-        match &self.journal {
-            Some(journal) => {
-                if journal.append(&record)? {
-                    self.writer.wake_indexer();
-                }
-                Ok(())
-            }
-            None => self.writer.append_audit(vec![record]).await.map(|_| ()),
-        }
+    /// Group-committed by the writer thread, as `append_audit`.
+    async fn record_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
+        let seqs = self.writer.append_audit(vec![record]).await?;
+        seqs.first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("the audit insert returned no seq".into()))
     }
 
-    /// First brings the table up to date with the audit journal: every record answered before
-    /// the query began is in what it reads.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        match &self.journal {
-            Some(_) => self.writer.flush_journal().await?,
-            None => {
-                let path = self.path.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut conn = writer::open(&path)?;
-                    journal::wait_until_indexed(&path, &mut conn, INDEXED_WAIT)
-                })
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("waiting for the journal: {e}")))??
-            }
-        }
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {} FROM audit_records",
             rows::AUDIT_COLUMNS
@@ -340,14 +280,14 @@ mod tests {
         (dir, db)
     }
 
-    /// Without the journal (a store opened for a command): when the trail falls behind (here:
-    /// another connection holds the write lock), the queue fills, and a record beyond it is refused at once instead of waiting or piling up; what
+    /// When the trail falls behind (here: another connection holds the write lock), the queue
+    /// fills, and a record beyond it is refused at once instead of waiting or piling up; what
     /// was queued is written once the lock is free.
     #[tokio::test]
     async fn a_full_queue_refuses_records_at_once() {
         let (dir, db) = temp_db("backpressure");
         let store = Arc::new(
-            SqliteStore::open_with(&db, 1, checkpoint::RESTART_AFTER_FRAMES, None)
+            SqliteStore::open_with(&db, 1, checkpoint::RESTART_AFTER_FRAMES)
                 .await
                 .unwrap(),
         );
@@ -375,8 +315,9 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
 
         blocker.execute_batch("COMMIT").unwrap();
-        first.await.unwrap().expect("first is written");
-        second.await.unwrap().expect("second is written");
+        let first = first.await.unwrap().expect("first is written");
+        let second = second.await.unwrap().expect("second is written");
+        assert!(first < second);
         let stored = store.query_audit(&AuditQuery::default()).await.unwrap();
         let ids: Vec<_> = stored.iter().map(|r| r.request_id.as_str()).collect();
         assert_eq!(ids, ["first", "second"]);
@@ -450,7 +391,7 @@ mod tests {
     #[tokio::test]
     async fn the_wal_starts_over_under_constant_writes() {
         let (dir, db) = temp_db("restart");
-        let store = Arc::new(SqliteStore::open_with(&db, 4096, 64, None).await.unwrap());
+        let store = Arc::new(SqliteStore::open_with(&db, 4096, 64).await.unwrap());
         let wal = db.with_extension("db-wal");
         let reader = {
             let store = Arc::clone(&store);

@@ -20,7 +20,6 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::audit::AuditRecord;
@@ -28,7 +27,6 @@ use rusqlite::{named_params, Connection, OpenFlags, OptionalExtension, Transacti
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::CommitCount;
-use super::journal::Journal;
 use crate::kv;
 use crate::rows::{checks_json, statements_json, unix_micros};
 use crate::{Expect, StoreError, Write};
@@ -41,15 +39,6 @@ const MAX_BATCH: usize = 1024;
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 type Reply = oneshot::Sender<Result<Vec<i64>, StoreError>>;
-
-/// How the writer takes the audit journal (`journal.rs`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JournalSettings {
-    /// How long to wait for another process to let go of it.
-    pub(crate) wait: Duration,
-    pub(crate) backlog_limit: u64,
-    pub(crate) start_over_at: u64,
-}
 
 enum Job {
     /// One transaction at `synchronous=FULL`: `writes`, with `record` if given.
@@ -64,10 +53,6 @@ enum Job {
         records: Vec<AuditRecord>,
         done: Reply,
     },
-    /// Records were appended to the journal: index them.
-    IndexJournal,
-    /// Index everything appended to the journal so far, then answer.
-    FlushJournal(oneshot::Sender<Result<(), StoreError>>),
     /// Finish what is queued, then close the connection (checkpointing the WAL if it is the
     /// last one on the file).
     Close(oneshot::Sender<()>),
@@ -89,8 +74,6 @@ impl std::fmt::Debug for Job {
         f.write_str(match self {
             Job::Commit { .. } => "Commit",
             Job::Audit { .. } => "Audit",
-            Job::IndexJournal => "IndexJournal",
-            Job::FlushJournal(_) => "FlushJournal",
             Job::Close(_) => "Close",
             #[cfg(test)]
             Job::Synchronous(_) => "Synchronous",
@@ -104,14 +87,8 @@ fn stopped() -> StoreError {
 
 impl Writer {
     /// Opens the write connection to `path` on a new thread and checks that it runs in WAL mode
-    /// at `synchronous=NORMAL`, the settings the durability promises rest on. With `journal`
-    /// it also takes the audit journal (recovering it through the write connection) if no
-    /// other process holds it.
-    pub(crate) async fn start(
-        path: &Path,
-        capacity: usize,
-        journal: Option<JournalSettings>,
-    ) -> Result<(Self, Option<Arc<Journal>>), StoreError> {
+    /// at `synchronous=NORMAL`, the settings the durability promises rest on.
+    pub(crate) async fn start(path: &Path, capacity: usize) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel(capacity);
         let (ready, opened) = oneshot::channel();
         let path = path.to_owned();
@@ -119,34 +96,18 @@ impl Writer {
         let counted = commits.clone();
         std::thread::Builder::new()
             .name("rampart-sqlite-writer".into())
-            .spawn(move || {
-                let taken = open(&path).and_then(|mut conn| {
-                    let journal = match journal {
-                        Some(s) => Journal::take(
-                            &path,
-                            &mut conn,
-                            s.wait,
-                            s.backlog_limit,
-                            s.start_over_at,
-                        )?
-                        .map(Arc::new),
-                        None => None,
-                    };
-                    Ok((conn, journal))
-                });
-                match taken {
-                    Ok((conn, journal)) => {
-                        let _ = ready.send(Ok(journal.clone()));
-                        run(conn, queue, &counted, journal.as_deref());
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                    }
+            .spawn(move || match open(&path) {
+                Ok(conn) => {
+                    let _ = ready.send(Ok(()));
+                    run(conn, queue, &counted);
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
-        let journal = opened.await.map_err(|_| stopped())??;
-        Ok((Writer { jobs, commits }, journal))
+        opened.await.map_err(|_| stopped())??;
+        Ok(Writer { jobs, commits })
     }
 
     /// The count of committed transactions, which the checkpointer follows.
@@ -195,22 +156,6 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Asks the thread to index the journal (an append found no wake-up pending). A full
-    /// queue needs none: the thread indexes after every round of jobs.
-    pub(crate) fn wake_indexer(&self) {
-        let _ = self.jobs.try_send(Job::IndexJournal);
-    }
-
-    /// Waits until every record appended to the journal before the call is in the table.
-    pub(crate) async fn flush_journal(&self) -> Result<(), StoreError> {
-        let (done, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::FlushJournal(done))
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-
     /// Jobs waiting in the queue.
     #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
@@ -239,7 +184,7 @@ impl Writer {
 }
 
 /// The write connection, set up as every SQLite store connection is (`sqlite.rs`).
-pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
+fn open(path: &Path) -> Result<Connection, StoreError> {
     // A plain file name (never a `file:` URI): the file exists, `open` created and migrated it.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
@@ -268,19 +213,12 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     }
 }
 
-/// The thread's loop: take what is queued (up to a batch of records); index the journal, so
-/// its records come before any change made after they were answered; commit the queued records
-/// as one group, then the state changes one by one.
-fn run(
-    mut conn: Connection,
-    mut queue: mpsc::Receiver<Job>,
-    committed: &AtomicU64,
-    journal: Option<&Journal>,
-) {
+/// The thread's loop: take what is queued (up to a batch of records), commit the records as
+/// one group, then the state changes one by one.
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: &AtomicU64) {
     let mut records: Vec<AuditRecord> = Vec::with_capacity(MAX_BATCH);
     let mut waiters: Vec<(Reply, usize)> = Vec::with_capacity(MAX_BATCH);
     let mut changes = Vec::new();
-    let mut flushes = Vec::new();
     let mut closing = None;
     while let Some(first) = queue.blocking_recv() {
         let mut next = Some(first);
@@ -298,8 +236,6 @@ fn run(
                     record,
                     done,
                 } => changes.push((writes, record, done)),
-                Job::IndexJournal => {}
-                Job::FlushJournal(done) => flushes.push(done),
                 Job::Close(done) => {
                     closing = Some(done);
                     break;
@@ -315,23 +251,6 @@ fn run(
             if records.len() < MAX_BATCH {
                 next = queue.try_recv().ok();
             }
-        }
-        if let Some(journal) = journal {
-            let indexed = journal.index(&mut conn);
-            match &indexed {
-                Ok(0) => {}
-                Ok(_) => {
-                    committed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => tracing::error!(error = %e, backlog = journal.backlog(),
-                    "indexing the audit journal failed"),
-            }
-            for done in flushes.drain(..) {
-                let _ = done.send(indexed.clone().map(|_| ()));
-            }
-        }
-        for done in flushes.drain(..) {
-            let _ = done.send(Ok(()));
         }
         if !records.is_empty() {
             let result = append(&mut conn, &records);
@@ -353,15 +272,8 @@ fn run(
             committed.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(done) = closing.take() {
-            // Refuse whatever comes after the close, then close the connection; the journal
-            // was indexed above and is let go of for the next store to take.
+            // Refuse whatever comes after the close, then close the connection.
             queue.close();
-            if let Some(journal) = journal {
-                journal.release();
-                if let Err(e) = journal.index(&mut conn) {
-                    tracing::error!(error = %e, "indexing the audit journal at close failed");
-                }
-            }
             drop(conn);
             let _ = done.send(());
             return;
@@ -376,10 +288,7 @@ const INSERT_AUDIT: &str = "INSERT INTO audit_records (time_us, request_id, prin
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 /// Inserts `records` in the current transaction; their seqs, ascending.
-pub(crate) fn insert_audit(
-    conn: &Connection,
-    records: &[AuditRecord],
-) -> Result<Vec<i64>, StoreError> {
+fn insert_audit(conn: &Connection, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
     let mut insert = conn.prepare_cached(INSERT_AUDIT).map_err(map_err)?;
     let mut seqs = Vec::with_capacity(records.len());
     for r in records {

@@ -62,7 +62,6 @@ macro_rules! storage_suite {
             audit::query_filters_by_every_field,
             audit::concurrent_appenders_keep_seq_in_commit_order,
             audit::records_appended_one_by_one_are_group_committed,
-            audit::the_trail_keeps_the_order_clients_saw,
             audited::commit_audited_writes_change_and_record,
             audited::failed_expect_writes_neither,
             audited::concurrent_audited_commits_keep_seq_in_commit_order,
