@@ -130,7 +130,7 @@ def test_sqlite_at_rest_and_only_the_right_root_key_opens_it(tmp_path):
     assert (data_dir / "root.key").stat().st_mode & 0o777 == 0o600
     settle_sqlite(data_dir / "rampart.db")
     before = sqlite_store_state(data_dir)
-    assert set(before) == {"admin-credentials", "rampart.db", "rampart.db-audit", "root.key"}, before
+    assert set(before) == {"admin-credentials", "rampart.db", "root.key"}, before
     _refusals(data_dir, right_id)
     # The default key file missing: refused too, and not re-created.
     (data_dir / "root.key").rename(tmp_path / "root.key.aside")
