@@ -70,7 +70,7 @@ impl Store for CountingStore {
         self.inner.append_audit(records).await
     }
 
-    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+    async fn record_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
         self.inner.record_audit(record).await
     }
 
