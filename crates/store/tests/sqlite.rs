@@ -241,3 +241,46 @@ async fn commits_survive_sigkill() {
         .version;
     assert!(version >= reported, "reported {reported}, found {version}");
 }
+
+/// A database from the builds that kept an audit journal (schema version 4): a journal whose
+/// records are all in the table is removed and the schema moves on; one that holds records
+/// not yet indexed makes the open fail, leaving file and database as they were.
+#[tokio::test]
+async fn a_leftover_audit_journal_is_removed_only_once_indexed() {
+    for (indexed_to, file_len, opens) in
+        [(24_i64, 24_usize, true), (124, 124, true), (24, 124, false)]
+    {
+        let h = SqliteHarness::new("journal");
+        h.migrate_to(4).await;
+        h.execute(&format!(
+            "UPDATE audit_journal SET indexed_to = {indexed_to}"
+        ))
+        .await;
+        let journal = h.db.with_extension("db-audit");
+        std::fs::write(&journal, vec![7u8; file_len]).expect("journal");
+        let opened = SqliteStore::open(&h.db).await;
+        match opens {
+            true => {
+                let s = opened.expect("open");
+                s.close().await;
+                assert!(!journal.exists(), "an indexed journal is removed");
+                let tables = h
+                    .query_i64("SELECT count(*) FROM sqlite_master WHERE name = 'audit_journal'")
+                    .await;
+                assert_eq!(tables, 0, "migration 5 drops the journal's table");
+            }
+            false => {
+                let err = opened.err().expect("refused");
+                assert!(
+                    matches!(err, StoreError::Corrupt(ref m) if m.contains("not yet in the audit trail")),
+                    "{err}"
+                );
+                assert_eq!(std::fs::read(&journal).expect("kept").len(), file_len);
+                let version = h
+                    .query_i64("SELECT max(version) FROM _sqlx_migrations")
+                    .await;
+                assert_eq!(version, 4, "nothing migrated");
+            }
+        }
+    }
+}

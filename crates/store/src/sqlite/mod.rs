@@ -101,6 +101,11 @@ impl SqliteStore {
             .connect()
             .await
             .map_err(map_err)?;
+        let leftover = leftover_audit_journal(path, &mut migrating).await;
+        if let Err(e) = leftover {
+            let _ = migrating.close().await;
+            return Err(e);
+        }
         let migrated = MIGRATOR.run_direct(&mut migrating).await;
         let _ = migrating.close().await;
         migrated.map_err(rows::map_migrate_err::<Sqlite>)?;
@@ -141,6 +146,48 @@ impl SqliteStore {
 
 /// Creates missing parent directories (0700) and the database file (0600) if absent. Existing
 /// files keep their mode: an operator may have chosen a different one deliberately.
+/// Deals with the audit journal file (`<db>-audit`) of the builds that had one (schema version
+/// 4): removed when every record in it is in `audit_records` (the table's offset reaches the
+/// file's end), refused otherwise, so that migration 5 dropping the journal's table never
+/// loses a record. Those builds index on a clean close, so only one that was killed leaves any.
+async fn leftover_audit_journal(
+    path: &Path,
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<(), StoreError> {
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-audit");
+    let journal = PathBuf::from(journal);
+    let len = match std::fs::metadata(&journal) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StoreError::Unavailable(format!(
+                "{}: {e}",
+                journal.display()
+            )))
+        }
+    };
+    let indexed_to: Option<i64> = sqlx::query_scalar(
+        "SELECT indexed_to FROM audit_journal WHERE id = 1 \
+         AND EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'audit_journal')",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .unwrap_or(None);
+    // The journal's header alone (24 bytes) holds no record.
+    let indexed = u64::try_from(indexed_to.unwrap_or(24)).unwrap_or(0);
+    if len > indexed {
+        return Err(StoreError::Corrupt(format!(
+            "{} holds audit records not yet in the audit trail, written by an earlier build of \
+             Rampart that kept an audit journal; start that build once and stop it cleanly (it \
+             indexes them), then start this one",
+            journal.display()
+        )));
+    }
+    std::fs::remove_file(&journal)
+        .map_err(|e| StoreError::Unavailable(format!("removing {}: {e}", journal.display())))
+}
+
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
     use std::fs::{DirBuilder, OpenOptions};
     #[cfg(unix)]
