@@ -270,7 +270,9 @@ async fn a_leftover_audit_journal_is_removed_only_once_indexed() {
                 assert_eq!(tables, 0, "migration 5 drops the journal's table");
             }
             false => {
-                let err = opened.err().expect("refused");
+                let Err(err) = opened else {
+                    panic!("a journal with records not yet indexed must be refused")
+                };
                 assert!(
                     matches!(err, StoreError::Corrupt(ref m) if m.contains("not yet in the audit trail")),
                     "{err}"

@@ -37,6 +37,8 @@ pub struct UserPoolsService {
     /// The least ID and access token validity an app client may have: Cognito's 5 minutes,
     /// lowered only by tests that wait for tokens (and the keys that signed them) to expire.
     pub(crate) min_token_validity: time::Duration,
+    /// The pools' signing keys, opened once per version of their record on this node.
+    pub(crate) opened_keys: crate::auth::tokens::OpenedPoolKeys,
 }
 
 impl UserPoolsService {
@@ -57,6 +59,7 @@ impl UserPoolsService {
             public_url: format!("https://cognito-idp.{region}.amazonaws.com"),
             region,
             min_token_validity: time::Duration::minutes(5),
+            opened_keys: Default::default(),
         })
     }
 

@@ -39,27 +39,85 @@ use crate::UserPoolsService;
 
 /// The pool's signing keys published now, opened: (key use, retired, key). A retired key
 /// past its `published_until` is left out: no token it signed can be valid any more.
+///
+/// The record is read on every call (a rotation on any node shows at once); the keys are
+/// opened once per version of it on this node ([`OpenedPoolKeys`]): unsealing and parsing two
+/// RSA keys cost more than the rest of a `GetUser`.
 pub async fn pool_keys(
     svc: &UserPoolsService,
     pool_id: &str,
-) -> Result<Vec<(KeyUse, bool, SigningKey)>, UserPoolsError> {
-    let record = records::load::<SigningKeysRecord>(svc.store.as_ref(), ns::SIGNING_KEYS, pool_id)
+) -> Result<Vec<(KeyUse, bool, Arc<SigningKey>)>, UserPoolsError> {
+    let stored = records::load::<SigningKeysRecord>(svc.store.as_ref(), ns::SIGNING_KEYS, pool_id)
         .await?
         .ok_or_else(|| UserPoolsError::Internal("The pool has no signing keys.".into()))?;
+    let opened = match svc.opened_keys.get(pool_id, stored.version) {
+        Some(opened) => opened,
+        None => {
+            let mut opened = Vec::with_capacity(stored.record.keys.len());
+            for k in &stored.record.keys {
+                let der = sealing::open(
+                    &svc.keyring,
+                    SealPurpose::UserPoolSigningKey,
+                    &signing_key_context(pool_id, &k.kid),
+                    &k.sealed_pkcs8,
+                )?;
+                let key = SigningKey::from_pkcs8(&der).map_err(|e| {
+                    UserPoolsError::Internal(format!("A signing key is unusable: {e}"))
+                })?;
+                opened.push(Arc::new(key));
+            }
+            let opened = Arc::new(opened);
+            svc.opened_keys
+                .put(pool_id, stored.version, Arc::clone(&opened));
+            opened
+        }
+    };
     let now = crate::service::now();
-    let mut out = Vec::with_capacity(record.record.keys.len());
-    for k in record.record.keys.iter().filter(|k| k.is_published(now)) {
-        let der = sealing::open(
-            &svc.keyring,
-            SealPurpose::UserPoolSigningKey,
-            &signing_key_context(pool_id, &k.kid),
-            &k.sealed_pkcs8,
-        )?;
-        let key = SigningKey::from_pkcs8(&der)
-            .map_err(|e| UserPoolsError::Internal(format!("A signing key is unusable: {e}")))?;
-        out.push((k.key_use, k.retired_at.is_some(), key));
+    Ok(stored
+        .record
+        .keys
+        .iter()
+        .zip(opened.iter())
+        .filter(|(k, _)| k.is_published(now))
+        .map(|(k, key)| (k.key_use, k.retired_at.is_some(), Arc::clone(key)))
+        .collect())
+}
+
+/// Opened signing keys by pool, each for one version of the pool's keys record. A newer
+/// version (a rotation, a sweep) replaces the entry the first time it is read.
+#[derive(Default)]
+pub struct OpenedPoolKeys {
+    by_pool: std::sync::Mutex<std::collections::HashMap<String, (i64, OpenedKeys)>>,
+}
+
+/// One version of a pool's keys record, opened, in the record's order.
+type OpenedKeys = Arc<Vec<Arc<SigningKey>>>;
+
+/// Pools whose keys one node keeps opened; past it the map starts over (deleted pools' keys
+/// would otherwise stay in memory).
+const OPENED_POOLS_MAX: usize = 4096;
+
+impl OpenedPoolKeys {
+    fn get(&self, pool_id: &str, version: i64) -> Option<OpenedKeys> {
+        let map = self.by_pool.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(pool_id)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, keys)| Arc::clone(keys))
     }
-    Ok(out)
+
+    fn put(&self, pool_id: &str, version: i64, keys: OpenedKeys) {
+        let mut map = self.by_pool.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= OPENED_POOLS_MAX && !map.contains_key(pool_id) {
+            map.clear();
+        }
+        map.insert(pool_id.to_owned(), (version, keys));
+    }
+}
+
+impl std::fmt::Debug for OpenedPoolKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenedPoolKeys")
+    }
 }
 
 /// The pool's JWKS (current keys first, then retired ones).
@@ -72,20 +130,20 @@ pub async fn jwks(svc: &UserPoolsService, pool_id: &str) -> Result<JwkSet, UserP
 }
 
 fn current(
-    keys: &[(KeyUse, bool, SigningKey)],
+    keys: &[(KeyUse, bool, Arc<SigningKey>)],
     key_use: KeyUse,
 ) -> Result<&SigningKey, UserPoolsError> {
     keys.iter()
         .rev()
         .find(|(u, retired, _)| *u == key_use && !retired)
-        .map(|(_, _, k)| k)
+        .map(|(_, _, k)| k.as_ref())
         .ok_or_else(|| UserPoolsError::Internal("The pool has no current signing key.".into()))
 }
 
 /// A per-pool secret for SRP decoys (so a name that does not exist gets the same `SALT` every
 /// time, on every node): derived from the pool's current ID-token private key.
 pub fn decoy_key(
-    keys: &[(KeyUse, bool, SigningKey)],
+    keys: &[(KeyUse, bool, Arc<SigningKey>)],
 ) -> Result<Zeroizing<Vec<u8>>, UserPoolsError> {
     let key = current(keys, KeyUse::IdToken)?;
     let der = key

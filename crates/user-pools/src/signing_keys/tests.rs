@@ -153,3 +153,41 @@ async fn a_pool_that_does_not_exist_is_not_rotated() {
         "{refused:?}"
     );
 }
+
+/// The keys are opened once per version of the pool's keys record: two reads of one version
+/// share the opened keys, and a rotation (a new version) is seen by the very next read.
+#[tokio::test]
+async fn opened_keys_follow_the_record_version() {
+    let (_dir, svc) = service().await;
+    let pool = call(&svc, "CreateUserPool", json!({"PoolName": "p"})).await;
+    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let first = crate::auth::tokens::pool_keys(&svc, &pool_id)
+        .await
+        .unwrap();
+    let again = crate::auth::tokens::pool_keys(&svc, &pool_id)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    for ((_, _, a), (_, _, b)) in first.iter().zip(&again) {
+        assert!(Arc::ptr_eq(a, b), "the same version is not opened twice");
+    }
+    let t0 = OffsetDateTime::now_utc();
+    let rotation = rotate(svc.store().as_ref(), svc.keyring(), &pool_id, t0, audit(t0))
+        .await
+        .unwrap();
+    let after = crate::auth::tokens::pool_keys(&svc, &pool_id)
+        .await
+        .unwrap();
+    let current: Vec<&str> = after
+        .iter()
+        .filter(|(_, retired, _)| !retired)
+        .map(|(_, _, k)| k.kid())
+        .collect();
+    assert_eq!(current.len(), 2);
+    for kid in &rotation.new_kids {
+        assert!(
+            current.contains(&kid.as_str()),
+            "{kid} signs right after the rotation"
+        );
+    }
+}
