@@ -19,14 +19,17 @@ use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
+use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
+
 use crate::code;
+use crate::concurrency::Concurrency;
 use crate::environment::pool::Pool;
 use crate::environment::sandbox::Limits;
 use crate::environment::{ExecutionEnvironment, Launch, StartFailure};
-use crate::error::FunctionsError;
+use crate::error::{FunctionsError, ThrottleReason};
 use crate::function_ref::LATEST;
-use crate::records::{self, FunctionRecord, FunctionState};
-use crate::roles::{RoleDirectory, RoleError, LAMBDA_PRINCIPAL};
+use crate::records::{self, FunctionRecord, FunctionState, LastUpdate, UpdateStatus};
+use crate::roles::{RoleDirectory, RoleError, ServiceCaller, LAMBDA_PRINCIPAL};
 use crate::runtimes::{Runtime, PYTHON_BOOTSTRAP};
 use crate::sealing;
 
@@ -48,6 +51,9 @@ pub struct HostConfig {
     pub interpreter_paths: Vec<PathBuf>,
     /// Environments this node runs at most at once (warm ones included).
     pub max_environments: usize,
+    /// Concurrent executions the account may have on this node (reserved and unreserved
+    /// together; `--functions-account-concurrency`).
+    pub account_concurrency: u32,
 }
 
 /// What an invocation is asked to do.
@@ -78,8 +84,10 @@ pub struct Invoker {
     kms: Arc<KmsService>,
     roles: Arc<dyn RoleDirectory>,
     region: String,
+    account_id: String,
     host: HostConfig,
     pool: Pool,
+    concurrency: Arc<Concurrency>,
     /// Whether the host's Python can import `awslambdaric`, asked once.
     python_ric: OnceCell<bool>,
     /// Set once the shipped Python runtime loop is on disk.
@@ -95,14 +103,17 @@ impl Invoker {
         store: Arc<dyn Store>,
         kms: Arc<KmsService>,
         roles: Arc<dyn RoleDirectory>,
+        account_id: String,
         region: String,
         host: HostConfig,
     ) -> Self {
         Invoker {
             pool: Pool::new(host.max_environments),
+            concurrency: Concurrency::new(host.account_concurrency),
             store,
             kms,
             roles,
+            account_id,
             region,
             host,
             python_ric: OnceCell::new(),
@@ -171,7 +182,8 @@ impl Invoker {
         tokio::spawn(async move { invoker.activate(&name, &revision).await });
     }
 
-    /// Activates every function left `Pending` (a node stopped while preparing one).
+    /// Activates every function left `Pending` or mid-update (a node stopped while
+    /// preparing one).
     pub async fn resume_pending(self: &Arc<Self>) -> Result<(), FunctionsError> {
         let mut after: Option<String> = None;
         loop {
@@ -180,12 +192,22 @@ impl Invoker {
                 return Ok(());
             };
             after = Some(last.name.clone());
-            for f in page.iter().filter(|f| f.state == FunctionState::Pending) {
+            for f in &page {
+                self.concurrency
+                    .set_reserved(&f.name, f.reserved_concurrency);
+            }
+            for f in page
+                .iter()
+                .filter(|f| f.state == FunctionState::Pending || f.is_updating())
+            {
                 self.spawn_activation(f.name.clone(), f.revision_id.clone());
             }
         }
     }
 
+    /// Unpacks the code of `name` at `revision` and ends its creation (`Pending` → `Active`
+    /// or `Failed`) or its update (`LastUpdateStatus` `InProgress` → `Successful` or
+    /// `Failed`); nothing if the function moved on meanwhile.
     async fn activate(&self, name: &str, revision: &str) {
         for _ in 0..4 {
             let stored = match records::load_function(self.store.as_ref(), name).await {
@@ -193,18 +215,36 @@ impl Invoker {
                 _ => return,
             };
             let f = &stored.record;
-            if f.revision_id != revision || f.state != FunctionState::Pending {
+            let updating = f.is_updating();
+            if f.revision_id != revision || (f.state != FunctionState::Pending && !updating) {
                 return;
             }
             let mut next = f.clone();
-            match self.code_dir(f).await {
-                Ok(_) => {
+            let prepared = self.code_dir(f).await;
+            if let Err(e) = &prepared {
+                tracing::error!(function = name, error = %e, "the function's code could not be prepared");
+            }
+            match (prepared.is_ok(), updating) {
+                (true, true) => {
+                    next.last_update = Some(LastUpdate {
+                        status: UpdateStatus::Successful,
+                        reason: None,
+                        reason_code: None,
+                    })
+                }
+                (false, true) => {
+                    next.last_update = Some(LastUpdate {
+                        status: UpdateStatus::Failed,
+                        reason: Some("Lambda could not unpack the function's code.".into()),
+                        reason_code: Some("InternalError".into()),
+                    })
+                }
+                (true, false) => {
                     next.state = FunctionState::Active;
                     next.state_reason = None;
                     next.state_reason_code = None;
                 }
-                Err(e) => {
-                    tracing::error!(function = name, error = %e, "the function's code could not be prepared");
+                (false, false) => {
                     next.state = FunctionState::Failed;
                     next.state_reason = Some("Lambda could not unpack the function's code.".into());
                     next.state_reason_code = Some("InternalError".into());
@@ -252,6 +292,65 @@ impl Invoker {
             .map_err(|e| {
                 FunctionsError::Service(format!("Unpacking the function's code failed: {e}"))
             })
+    }
+
+    /// The node's concurrency accounting (reservations are set through it).
+    pub fn concurrency(&self) -> &Concurrency {
+        &self.concurrency
+    }
+
+    /// Runs `request` on `function` (a name or ARN, of this account and region) for the AWS
+    /// service principal `service` (`apigateway.amazonaws.com`) acting for `source_arn` of
+    /// `source_account` — the entry point of the API gateway and, later, event sources.
+    /// Refused with `AccessDeniedException` unless the function's resource policy allows that
+    /// principal `lambda:InvokeFunction` under those `aws:SourceArn`/`aws:SourceAccount`
+    /// (AddPermission with `SourceArn`/`SourceAccount`); a function that does not exist is
+    /// refused the same way, so the answer does not tell the two apart.
+    pub async fn invoke_as_service(
+        &self,
+        function: &str,
+        service: &str,
+        source_arn: &str,
+        source_account: &str,
+        request: InvocationRequest,
+    ) -> Result<InvocationResult, FunctionsError> {
+        let named = crate::function_ref::FunctionRef::parse(
+            function,
+            None,
+            "functionName",
+            &self.account_id,
+            &self.region,
+            256,
+        )?;
+        let stored = match named.local && named.is_latest() {
+            true => records::load_function(self.store.as_ref(), &named.name).await?,
+            false => None,
+        };
+        let policy = stored
+            .as_ref()
+            .and_then(|s| s.record.policy.as_ref())
+            .map(|p| p.document());
+        // No policy (or no function): a resource policy that allows nothing.
+        let check = Check::on("lambda:InvokeFunction", named.qualified_arn()).with_resource_policy(
+            ResourcePolicy {
+                kind: ResourcePolicyKind::Resource,
+                document: policy,
+            },
+        );
+        let caller = ServiceCaller {
+            service,
+            source_arn,
+            source_account,
+        };
+        match stored {
+            Some(f) if self.roles.allows_service(&caller, &check) => {
+                self.invoke(&f.record, request).await
+            }
+            _ => Err(FunctionsError::AccessDenied(format!(
+                "Service: {service} is not authorized to perform: lambda:InvokeFunction on resource: {} because no resource-based policy allows the lambda:InvokeFunction action",
+                named.qualified_arn()
+            ))),
+        }
     }
 
     /// Stops the warm environments of the function `name` (deleted or changed).
@@ -307,6 +406,11 @@ impl Invoker {
                 f.state.as_str()
             )));
         }
+        // Counted until the invocation ends, whatever way it ends.
+        let _permit = self
+            .concurrency
+            .acquire(&f.name, f.reserved_concurrency)
+            .map_err(|reason| FunctionsError::TooManyRequests(reason, "Rate Exceeded.".into()))?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let needed = Duration::from_secs(u64::from(f.timeout) + 60);
         let (mut env, slot) = match self.pool.take(&f.name, &f.revision_id, needed) {
@@ -317,6 +421,7 @@ impl Invoker {
             None => {
                 let slot = self.pool.reserve().ok_or_else(|| {
                     FunctionsError::TooManyRequests(
+                        ThrottleReason::ConcurrentInvocationLimitExceeded,
                         "Rate Exceeded. This host runs as many execution environments as it may."
                             .into(),
                     )

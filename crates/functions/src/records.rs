@@ -43,6 +43,46 @@ impl FunctionState {
     }
 }
 
+/// How the last change of code or configuration went, as `LastUpdateStatus` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpdateStatus {
+    /// The change is stored; its code is being prepared on this node.
+    InProgress,
+    Successful,
+    Failed,
+}
+
+impl UpdateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateStatus::InProgress => "InProgress",
+            UpdateStatus::Successful => "Successful",
+            UpdateStatus::Failed => "Failed",
+        }
+    }
+}
+
+/// The last update of a function: its status and, unless it succeeded, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastUpdate {
+    pub status: UpdateStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub reason_code: Option<String>,
+}
+
+impl LastUpdate {
+    /// An update just stored, as AWS words it while the update runs.
+    pub fn in_progress() -> Self {
+        LastUpdate {
+            status: UpdateStatus::InProgress,
+            reason: Some("The function is being created.".into()),
+            reason_code: Some("Creating".into()),
+        }
+    }
+}
+
 /// What a function's code is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeMeta {
@@ -102,6 +142,74 @@ pub struct FunctionRecord {
     pub state_reason: Option<String>,
     #[serde(default)]
     pub state_reason_code: Option<String>,
+    /// The last UpdateFunctionCode/UpdateFunctionConfiguration; None for a function never
+    /// updated (its status then follows its state).
+    #[serde(default)]
+    pub last_update: Option<LastUpdate>,
+    /// The function's resource policy (AddPermission's statements), None when it has none.
+    #[serde(default)]
+    pub policy: Option<FunctionPolicy>,
+    /// `ReservedConcurrentExecutions`, None when the function uses the account's unreserved
+    /// concurrency.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+}
+
+impl FunctionRecord {
+    /// Whether a change of code or configuration may start now: AWS refuses one while the
+    /// function is being created or another update runs.
+    pub fn check_updatable(&self) -> Result<(), FunctionsError> {
+        if self.state == FunctionState::Pending {
+            return Err(FunctionsError::ResourceConflict(format!(
+                "The operation cannot be performed at this time. The function is currently in the following state: {}",
+                self.state.as_str()
+            )));
+        }
+        if self.is_updating() {
+            return Err(FunctionsError::ResourceConflict(format!(
+                "The operation cannot be performed at this time. An update is in progress for resource: {}",
+                self.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether an update's code is still being prepared (`LastUpdateStatus: InProgress`).
+    pub fn is_updating(&self) -> bool {
+        self.last_update
+            .as_ref()
+            .is_some_and(|u| u.status == UpdateStatus::InProgress)
+    }
+
+    /// `RevisionId` given with a change must be the current one.
+    pub fn check_revision(&self, expected: Option<&str>) -> Result<(), FunctionsError> {
+        match expected {
+            Some(r) if r != self.revision_id => Err(FunctionsError::PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A function's resource policy: the statements AddPermission added, in order. Each is kept
+/// as the JSON AWS answers it in (`Sid`, `Effect`, `Principal`, `Action`, `Resource`,
+/// `Condition`), so GetPolicy and the authorizer read the same document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionPolicy {
+    pub statements: Vec<serde_json::Value>,
+}
+
+impl FunctionPolicy {
+    /// The policy document, as GetPolicy answers it and the authorizer evaluates it.
+    pub fn document(&self) -> String {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Id": "default",
+            "Statement": self.statements,
+        })
+        .to_string()
+    }
 }
 
 /// A record read from the store with the version to write it back with.
