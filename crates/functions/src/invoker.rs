@@ -314,6 +314,23 @@ impl Invoker {
         source_account: &str,
         request: InvocationRequest,
     ) -> Result<InvocationResult, FunctionsError> {
+        let f = self
+            .service_may_invoke(function, service, source_arn, source_account)
+            .await?;
+        self.invoke(&f, request).await
+    }
+
+    /// The function `service` acting for `source_arn` of `source_account` may invoke (what
+    /// [`Invoker::invoke_as_service`] decides before it runs anything; Secrets Manager's
+    /// rotation asks it alone when a rotation function is configured), or
+    /// `AccessDeniedException`.
+    pub async fn service_may_invoke(
+        &self,
+        function: &str,
+        service: &str,
+        source_arn: &str,
+        source_account: &str,
+    ) -> Result<FunctionRecord, FunctionsError> {
         let named = crate::function_ref::FunctionRef::parse(
             function,
             None,
@@ -343,9 +360,7 @@ impl Invoker {
             source_account,
         };
         match stored {
-            Some(f) if self.roles.allows_service(&caller, &check) => {
-                self.invoke(&f.record, request).await
-            }
+            Some(f) if self.roles.allows_service(&caller, &check) => Ok(f.record),
             _ => Err(FunctionsError::AccessDenied(format!(
                 "Service: {service} is not authorized to perform: lambda:InvokeFunction on resource: {} because no resource-based policy allows the lambda:InvokeFunction action",
                 named.qualified_arn()
