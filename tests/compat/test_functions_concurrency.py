@@ -158,3 +158,17 @@ def test_throttled_error_as_botocore_models_it(lam, role):
     assert e.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert e.value.response["Type"] == "User"
     lam.delete_function_concurrency(FunctionName=name)
+
+
+def test_a_deleted_functions_reservation_is_given_back(lam, role):
+    """18 of 20 reserved by a function that is then deleted: unreserved functions may use
+    more than the 2 left while it existed."""
+    gone = create(lam, role)["FunctionName"]
+    shared = create(lam, role, Timeout=10)["FunctionName"]
+    lam.put_function_concurrency(FunctionName=gone, ReservedConcurrentExecutions=ACCOUNT_LIMIT - MINIMUM_UNRESERVED)
+    lam.delete_function(FunctionName=gone)
+    threads, results = while_running(lam, shared, 3, count=MINIMUM_UNRESERVED + 1)
+    for t in threads:
+        t.join()
+    assert len(results) == MINIMUM_UNRESERVED + 1
+    assert all("FunctionError" not in a for a, _ in results), results

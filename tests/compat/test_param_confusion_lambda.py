@@ -176,6 +176,16 @@ def test_create_function_with_a_role_the_caller_may_not_pass(server, world):
     assert denied(r) and "iam:PassRole" in r.body, r
 
 
+def test_update_configuration_with_a_role_the_caller_may_not_pass(server, world):
+    """The decoy's configuration, which the caller may update, with the victim role: the
+    second check (`iam:PassRole`) refuses it, and the decoy keeps its role."""
+    r = send_rest(server, world.caller, "PUT", fn_path(world.d_name, "/configuration"),
+                  body={"Role": world.victim_role_arn})
+    assert denied(r) and "iam:PassRole" in r.body, r
+    got = server.client("lambda").get_function_configuration(FunctionName=world.d_name)
+    assert got["Role"] == world.role_arn
+
+
 def test_request_tags_do_not_stand_for_resource_tags(server, world):
     name = f"cv-fn-tagged-new-{world.suffix}"
     r = send_rest(server, world.caller, "POST", "/2015-03-31/functions",

@@ -382,6 +382,8 @@ impl FunctionsOperation for DeleteFunction {
         }
         let f = &current.record;
         svc.invoker.retire(&f.name);
+        // Its reservation no longer holds back the account's unreserved concurrency.
+        svc.invoker.concurrency().set_reserved(&f.name, None);
         Ok(Output::Rest {
             status: 204,
             body: Vec::new(),
