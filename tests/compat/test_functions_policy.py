@@ -189,3 +189,15 @@ def test_policy_change_keeps_the_function_running(lam, fn, account):
     lam.add_permission(FunctionName=name, StatementId="s", Action="lambda:InvokeFunction", Principal=account)
     answer, result = invoke(lam, name, {"n": 1})
     assert "FunctionError" not in answer and result["event"] == {"n": 1}
+
+
+def test_permission_added_while_the_function_is_created(lam, role, account):
+    """AddPermission right after CreateFunction (as deployment tools do) neither fails nor
+    keeps the function from becoming Active."""
+    from functions_support import wait_active
+
+    name = create(lam, role, wait=False)["FunctionName"]
+    lam.add_permission(FunctionName=name, StatementId="early", Action="lambda:InvokeFunction", Principal=account)
+    wait_active(lam, name)
+    assert [s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]] == ["early"]
+    assert invoke(lam, name, {"n": 2})[1]["event"] == {"n": 2}

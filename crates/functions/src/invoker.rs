@@ -175,11 +175,11 @@ impl Invoker {
         Ok(path)
     }
 
-    /// Unpacks the package of `name` at `revision` on this node and marks the function
+    /// Unpacks the package `code_key` of `name` on this node and marks the function
     /// `Active` (or `Failed`), in the background.
-    pub fn spawn_activation(self: &Arc<Self>, name: String, revision: String) {
+    pub fn spawn_activation(self: &Arc<Self>, name: String, code_key: String) {
         let invoker = self.clone();
-        tokio::spawn(async move { invoker.activate(&name, &revision).await });
+        tokio::spawn(async move { invoker.activate(&name, &code_key).await });
     }
 
     /// Activates every function left `Pending` or mid-update (a node stopped while
@@ -200,15 +200,17 @@ impl Invoker {
                 .iter()
                 .filter(|f| f.state == FunctionState::Pending || f.is_updating())
             {
-                self.spawn_activation(f.name.clone(), f.revision_id.clone());
+                self.spawn_activation(f.name.clone(), f.code.key.clone());
             }
         }
     }
 
-    /// Unpacks the code of `name` at `revision` and ends its creation (`Pending` → `Active`
+    /// Unpacks the package `code_key` of `name` and ends its creation (`Pending` → `Active`
     /// or `Failed`) or its update (`LastUpdateStatus` `InProgress` → `Successful` or
-    /// `Failed`); nothing if the function moved on meanwhile.
-    async fn activate(&self, name: &str, revision: &str) {
+    /// `Failed`); nothing if the function moved on to other code meanwhile. Keyed by the
+    /// package, not the revision: a policy change or a reservation while it runs is no reason
+    /// to stop.
+    async fn activate(&self, name: &str, code_key: &str) {
         for _ in 0..4 {
             let stored = match records::load_function(self.store.as_ref(), name).await {
                 Ok(Some(s)) => s,
@@ -216,7 +218,7 @@ impl Invoker {
             };
             let f = &stored.record;
             let updating = f.is_updating();
-            if f.revision_id != revision || (f.state != FunctionState::Pending && !updating) {
+            if f.code.key != code_key || (f.state != FunctionState::Pending && !updating) {
                 return;
             }
             let mut next = f.clone();

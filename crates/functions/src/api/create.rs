@@ -420,7 +420,7 @@ impl FunctionsOperation for CreateFunction {
         // The code is unpacked on this node and the function becomes Active in the
         // background, as on AWS, where a new function is Pending for a moment.
         svc.invoker
-            .spawn_activation(record.name.clone(), record.revision_id.clone());
+            .spawn_activation(record.name.clone(), record.code.key.clone());
         wire::reply(201, &configuration(&record, self.variables.as_ref()))
     }
 }

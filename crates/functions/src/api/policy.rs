@@ -102,21 +102,41 @@ fn checked_policy(policy: FunctionPolicy) -> Result<FunctionPolicy, FunctionsErr
     Ok(policy)
 }
 
-/// Stores `next` (with a new revision) over exactly what authorization read.
+/// How often a change re-reads and retries when the function's state changed meanwhile.
+const COMMIT_ATTEMPTS: usize = 4;
+
+/// Stores `policy` as the function's, with a new revision, over what authorization read:
+/// retried when only what authorization did not read changed meanwhile (a new function
+/// becoming Active), refused if the function's revision or tags did.
 async fn commit_policy(
     svc: &FunctionsService,
     authorized: &Stored<FunctionRecord>,
-    mut next: FunctionRecord,
-) -> Result<FunctionRecord, FunctionsError> {
-    next.revision_id = uuid::Uuid::new_v4().to_string();
-    let write = records::put_function(&next, Expect::Version(authorized.version));
-    match request_audit::commit(svc.store.as_ref(), vec![write]).await {
-        Ok(_) => Ok(next),
-        Err(StoreError::Conflict { .. }) => Err(FunctionsError::ResourceConflict(
-            "The function was changed by another request while this one was authorized. Retry the request.".into(),
-        )),
-        Err(e) => Err(e.into()),
+    policy: Option<FunctionPolicy>,
+) -> Result<(), FunctionsError> {
+    let mut current = authorized.clone();
+    for _ in 0..COMMIT_ATTEMPTS {
+        let mut next = current.record.clone();
+        next.policy = policy.clone();
+        next.revision_id = uuid::Uuid::new_v4().to_string();
+        let write = records::put_function(&next, Expect::Version(current.version));
+        match request_audit::commit(svc.store.as_ref(), vec![write]).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let name = &authorized.record.name;
+        current = records::load_function(svc.store.as_ref(), name)
+            .await?
+            .ok_or_else(|| FunctionsError::function_not_found(&authorized.record.arn))?;
+        if current.record.revision_id != authorized.record.revision_id
+            || current.record.tags != authorized.record.tags
+        {
+            break;
+        }
     }
+    Err(FunctionsError::ResourceConflict(
+        "The function was changed by another request while this one was authorized. Retry the request.".into(),
+    ))
 }
 
 /// The function named by the path and `Qualifier` (these operations take one).
@@ -251,7 +271,6 @@ impl FunctionsOperation for AddPermission {
         let authorized = super::functions_found(&self.named, self.function.as_ref())?;
         let f = &authorized.record;
         f.check_revision(self.revision_id.as_deref())?;
-        f.check_updatable()?;
         let mut statements = f
             .policy
             .as_ref()
@@ -276,9 +295,8 @@ impl FunctionsOperation for AddPermission {
             statement["Condition"] = Value::Object(self.condition);
         }
         statements.push(statement.clone());
-        let mut next = f.clone();
-        next.policy = Some(checked_policy(FunctionPolicy { statements })?);
-        commit_policy(svc, authorized, next).await?;
+        let policy = checked_policy(FunctionPolicy { statements })?;
+        commit_policy(svc, authorized, Some(policy)).await?;
         wire::reply(
             201,
             &AddPermissionReply {
@@ -324,7 +342,6 @@ impl FunctionsOperation for RemovePermission {
         let authorized = super::functions_found(&self.named, self.function.as_ref())?;
         let f = &authorized.record;
         f.check_revision(self.revision_id.as_deref())?;
-        f.check_updatable()?;
         let statements = f
             .policy
             .as_ref()
@@ -341,9 +358,8 @@ impl FunctionsOperation for RemovePermission {
                 self.statement_id
             )));
         }
-        let mut next = f.clone();
-        next.policy = (!kept.is_empty()).then_some(FunctionPolicy { statements: kept });
-        commit_policy(svc, authorized, next).await?;
+        let policy = (!kept.is_empty()).then_some(FunctionPolicy { statements: kept });
+        commit_policy(svc, authorized, policy).await?;
         Ok(Output::Rest {
             status: 204,
             body: Vec::new(),

@@ -49,7 +49,7 @@ async fn commit_update(
     }
     svc.invoker.retire(&next.name);
     svc.invoker
-        .spawn_activation(next.name.clone(), next.revision_id.clone());
+        .spawn_activation(next.name.clone(), next.code.key.clone());
     Ok(())
 }
 
