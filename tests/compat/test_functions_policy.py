@@ -184,11 +184,15 @@ def test_identity_deny_wins_over_the_function_policy(srv, lam, fn):
     assert caller.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
 
 
-def test_policy_change_keeps_the_function_running(lam, fn, account):
+def test_policy_change_keeps_the_function_warm(lam, fn, account):
+    """A new policy is a new RevisionId, but no environment reads the policy: the warm one
+    keeps serving."""
     name = fn["FunctionName"]
+    _, before = invoke(lam, name)
     lam.add_permission(FunctionName=name, StatementId="s", Action="lambda:InvokeFunction", Principal=account)
     answer, result = invoke(lam, name, {"n": 1})
     assert "FunctionError" not in answer and result["event"] == {"n": 1}
+    assert result["pid"] == before["pid"]
 
 
 def test_permission_added_while_the_function_is_created(lam, role, account):

@@ -98,8 +98,12 @@ def test_revision_id_is_a_precondition(lam, role):
         assert (code, status) == ("PreconditionFailedException", 412), call
         assert "Revision Id" in message
     assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == current
+    _, before = invoke(lam, name)
     updated = lam.update_function_configuration(FunctionName=name, RevisionId=current, Description="now")
     assert updated["Description"] == "now" and updated["RevisionId"] != current
+    wait_updated(lam, name)
+    # Even an update no environment reads retires the old revision's environments.
+    assert invoke(lam, name)[1]["pid"] != before["pid"]
 
 
 def test_update_function_configuration(lam, role, srv):

@@ -430,7 +430,7 @@ impl Invoker {
             .map_err(|reason| FunctionsError::TooManyRequests(reason, "Rate Exceeded.".into()))?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let needed = Duration::from_secs(u64::from(f.timeout) + 60);
-        let (mut env, slot) = match self.pool.take(&f.name, &f.revision_id, needed) {
+        let (mut env, slot) = match self.pool.take(&f.name, &f.environment_key(), needed) {
             Some(warm) => {
                 warm.0.logs.clear();
                 warm
@@ -614,7 +614,7 @@ impl Invoker {
         Ok(ExecutionEnvironment::start(
             launch,
             f.arn.clone(),
-            f.revision_id.clone(),
+            f.environment_key(),
             f.memory_size,
             credentials.expires_at,
         )

@@ -174,6 +174,19 @@ impl FunctionRecord {
         Ok(())
     }
 
+    /// What an execution environment is started from: the package and the configuration as
+    /// of the last CreateFunction/UpdateFunctionCode/UpdateFunctionConfiguration (each sets
+    /// `last_modified`). Warm environments serve only invocations of the same key, so an
+    /// update never meets an environment of the old revision, while a policy change or a
+    /// reservation (which no environment reads) keeps them warm.
+    pub fn environment_key(&self) -> String {
+        format!(
+            "{}@{}",
+            self.code.key,
+            self.last_modified.unix_timestamp_nanos()
+        )
+    }
+
     /// Whether an update's code is still being prepared (`LastUpdateStatus: InProgress`).
     pub fn is_updating(&self) -> bool {
         self.last_update
