@@ -309,3 +309,89 @@ pub fn delete_code(key: &str) -> Write {
 pub async fn load_code(store: &dyn Store, key: &str) -> Result<Option<Vec<u8>>, FunctionsError> {
     Ok(store.get(ns::CODE, key).await?.map(|item| item.value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> FunctionRecord {
+        FunctionRecord {
+            name: "f".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            runtime: "python3.12".into(),
+            handler: "app.handler".into(),
+            role: "arn:aws:iam::123456789012:role/r".into(),
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            environment: None,
+            architectures: vec!["x86_64".into()],
+            tags: BTreeMap::new(),
+            code: CodeMeta {
+                sha256: String::new(),
+                size: 0,
+                key: "f/r1".into(),
+            },
+            revision_id: "r1".into(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            state: FunctionState::Active,
+            state_reason: None,
+            state_reason_code: None,
+            last_update: None,
+            policy: None,
+            reserved_concurrency: None,
+        }
+    }
+
+    #[test]
+    fn updates_wait_for_creation_and_for_each_other() {
+        let mut f = record();
+        assert!(f.check_updatable().is_ok());
+        f.state = FunctionState::Pending;
+        assert!(matches!(
+            f.check_updatable(),
+            Err(FunctionsError::ResourceConflict(m)) if m.contains("Pending")
+        ));
+        f.state = FunctionState::Active;
+        f.last_update = Some(LastUpdate::in_progress());
+        assert!(matches!(
+            f.check_updatable(),
+            Err(FunctionsError::ResourceConflict(m)) if m.contains("An update is in progress")
+        ));
+    }
+
+    #[test]
+    fn revision_ids_are_preconditions() {
+        let f = record();
+        assert!(f.check_revision(None).is_ok());
+        assert!(f.check_revision(Some("r1")).is_ok());
+        let e = f.check_revision(Some("r0")).unwrap_err();
+        assert_eq!((e.code(), e.status()), ("PreconditionFailedException", 412));
+    }
+
+    #[test]
+    fn environments_follow_code_and_configuration_not_policy() {
+        let f = record();
+        let mut policy = f.clone();
+        policy.revision_id = "r2".into();
+        policy.policy = Some(FunctionPolicy { statements: vec![] });
+        policy.reserved_concurrency = Some(1);
+        assert_eq!(policy.environment_key(), f.environment_key());
+        let mut configured = f.clone();
+        configured.last_modified += time::Duration::milliseconds(1);
+        assert_ne!(configured.environment_key(), f.environment_key());
+        let mut code = f.clone();
+        code.code.key = "f/r3".into();
+        assert_ne!(code.environment_key(), f.environment_key());
+    }
+
+    #[test]
+    fn records_written_before_these_fields_still_read() {
+        let mut json = serde_json::to_value(record()).unwrap();
+        for field in ["last_update", "policy", "reserved_concurrency"] {
+            json.as_object_mut().unwrap().remove(field);
+        }
+        let read = decode("f", json.to_string().as_bytes()).unwrap();
+        assert_eq!(read, record());
+    }
+}
