@@ -167,6 +167,22 @@ class LambdaCase:
     takes_function: bool = True
 
 
+# Every victim carries a policy statement of this id (and a reservation), so a confused
+# RemovePermission or DeleteFunctionConcurrency would show.
+VICTIM_SID = "victim-statement"
+VICTIM_RESERVATION = 5
+
+
+def concurrency_path(function_id, version="2017-10-31"):
+    return f"/{version}/functions/" + quote(function_id, safe="") + "/concurrency"
+
+
+def _code_body():
+    import base64
+
+    return {"ZipFile": base64.b64encode(marking_zip()).decode()}
+
+
 def _create_body(w, name, role=None, tags=None, mark=None):
     import base64
 
@@ -187,6 +203,21 @@ LAMBDA_CASES = [
     # before the conflict, so nothing tells the caller it exists).
     LambdaCase("CreateFunction", lambda w, f: ("POST", "/2015-03-31/functions", None, _create_body(w, f), None)),
     LambdaCase("ListFunctions", lambda w, f: ("GET", "/2015-03-31/functions", None, None, None), takes_function=False),
+    LambdaCase("UpdateFunctionCode", lambda w, f: ("PUT", fn_path(f, "/code"), None, _code_body(), None)),
+    LambdaCase("UpdateFunctionConfiguration",
+               lambda w, f: ("PUT", fn_path(f, "/configuration"), None, {"Description": "confused", "Timeout": 9}, None)),
+    # A permission that would let the caller itself invoke the victim.
+    LambdaCase("AddPermission", lambda w, f: ("POST", fn_path(f, "/policy"), None,
+                                              {"StatementId": "confused", "Action": "lambda:*",
+                                               "Principal": w.created.get("caller_arn", "*")}, None)),
+    LambdaCase("RemovePermission", lambda w, f: ("DELETE", fn_path(f, "/policy/" + VICTIM_SID), None, None, None)),
+    LambdaCase("GetPolicy", lambda w, f: ("GET", fn_path(f, "/policy"), None, None, None)),
+    # A reservation of 0 would throttle the victim for good.
+    LambdaCase("PutFunctionConcurrency", lambda w, f: ("PUT", concurrency_path(f), None,
+                                                       {"ReservedConcurrentExecutions": 0}, None)),
+    LambdaCase("GetFunctionConcurrency",
+               lambda w, f: ("GET", concurrency_path(f, "2019-09-30"), None, None, None)),
+    LambdaCase("DeleteFunctionConcurrency", lambda w, f: ("DELETE", concurrency_path(f), None, None, None)),
 ]
 LAMBDA_CASES_BY_OP = {c.op: c for c in LAMBDA_CASES}
 
@@ -219,15 +250,18 @@ def with_decoy(request, where, extra):
 
 
 def lambda_snapshot(lam, sm, w: LambdaWorld):
-    """Each victim's configuration and tags, the invocations the marker secret recorded, and
+    """Each victim's configuration, tags, reservation and policy, the invocations the marker secret recorded, and
     the function names under this suite's suffix."""
     out = {"function": {}, "names": []}
     for label, name in w.victims.items():
         got = or_error(lam.get_function, FunctionName=name)
         if "Configuration" in got:
-            got = {"Configuration": got["Configuration"], "Tags": got.get("Tags")}
+            got = {"Configuration": got["Configuration"], "Tags": got.get("Tags"),
+                   "Concurrency": got.get("Concurrency")}
             got["Configuration"].pop("ResponseMetadata", None)
-        out["function"][label] = {"get": got}
+        policy = or_error(lam.get_policy, FunctionName=name)
+        policy.pop("ResponseMetadata", None)
+        out["function"][label] = {"get": got, "policy": policy}
     versions = sm.list_secret_version_ids(SecretId=w.mark_secret, IncludeDeprecated=True)["Versions"]
     out["invocations"] = sorted(v["VersionId"] for v in versions)
     names = []

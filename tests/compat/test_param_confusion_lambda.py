@@ -11,11 +11,12 @@ What this module proves:
    member, a header), and with the decoy tag among them.
 2. CreateFunction's second check: a name the caller may create, with a role it may not pass,
    is refused; request tags carrying the decoy tag do not stand for the resource's own.
-3. None of those requests changed anything: each victim's configuration, its tags and the
-   invocations it recorded, and the functions under this suite's names, are the same before
+3. None of those requests changed anything: each victim's configuration, its tags, its
+   resource policy and reserved concurrency and the invocations it recorded, and the functions under this suite's names, are the same before
    and after — and the snapshot is shown to catch each kind of change.
-4. Positive controls: the caller reads, invokes, creates and deletes decoy functions, with
-   victims named where the operation does not read them.
+4. Positive controls: the caller reads, invokes, creates, updates (code, configuration),
+   changes the policy and the reservation of, and deletes decoy functions, with victims named
+   where the operation does not read them.
 """
 
 import signal
@@ -28,12 +29,16 @@ import pytest
 from confusion_cases import DECOY_TAG_KEY, differences, make_caller
 from conftest import start_server
 from confusion_lambda import (
+    VICTIM_RESERVATION,
+    VICTIM_SID,
     LAMBDA_CASES,
     LAMBDA_CASES_BY_OP,
     LAMBDA_TRUST,
     LambdaWorld,
+    _code_body,
     _create_body,
     caller_policy,
+    concurrency_path,
     decoy_members,
     fn_path,
     lambda_snapshot,
@@ -46,6 +51,10 @@ from confusion_lambda import (
 
 def wait_active(lam, name):
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+
+def wait_updated(lam, name):
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
 
 def create_function(lam, w, name, tags=None, role=None, mark=None):
@@ -92,7 +101,13 @@ def world(server):
     create_function(lam, w, w.d_name, tags={DECOY_TAG_KEY: decoy_tag_value}, mark=decoy_mark)
     # The victims work: an invocation is recorded (and is part of the baseline).
     assert lam.invoke(FunctionName=w.victims["plain"], Payload=b'{"baseline": 1}').get("FunctionError") is None
+    # Each victim has a policy statement and a reservation a confused request could remove.
+    for victim in w.victims.values():
+        lam.add_permission(FunctionName=victim, StatementId=VICTIM_SID, Action="lambda:InvokeFunction",
+                           Principal=account)
+        lam.put_function_concurrency(FunctionName=victim, ReservedConcurrentExecutions=VICTIM_RESERVATION)
     w.caller = make_caller(iam, f"cv-fn-caller-{s}", caller_policy(w, decoy_tag_value))
+    w.created["caller_arn"] = iam.get_user(UserName=f"cv-fn-caller-{s}")["User"]["Arn"]
     w.created["before"] = lambda_snapshot(lam, sm, w)
     yield w
 
@@ -161,6 +176,16 @@ def test_create_function_with_a_role_the_caller_may_not_pass(server, world):
     assert denied(r) and "iam:PassRole" in r.body, r
 
 
+def test_update_configuration_with_a_role_the_caller_may_not_pass(server, world):
+    """The decoy's configuration, which the caller may update, with the victim role: the
+    second check (`iam:PassRole`) refuses it, and the decoy keeps its role."""
+    r = send_rest(server, world.caller, "PUT", fn_path(world.d_name, "/configuration"),
+                  body={"Role": world.victim_role_arn})
+    assert denied(r) and "iam:PassRole" in r.body, r
+    got = server.client("lambda").get_function_configuration(FunctionName=world.d_name)
+    assert got["Role"] == world.role_arn
+
+
 def test_request_tags_do_not_stand_for_resource_tags(server, world):
     name = f"cv-fn-tagged-new-{world.suffix}"
     r = send_rest(server, world.caller, "POST", "/2015-03-31/functions",
@@ -196,6 +221,11 @@ def test_lambda_snapshot_detects_each_kind_of_change(server, world):
     create_function(lam, w, scratch, tags={"team": "scratch"})
     changes = [
         ("invoked", lambda: lam.invoke(FunctionName=scratch, Payload=b'{"x": 1}')),
+        ("permission added", lambda: lam.add_permission(FunctionName=scratch, StatementId="s",
+                                                        Action="lambda:InvokeFunction", Principal=world.account)),
+        ("reserved", lambda: lam.put_function_concurrency(FunctionName=scratch, ReservedConcurrentExecutions=1)),
+        ("configuration updated", lambda: (lam.update_function_configuration(FunctionName=scratch, Description="x"),
+                                           wait_updated(lam, scratch))),
         ("new function", lambda: create_function(lam, w, f"cv-fn-scratch-new-{world.suffix}")),
         ("deleted", lambda: lam.delete_function(FunctionName=scratch)),
     ]
@@ -223,6 +253,28 @@ def test_lambda_positive_controls_on_decoy(server, world):
     assert r.ok and r.json() == {"ran": d}, r
     r = send_rest(server, world.caller, "POST", fn_path(d, "/invocations"), headers={"X-Amz-Invocation-Type": "DryRun"})
     assert r.status == 204, r
+    # The new operations on the decoy, each with the victim named where it is not read.
+    r = send_rest(server, world.caller, "POST", fn_path(d, "/policy"), query=[("FunctionName", victim)],
+                  body={"StatementId": "control", "Action": "lambda:InvokeFunction", "Principal": world.account})
+    assert r.status == 201, r
+    r = send_rest(server, world.caller, "GET", fn_path(d, "/policy"), query=[("FunctionName", victim)])
+    assert r.ok and "control" in r.json()["Policy"], r
+    r = send_rest(server, world.caller, "DELETE", fn_path(d, "/policy/control"), query=[("FunctionName", victim)])
+    assert r.status == 204, r
+    r = send_rest(server, world.caller, "PUT", concurrency_path(d), body={"ReservedConcurrentExecutions": 3,
+                                                                        "FunctionName": victim})
+    assert r.ok and r.json() == {"ReservedConcurrentExecutions": 3}, r
+    r = send_rest(server, world.caller, "GET", concurrency_path(d, "2019-09-30"), query=[("FunctionName", victim)])
+    assert r.ok and r.json() == {"ReservedConcurrentExecutions": 3}, r
+    r = send_rest(server, world.caller, "DELETE", concurrency_path(d), query=[("FunctionName", victim)])
+    assert r.status == 204, r
+    r = send_rest(server, world.caller, "PUT", fn_path(d, "/configuration"),
+                  body={"Description": "control", "FunctionName": victim})
+    assert r.ok and r.json()["Description"] == "control", r
+    wait_updated(lam, d)
+    r = send_rest(server, world.caller, "PUT", fn_path(d, "/code"), body={**_code_body(), "FunctionName": victim})
+    assert r.ok and r.json()["FunctionName"] == d, r
+    wait_updated(lam, d)
     name = f"{world.decoy_prefix}-new"
     r = send_rest(server, world.caller, "POST", "/2015-03-31/functions", body=_create_body(world, name))
     assert r.status == 201, r

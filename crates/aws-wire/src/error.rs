@@ -24,6 +24,9 @@ pub struct ServiceError {
     pub message: String,
     pub status: u16,
     pub fault: Fault,
+    /// Modelled members of the error shape besides its message (Lambda's
+    /// `TooManyRequestsException` carries `Reason`), answered beside it in JSON bodies.
+    pub members: Vec<(&'static str, String)>,
 }
 
 impl ServiceError {
@@ -41,7 +44,14 @@ impl ServiceError {
             } else {
                 Fault::Sender
             },
+            members: Vec::new(),
         }
+    }
+
+    /// The error with a modelled member `name` = `value` in its body.
+    pub fn with_member(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.members.push((name, value.into()));
+        self
     }
 }
 

@@ -5,6 +5,28 @@
 use rampart_store::StoreError;
 use rampart_wire::{CommonError, ProtocolKind, ServiceError};
 
+/// Why an invocation was throttled (`TooManyRequestsException`'s `Reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleReason {
+    /// The function runs as many invocations as its reserved concurrency.
+    ReservedFunctionConcurrentInvocationLimitExceeded,
+    /// The account's unreserved concurrency, or this host's environments, are all in use.
+    ConcurrentInvocationLimitExceeded,
+}
+
+impl ThrottleReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded => {
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+            }
+            ThrottleReason::ConcurrentInvocationLimitExceeded => {
+                "ConcurrentInvocationLimitExceeded"
+            }
+        }
+    }
+}
+
 /// A Lambda error as the wire carries it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FunctionsError {
@@ -26,9 +48,20 @@ pub enum FunctionsError {
     /// An invocation's payload is not JSON.
     #[error("{0}")]
     InvalidRequestContent(String),
-    /// More concurrent executions than this host allows.
+    /// More concurrent executions than the function's reservation, the account or this host
+    /// allows (`Reason` says which).
+    #[error("{1}")]
+    TooManyRequests(ThrottleReason, String),
+    /// `RevisionId` does not name the function's current revision.
     #[error("{0}")]
-    TooManyRequests(String),
+    PreconditionFailed(String),
+    /// A resource policy past Lambda's size limit.
+    #[error("{0}")]
+    PolicyLengthExceeded(String),
+    /// A service principal the function's resource policy does not allow (the in-process
+    /// invoker's refusal; callers with credentials are refused by the authorizer).
+    #[error("{0}")]
+    AccessDenied(String),
     /// The function's runtime cannot run on this host.
     #[error("{0}")]
     InvalidRuntime(String),
@@ -55,7 +88,10 @@ impl FunctionsError {
             FunctionsError::RequestTooLarge(_) => "RequestTooLargeException",
             FunctionsError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
             FunctionsError::InvalidRequestContent(_) => "InvalidRequestContentException",
-            FunctionsError::TooManyRequests(_) => "TooManyRequestsException",
+            FunctionsError::TooManyRequests(..) => "TooManyRequestsException",
+            FunctionsError::PreconditionFailed(_) => "PreconditionFailedException",
+            FunctionsError::PolicyLengthExceeded(_) => "PolicyLengthExceededException",
+            FunctionsError::AccessDenied(_) => "AccessDeniedException",
             FunctionsError::InvalidRuntime(_) => "InvalidRuntimeException",
             FunctionsError::Validation(_) => "ValidationException",
             FunctionsError::Service(_) => "ServiceException",
@@ -69,7 +105,9 @@ impl FunctionsError {
             FunctionsError::ResourceNotFound(_) => 404,
             FunctionsError::ResourceConflict(_) => 409,
             FunctionsError::RequestTooLarge(_) | FunctionsError::RequestEntityTooLarge(_) => 413,
-            FunctionsError::TooManyRequests(_) => 429,
+            FunctionsError::TooManyRequests(..) => 429,
+            FunctionsError::PreconditionFailed(_) => 412,
+            FunctionsError::AccessDenied(_) => 403,
             FunctionsError::InvalidRuntime(_) => 502,
             FunctionsError::Service(_) => 500,
             FunctionsError::Common(e) => e.status,
@@ -112,6 +150,10 @@ impl From<FunctionsError> for ServiceError {
     fn from(e: FunctionsError) -> Self {
         match e {
             FunctionsError::Common(error) => error,
+            FunctionsError::TooManyRequests(reason, message) => {
+                ServiceError::new("TooManyRequestsException", 429, message)
+                    .with_member("Reason", reason.as_str())
+            }
             other => ServiceError::new(other.code().to_owned(), other.status(), other.to_string()),
         }
     }

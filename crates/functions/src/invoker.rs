@@ -20,15 +20,18 @@ use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
 use crate::code;
+use crate::concurrency::Concurrency;
 use crate::environment::pool::Pool;
 use crate::environment::sandbox::Limits;
 use crate::environment::{ExecutionEnvironment, Launch, StartFailure};
-use crate::error::FunctionsError;
+use crate::error::{FunctionsError, ThrottleReason};
 use crate::function_ref::LATEST;
-use crate::records::{self, FunctionRecord, FunctionState};
+use crate::records::{self, FunctionRecord, FunctionState, LastUpdate, UpdateStatus};
 use crate::roles::{RoleDirectory, RoleError, LAMBDA_PRINCIPAL};
 use crate::runtimes::{Runtime, PYTHON_BOOTSTRAP};
 use crate::sealing;
+
+mod service_principals;
 
 /// The largest payload of a synchronous invocation, request or response (AWS: 6 MB).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -48,6 +51,9 @@ pub struct HostConfig {
     pub interpreter_paths: Vec<PathBuf>,
     /// Environments this node runs at most at once (warm ones included).
     pub max_environments: usize,
+    /// Concurrent executions the account may have on this node (reserved and unreserved
+    /// together; `--functions-account-concurrency`).
+    pub account_concurrency: u32,
 }
 
 /// What an invocation is asked to do.
@@ -78,8 +84,10 @@ pub struct Invoker {
     kms: Arc<KmsService>,
     roles: Arc<dyn RoleDirectory>,
     region: String,
+    account_id: String,
     host: HostConfig,
     pool: Pool,
+    concurrency: Arc<Concurrency>,
     /// Whether the host's Python can import `awslambdaric`, asked once.
     python_ric: OnceCell<bool>,
     /// Set once the shipped Python runtime loop is on disk.
@@ -95,14 +103,17 @@ impl Invoker {
         store: Arc<dyn Store>,
         kms: Arc<KmsService>,
         roles: Arc<dyn RoleDirectory>,
+        account_id: String,
         region: String,
         host: HostConfig,
     ) -> Self {
         Invoker {
             pool: Pool::new(host.max_environments),
+            concurrency: Concurrency::new(host.account_concurrency),
             store,
             kms,
             roles,
+            account_id,
             region,
             host,
             python_ric: OnceCell::new(),
@@ -164,14 +175,15 @@ impl Invoker {
         Ok(path)
     }
 
-    /// Unpacks the package of `name` at `revision` on this node and marks the function
+    /// Unpacks the package `code_key` of `name` on this node and marks the function
     /// `Active` (or `Failed`), in the background.
-    pub fn spawn_activation(self: &Arc<Self>, name: String, revision: String) {
+    pub fn spawn_activation(self: &Arc<Self>, name: String, code_key: String) {
         let invoker = self.clone();
-        tokio::spawn(async move { invoker.activate(&name, &revision).await });
+        tokio::spawn(async move { invoker.activate(&name, &code_key).await });
     }
 
-    /// Activates every function left `Pending` (a node stopped while preparing one).
+    /// Activates every function left `Pending` or mid-update (a node stopped while
+    /// preparing one).
     pub async fn resume_pending(self: &Arc<Self>) -> Result<(), FunctionsError> {
         let mut after: Option<String> = None;
         loop {
@@ -180,31 +192,61 @@ impl Invoker {
                 return Ok(());
             };
             after = Some(last.name.clone());
-            for f in page.iter().filter(|f| f.state == FunctionState::Pending) {
-                self.spawn_activation(f.name.clone(), f.revision_id.clone());
+            for f in &page {
+                self.concurrency
+                    .set_reserved(&f.name, f.reserved_concurrency);
+            }
+            for f in page
+                .iter()
+                .filter(|f| f.state == FunctionState::Pending || f.is_updating())
+            {
+                self.spawn_activation(f.name.clone(), f.code.key.clone());
             }
         }
     }
 
-    async fn activate(&self, name: &str, revision: &str) {
+    /// Unpacks the package `code_key` of `name` and ends its creation (`Pending` → `Active`
+    /// or `Failed`) or its update (`LastUpdateStatus` `InProgress` → `Successful` or
+    /// `Failed`); nothing if the function moved on to other code meanwhile. Keyed by the
+    /// package, not the revision: a policy change or a reservation while it runs is no reason
+    /// to stop.
+    async fn activate(&self, name: &str, code_key: &str) {
         for _ in 0..4 {
             let stored = match records::load_function(self.store.as_ref(), name).await {
                 Ok(Some(s)) => s,
                 _ => return,
             };
             let f = &stored.record;
-            if f.revision_id != revision || f.state != FunctionState::Pending {
+            let updating = f.is_updating();
+            if f.code.key != code_key || (f.state != FunctionState::Pending && !updating) {
                 return;
             }
             let mut next = f.clone();
-            match self.code_dir(f).await {
-                Ok(_) => {
+            let prepared = self.code_dir(f).await;
+            if let Err(e) = &prepared {
+                tracing::error!(function = name, error = %e, "the function's code could not be prepared");
+            }
+            match (prepared.is_ok(), updating) {
+                (true, true) => {
+                    next.last_update = Some(LastUpdate {
+                        status: UpdateStatus::Successful,
+                        reason: None,
+                        reason_code: None,
+                    })
+                }
+                (false, true) => {
+                    next.last_update = Some(LastUpdate {
+                        status: UpdateStatus::Failed,
+                        reason: Some("Lambda could not unpack the function's code.".into()),
+                        reason_code: Some("InternalError".into()),
+                    })
+                }
+                (true, false) => {
                     next.state = FunctionState::Active;
                     next.state_reason = None;
                     next.state_reason_code = None;
                 }
-                Err(e) => {
-                    tracing::error!(function = name, error = %e, "the function's code could not be prepared");
+                (false, false) => {
                     next.state = FunctionState::Failed;
                     next.state_reason = Some("Lambda could not unpack the function's code.".into());
                     next.state_reason_code = Some("InternalError".into());
@@ -252,6 +294,11 @@ impl Invoker {
             .map_err(|e| {
                 FunctionsError::Service(format!("Unpacking the function's code failed: {e}"))
             })
+    }
+
+    /// The node's concurrency accounting (reservations are set through it).
+    pub fn concurrency(&self) -> &Concurrency {
+        &self.concurrency
     }
 
     /// Stops the warm environments of the function `name` (deleted or changed).
@@ -307,9 +354,14 @@ impl Invoker {
                 f.state.as_str()
             )));
         }
+        // Counted until the invocation ends, whatever way it ends.
+        let _permit = self
+            .concurrency
+            .acquire(&f.name, f.reserved_concurrency)
+            .map_err(|reason| FunctionsError::TooManyRequests(reason, "Rate Exceeded.".into()))?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let needed = Duration::from_secs(u64::from(f.timeout) + 60);
-        let (mut env, slot) = match self.pool.take(&f.name, &f.revision_id, needed) {
+        let (mut env, slot) = match self.pool.take(&f.name, &f.environment_key(), needed) {
             Some(warm) => {
                 warm.0.logs.clear();
                 warm
@@ -317,6 +369,7 @@ impl Invoker {
             None => {
                 let slot = self.pool.reserve().ok_or_else(|| {
                     FunctionsError::TooManyRequests(
+                        ThrottleReason::ConcurrentInvocationLimitExceeded,
                         "Rate Exceeded. This host runs as many execution environments as it may."
                             .into(),
                     )
@@ -492,7 +545,7 @@ impl Invoker {
         Ok(ExecutionEnvironment::start(
             launch,
             f.arn.clone(),
-            f.revision_id.clone(),
+            f.environment_key(),
             f.memory_size,
             credentials.expires_at,
         )

@@ -13,6 +13,7 @@
 //! - [`roles`]: [`RoleDirectory`], what Lambda needs of IAM (a role and whether it trusts
 //!   Lambda; a role session for an environment), implemented by the server over IAM.
 //! - [`runtimes`]: the runtimes this host runs, and the Python runtime loop Rampart ships.
+//! - [`concurrency`]: reserved and unreserved concurrency, counted on this node.
 //! - [`environment`]: execution environments — process, sandbox (rlimits, no new
 //!   privileges, process group), log capture, the warm pool, the Runtime API peer check.
 //! - [`runtime_api`]: the Runtime API served to one environment on its own loopback port.
@@ -27,6 +28,7 @@
 
 mod api;
 pub mod code;
+pub mod concurrency;
 pub mod environment;
 pub mod error;
 pub mod function_ref;
@@ -41,5 +43,5 @@ pub mod service;
 pub use api::{OPERATIONS, PROTOCOL};
 pub use error::FunctionsError;
 pub use invoker::{HostConfig, InvocationRequest, InvocationResult, Invoker};
-pub use roles::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError};
+pub use roles::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError, ServiceCaller};
 pub use service::FunctionsService;

@@ -43,6 +43,46 @@ impl FunctionState {
     }
 }
 
+/// How the last change of code or configuration went, as `LastUpdateStatus` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpdateStatus {
+    /// The change is stored; its code is being prepared on this node.
+    InProgress,
+    Successful,
+    Failed,
+}
+
+impl UpdateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateStatus::InProgress => "InProgress",
+            UpdateStatus::Successful => "Successful",
+            UpdateStatus::Failed => "Failed",
+        }
+    }
+}
+
+/// The last update of a function: its status and, unless it succeeded, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastUpdate {
+    pub status: UpdateStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub reason_code: Option<String>,
+}
+
+impl LastUpdate {
+    /// An update just stored, as AWS words it while the update runs.
+    pub fn in_progress() -> Self {
+        LastUpdate {
+            status: UpdateStatus::InProgress,
+            reason: Some("The function is being created.".into()),
+            reason_code: Some("Creating".into()),
+        }
+    }
+}
+
 /// What a function's code is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeMeta {
@@ -102,6 +142,87 @@ pub struct FunctionRecord {
     pub state_reason: Option<String>,
     #[serde(default)]
     pub state_reason_code: Option<String>,
+    /// The last UpdateFunctionCode/UpdateFunctionConfiguration; None for a function never
+    /// updated (its status then follows its state).
+    #[serde(default)]
+    pub last_update: Option<LastUpdate>,
+    /// The function's resource policy (AddPermission's statements), None when it has none.
+    #[serde(default)]
+    pub policy: Option<FunctionPolicy>,
+    /// `ReservedConcurrentExecutions`, None when the function uses the account's unreserved
+    /// concurrency.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+}
+
+impl FunctionRecord {
+    /// Whether a change of code or configuration may start now: AWS refuses one while the
+    /// function is being created or another update runs.
+    pub fn check_updatable(&self) -> Result<(), FunctionsError> {
+        if self.state == FunctionState::Pending {
+            return Err(FunctionsError::ResourceConflict(format!(
+                "The operation cannot be performed at this time. The function is currently in the following state: {}",
+                self.state.as_str()
+            )));
+        }
+        if self.is_updating() {
+            return Err(FunctionsError::ResourceConflict(format!(
+                "The operation cannot be performed at this time. An update is in progress for resource: {}",
+                self.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// What an execution environment is started from: the package and the configuration as
+    /// of the last CreateFunction/UpdateFunctionCode/UpdateFunctionConfiguration (each sets
+    /// `last_modified`). Warm environments serve only invocations of the same key, so an
+    /// update never meets an environment of the old revision, while a policy change or a
+    /// reservation (which no environment reads) keeps them warm.
+    pub fn environment_key(&self) -> String {
+        format!(
+            "{}@{}",
+            self.code.key,
+            self.last_modified.unix_timestamp_nanos()
+        )
+    }
+
+    /// Whether an update's code is still being prepared (`LastUpdateStatus: InProgress`).
+    pub fn is_updating(&self) -> bool {
+        self.last_update
+            .as_ref()
+            .is_some_and(|u| u.status == UpdateStatus::InProgress)
+    }
+
+    /// `RevisionId` given with a change must be the current one.
+    pub fn check_revision(&self, expected: Option<&str>) -> Result<(), FunctionsError> {
+        match expected {
+            Some(r) if r != self.revision_id => Err(FunctionsError::PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A function's resource policy: the statements AddPermission added, in order. Each is kept
+/// as the JSON AWS answers it in (`Sid`, `Effect`, `Principal`, `Action`, `Resource`,
+/// `Condition`), so GetPolicy and the authorizer read the same document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionPolicy {
+    pub statements: Vec<serde_json::Value>,
+}
+
+impl FunctionPolicy {
+    /// The policy document, as GetPolicy answers it and the authorizer evaluates it.
+    pub fn document(&self) -> String {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Id": "default",
+            "Statement": self.statements,
+        })
+        .to_string()
+    }
 }
 
 /// A record read from the store with the version to write it back with.
@@ -187,4 +308,90 @@ pub fn delete_code(key: &str) -> Write {
 /// The deployment package stored under `key`.
 pub async fn load_code(store: &dyn Store, key: &str) -> Result<Option<Vec<u8>>, FunctionsError> {
     Ok(store.get(ns::CODE, key).await?.map(|item| item.value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> FunctionRecord {
+        FunctionRecord {
+            name: "f".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            runtime: "python3.12".into(),
+            handler: "app.handler".into(),
+            role: "arn:aws:iam::123456789012:role/r".into(),
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            environment: None,
+            architectures: vec!["x86_64".into()],
+            tags: BTreeMap::new(),
+            code: CodeMeta {
+                sha256: String::new(),
+                size: 0,
+                key: "f/r1".into(),
+            },
+            revision_id: "r1".into(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            state: FunctionState::Active,
+            state_reason: None,
+            state_reason_code: None,
+            last_update: None,
+            policy: None,
+            reserved_concurrency: None,
+        }
+    }
+
+    #[test]
+    fn updates_wait_for_creation_and_for_each_other() {
+        let mut f = record();
+        assert!(f.check_updatable().is_ok());
+        f.state = FunctionState::Pending;
+        assert!(matches!(
+            f.check_updatable(),
+            Err(FunctionsError::ResourceConflict(m)) if m.contains("Pending")
+        ));
+        f.state = FunctionState::Active;
+        f.last_update = Some(LastUpdate::in_progress());
+        assert!(matches!(
+            f.check_updatable(),
+            Err(FunctionsError::ResourceConflict(m)) if m.contains("An update is in progress")
+        ));
+    }
+
+    #[test]
+    fn revision_ids_are_preconditions() {
+        let f = record();
+        assert!(f.check_revision(None).is_ok());
+        assert!(f.check_revision(Some("r1")).is_ok());
+        let e = f.check_revision(Some("r0")).unwrap_err();
+        assert_eq!((e.code(), e.status()), ("PreconditionFailedException", 412));
+    }
+
+    #[test]
+    fn environments_follow_code_and_configuration_not_policy() {
+        let f = record();
+        let mut policy = f.clone();
+        policy.revision_id = "r2".into();
+        policy.policy = Some(FunctionPolicy { statements: vec![] });
+        policy.reserved_concurrency = Some(1);
+        assert_eq!(policy.environment_key(), f.environment_key());
+        let mut configured = f.clone();
+        configured.last_modified += time::Duration::milliseconds(1);
+        assert_ne!(configured.environment_key(), f.environment_key());
+        let mut code = f.clone();
+        code.code.key = "f/r3".into();
+        assert_ne!(code.environment_key(), f.environment_key());
+    }
+
+    #[test]
+    fn records_written_before_these_fields_still_read() {
+        let mut json = serde_json::to_value(record()).unwrap();
+        for field in ["last_update", "policy", "reserved_concurrency"] {
+            json.as_object_mut().unwrap().remove(field);
+        }
+        let read = decode("f", json.to_string().as_bytes()).unwrap();
+        assert_eq!(read, record());
+    }
 }

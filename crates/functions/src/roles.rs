@@ -4,6 +4,7 @@
 //! execution environment runs under temporary credentials of that role, issued the way
 //! `sts:AssumeRole` issues them (stored, verified and expired like every role session).
 
+use rampart_wire::Check;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -48,6 +49,18 @@ pub enum RoleError {
     Unavailable(String),
 }
 
+/// An AWS service acting on a function through the function's resource policy
+/// (`apigateway.amazonaws.com` for one of its APIs, later event sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceCaller<'a> {
+    /// `apigateway.amazonaws.com`.
+    pub service: &'a str,
+    /// The resource it acts for (`aws:SourceArn`), e.g. the API's execute-api ARN.
+    pub source_arn: &'a str,
+    /// That resource's account (`aws:SourceAccount`).
+    pub source_account: &'a str,
+}
+
 /// IAM, as Lambda uses it.
 #[async_trait::async_trait]
 pub trait RoleDirectory: Send + Sync + 'static {
@@ -63,4 +76,9 @@ pub trait RoleDirectory: Send + Sync + 'static {
         session_name: &str,
         function_arn: &str,
     ) -> Result<RoleCredentials, RoleError>;
+
+    /// Whether `check` (carrying the function's resource policy) is allowed to the service
+    /// principal `caller`, decided by the authorizer every request passes: a service
+    /// principal has no policies of its own, so only a resource policy naming it allows.
+    fn allows_service(&self, caller: &ServiceCaller<'_>, check: &Check) -> bool;
 }

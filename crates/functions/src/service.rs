@@ -36,6 +36,7 @@ impl FunctionsService {
             store.clone(),
             kms.clone(),
             roles.clone(),
+            account_id.clone(),
             region.clone(),
             host,
         ));

@@ -185,6 +185,16 @@ pub struct ServeArgs {
     /// at once; an invocation past that is refused with TooManyRequestsException.
     #[arg(long, env = "RAMPART_FUNCTIONS_MAX_ENVIRONMENTS", default_value_t = 64)]
     pub functions_max_environments: usize,
+    /// Concurrent function executions the account may have on this node, reserved
+    /// (PutFunctionConcurrency) and unreserved together; a tenth of it (at most AWS's 100)
+    /// always stays unreserved. 0: --functions-max-environments, so every reservation can
+    /// be had.
+    #[arg(
+        long,
+        env = "RAMPART_FUNCTIONS_ACCOUNT_CONCURRENCY",
+        default_value_t = 0
+    )]
+    pub functions_account_concurrency: usize,
     /// Test only: accept STS session durations shorter than AWS's 900 s minimum, so that
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]

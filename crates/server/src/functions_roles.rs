@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rampart_core::{AuditRecord, RootKeyring};
 use rampart_functions::roles::LAMBDA_PRINCIPAL;
-use rampart_functions::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError};
+use rampart_functions::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError, ServiceCaller};
 use rampart_iam::entities::{self, Role};
 use rampart_iam::sessions::{issue, SessionOrigin};
 use rampart_iam::{Authorizer, Caller, RequestFacts, ServicePrincipal};
@@ -37,6 +37,20 @@ fn role_name(arn: &str) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// `check` decided for a service principal in `region` (an in-process call: no address, over
+/// TLS).
+fn service_may(region: &str, principal: &ServicePrincipal, check: &Check) -> bool {
+    let facts = RequestFacts {
+        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        secure_transport: true,
+        region,
+        now: OffsetDateTime::now_utc(),
+    };
+    Authorizer
+        .authorize(&Caller::Service(principal), check, &facts)
+        .is_allowed()
+}
+
 impl IamRoles {
     async fn load(&self, arn: &str) -> Result<Option<Role>, RoleError> {
         let Some(name) = role_name(arn) else {
@@ -61,15 +75,11 @@ impl IamRoles {
             kind: ResourcePolicyKind::Trust,
             document: Some(role.assume_role_policy_document.clone()),
         });
-        let facts = RequestFacts {
-            source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
-            secure_transport: true,
-            region: &self.region,
-            now: OffsetDateTime::now_utc(),
-        };
-        Authorizer
-            .authorize(&Caller::Service(&principal), &check, &facts)
-            .is_allowed()
+        self.service_may(&principal, &check)
+    }
+
+    fn service_may(&self, principal: &ServicePrincipal, check: &Check) -> bool {
+        service_may(&self.region, principal, check)
     }
 }
 
@@ -124,6 +134,15 @@ impl RoleDirectory for IamRoles {
             expires_at: creds.expires_at,
         })
     }
+
+    fn allows_service(&self, caller: &ServiceCaller<'_>, check: &Check) -> bool {
+        let principal = ServicePrincipal {
+            service: caller.service.to_owned(),
+            source_arn: Some(caller.source_arn.to_owned()),
+            source_account: Some(caller.source_account.to_owned()),
+        };
+        self.service_may(&principal, check)
+    }
 }
 
 #[cfg(test)]
@@ -138,5 +157,57 @@ mod tests {
             Some("fn")
         );
         assert_eq!(role_name("arn:aws:iam::123456789012:user/fn"), None);
+    }
+
+    /// The statement AddPermission writes for an API's invocations, as the gateway's
+    /// `invoke_as_service` call is decided against it.
+    #[test]
+    fn a_function_policy_allows_only_the_api_it_names() {
+        let function = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        let api = "arn:aws:execute-api:us-east-1:123456789012:abc123/*/GET/items";
+        let policy = serde_json::json!({
+            "Version": "2012-10-17", "Id": "default",
+            "Statement": [{
+                "Sid": "gw", "Effect": "Allow",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "lambda:InvokeFunction", "Resource": function,
+                "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/*"},
+                              "StringEquals": {"AWS:SourceAccount": "123456789012"}},
+            }],
+        })
+        .to_string();
+        let check = |document: Option<String>| {
+            Check::on("lambda:InvokeFunction", function).with_resource_policy(ResourcePolicy {
+                kind: ResourcePolicyKind::Resource,
+                document,
+            })
+        };
+        let caller = |service: &str, arn: &str, account: &str| ServicePrincipal {
+            service: service.into(),
+            source_arn: Some(arn.into()),
+            source_account: Some(account.into()),
+        };
+        let gateway = "apigateway.amazonaws.com";
+        let allowed =
+            |p: &ServicePrincipal, doc: Option<String>| service_may("us-east-1", p, &check(doc));
+        assert!(allowed(
+            &caller(gateway, api, "123456789012"),
+            Some(policy.clone())
+        ));
+        let other_api = "arn:aws:execute-api:us-east-1:123456789012:zzz999/*/GET/items";
+        assert!(!allowed(
+            &caller(gateway, other_api, "123456789012"),
+            Some(policy.clone())
+        ));
+        assert!(!allowed(
+            &caller(gateway, api, "210987654321"),
+            Some(policy.clone())
+        ));
+        assert!(!allowed(
+            &caller("events.amazonaws.com", api, "123456789012"),
+            Some(policy.clone())
+        ));
+        // No policy at all: nothing allows a service principal.
+        assert!(!allowed(&caller(gateway, api, "123456789012"), None));
     }
 }

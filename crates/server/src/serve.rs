@@ -150,6 +150,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 python,
                 interpreter_paths,
                 max_environments: args.functions_max_environments.max(1),
+                account_concurrency: match args.functions_account_concurrency {
+                    0 => args.functions_max_environments.max(1),
+                    n => n,
+                }
+                .try_into()
+                .unwrap_or(u32::MAX),
             },
         )
         .await

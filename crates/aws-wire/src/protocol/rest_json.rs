@@ -64,7 +64,11 @@ pub fn encode_error(error: &ServiceError) -> EncodedResponse {
     } else {
         "User"
     };
-    let body = serde_json::json!({ "Type": side, "__type": error.code, "message": error.message });
+    let mut body =
+        serde_json::json!({ "Type": side, "__type": error.code, "message": error.message });
+    for (name, value) in &error.members {
+        body[*name] = serde_json::Value::from(value.as_str());
+    }
     EncodedResponse {
         status: error.status,
         content_type: "application/json",
@@ -123,6 +127,24 @@ mod tests {
         assert_eq!(
             bound,
             vec![("Bucket", "b".to_owned()), ("Key", "a/b/c".to_owned())]
+        );
+    }
+
+    #[test]
+    fn error_members_ride_beside_the_message() {
+        let error = ServiceError::new("TooManyRequestsException", 429, "Rate Exceeded.")
+            .with_member(
+                "Reason",
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            );
+        let encoded = encode_error(&error);
+        let body: serde_json::Value = serde_json::from_slice(&encoded.body).unwrap();
+        assert_eq!(encoded.status, 429);
+        assert_eq!(body["__type"], "TooManyRequestsException");
+        assert_eq!(body["message"], "Rate Exceeded.");
+        assert_eq!(
+            body["Reason"],
+            "ReservedFunctionConcurrentInvocationLimitExceeded"
         );
     }
 }

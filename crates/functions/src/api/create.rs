@@ -53,7 +53,7 @@ const RESERVED_VARIABLES: &[&str] = &[
 ];
 
 /// The role pattern of the service model.
-fn check_role_arn(role: &str) -> Result<(), FunctionsError> {
+pub(super) fn check_role_arn(role: &str) -> Result<(), FunctionsError> {
     let bad = || {
         FunctionsError::constraint(
             role,
@@ -91,7 +91,7 @@ struct CodeInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct EnvironmentInput {
+pub(super) struct EnvironmentInput {
     variables: Option<BTreeMap<String, Zeroizing<String>>>,
 }
 
@@ -133,11 +133,13 @@ pub(crate) struct CreateFunction {
     existing: bool,
 }
 
-fn unsupported(what: &str) -> FunctionsError {
+pub(super) fn unsupported(what: &str) -> FunctionsError {
     FunctionsError::InvalidParameterValue(format!("{what} is not supported by this Rampart host."))
 }
 
-fn variables(input: Option<EnvironmentInput>) -> Result<Option<Variables>, FunctionsError> {
+pub(super) fn variables(
+    input: Option<EnvironmentInput>,
+) -> Result<Option<Variables>, FunctionsError> {
     let Some(vars) = input.and_then(|e| e.variables) else {
         return Ok(None);
     };
@@ -172,6 +174,71 @@ fn variables(input: Option<EnvironmentInput>) -> Result<Option<Variables>, Funct
         )));
     }
     Ok((!vars.is_empty()).then(|| Variables(vars)))
+}
+
+/// A `Handler`: 1 to 128 characters, no whitespace.
+pub(super) fn check_handler(handler: &str) -> Result<(), FunctionsError> {
+    check_length(handler, "handler", 0, 128)?;
+    if handler.is_empty() || handler.chars().any(char::is_whitespace) {
+        return Err(FunctionsError::constraint(
+            handler,
+            "handler",
+            "Member must satisfy regular expression pattern: [^\\s]+",
+        ));
+    }
+    Ok(())
+}
+
+/// A `Timeout` within the model's range and Lambda's 900 s.
+pub(super) fn check_timeout(value: i64) -> Result<u32, FunctionsError> {
+    let timeout = check_range(value, "timeout", 1, 5400)?;
+    if i64::from(timeout) > MAX_TIMEOUT {
+        return Err(FunctionsError::InvalidParameterValue(format!(
+            "'Timeout' value failed to satisfy constraint: Member must have value less than or equal to {MAX_TIMEOUT}"
+        )));
+    }
+    Ok(timeout)
+}
+
+/// A `MemorySize` within the model's range and Lambda's 10240 MB.
+pub(super) fn check_memory(value: i64) -> Result<u32, FunctionsError> {
+    let memory_size = check_range(value, "memorySize", 128, 32768)?;
+    if i64::from(memory_size) > MAX_MEMORY {
+        return Err(FunctionsError::InvalidParameterValue(format!(
+            "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to {MAX_MEMORY}"
+        )));
+    }
+    Ok(memory_size)
+}
+
+/// `Architectures`: exactly one of `x86_64`, `arm64`.
+pub(super) fn check_architectures(
+    architectures: Vec<String>,
+) -> Result<Vec<String>, FunctionsError> {
+    match architectures.as_slice() {
+        [a] if a == "x86_64" || a == "arm64" => Ok(architectures),
+        _ => Err(FunctionsError::constraint(
+            format!("{architectures:?}"),
+            "architectures",
+            "Member must have length less than or equal to 1, and each member must satisfy enum value set: [x86_64, arm64]",
+        )),
+    }
+}
+
+/// The zip a request uploads (base64 in the JSON body), read and checked once.
+pub(super) fn read_zip(
+    zip: Option<Zeroizing<String>>,
+    member: &str,
+) -> Result<DeploymentPackage, FunctionsError> {
+    let zip = zip.ok_or_else(|| {
+        FunctionsError::InvalidParameterValue("Please provide a source for function code.".into())
+    })?;
+    let zip = STANDARD.decode(zip.as_bytes()).map_err(|_| {
+        FunctionsError::from(rampart_wire::CommonError::Serialization(format!(
+            "{member} is not valid base64."
+        )))
+    })?;
+    DeploymentPackage::read(zip)
 }
 
 fn tags(
@@ -223,14 +290,7 @@ impl FunctionsOperation for CreateFunction {
             ));
         };
         let runtime = Runtime::parse(&runtime)?;
-        check_length(&handler, "handler", 0, 128)?;
-        if handler.is_empty() || handler.chars().any(char::is_whitespace) {
-            return Err(FunctionsError::constraint(
-                &handler,
-                "handler",
-                "Member must satisfy regular expression pattern: [^\\s]+",
-            ));
-        }
+        check_handler(&handler)?;
         if body.publish == Some(true) {
             return Err(unsupported("Publishing a version (Publish)"));
         }
@@ -248,42 +308,13 @@ impl FunctionsOperation for CreateFunction {
         if body.code.image_uri.is_some() {
             return Err(unsupported("A container image (ImageUri)"));
         }
-        let zip = body.code.zip_file.ok_or_else(|| {
-            FunctionsError::InvalidParameterValue(
-                "Please provide a source for function code.".into(),
-            )
-        })?;
-        let zip = STANDARD.decode(zip.as_bytes()).map_err(|_| {
-            FunctionsError::from(rampart_wire::CommonError::Serialization(
-                "Code.ZipFile is not valid base64.".into(),
-            ))
-        })?;
-        let package = DeploymentPackage::read(zip)?;
+        let package = read_zip(body.code.zip_file, "Code.ZipFile")?;
         let description = body.description.unwrap_or_default();
         check_length(&description, "description", 0, 256)?;
-        let timeout = check_range(body.timeout.unwrap_or(3), "timeout", 1, 5400)?;
-        if i64::from(timeout) > MAX_TIMEOUT {
-            return Err(FunctionsError::InvalidParameterValue(format!(
-                "'Timeout' value failed to satisfy constraint: Member must have value less than or equal to {MAX_TIMEOUT}"
-            )));
-        }
-        let memory_size = check_range(body.memory_size.unwrap_or(128), "memorySize", 128, 32768)?;
-        if i64::from(memory_size) > MAX_MEMORY {
-            return Err(FunctionsError::InvalidParameterValue(format!(
-                "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to {MAX_MEMORY}"
-            )));
-        }
-        let architectures = body.architectures.unwrap_or_else(|| vec!["x86_64".into()]);
-        match architectures.as_slice() {
-            [a] if a == "x86_64" || a == "arm64" => {}
-            _ => {
-                return Err(FunctionsError::constraint(
-                    format!("{architectures:?}"),
-                    "architectures",
-                    "Member must have length less than or equal to 1, and each member must satisfy enum value set: [x86_64, arm64]",
-                ))
-            }
-        }
+        let timeout = check_timeout(body.timeout.unwrap_or(3))?;
+        let memory_size = check_memory(body.memory_size.unwrap_or(128))?;
+        let architectures =
+            check_architectures(body.architectures.unwrap_or_else(|| vec!["x86_64".into()]))?;
         Ok(CreateFunction {
             named,
             runtime,
@@ -368,6 +399,9 @@ impl FunctionsOperation for CreateFunction {
             state: FunctionState::Pending,
             state_reason: Some("The function is being created.".into()),
             state_reason_code: Some("Creating".into()),
+            last_update: None,
+            policy: None,
+            reserved_concurrency: None,
         };
         let writes = vec![
             records::put_function(&record, Expect::Absent),
@@ -386,7 +420,7 @@ impl FunctionsOperation for CreateFunction {
         // The code is unpacked on this node and the function becomes Active in the
         // background, as on AWS, where a new function is Pending for a moment.
         svc.invoker
-            .spawn_activation(record.name.clone(), record.revision_id.clone());
+            .spawn_activation(record.name.clone(), record.code.key.clone());
         wire::reply(201, &configuration(&record, self.variables.as_ref()))
     }
 }

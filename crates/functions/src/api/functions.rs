@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use rampart_store::{request_audit, Expect, StoreError};
 use rampart_wire::service::RestInput;
-use rampart_wire::{Check, Output};
+use rampart_wire::{Check, Output, ResourcePolicy, ResourcePolicyKind};
 use serde::Serialize;
 
 use super::wire::{self, check_range, configuration};
@@ -60,6 +60,22 @@ pub(crate) fn named_function(
     )
 }
 
+/// The function named by the path alone, for operations that take no `Qualifier` (a
+/// `Qualifier` query member is ignored, as every member an operation does not take).
+pub(crate) fn path_function(
+    input: &RestInput,
+    svc: &FunctionsService,
+) -> Result<FunctionRef, FunctionsError> {
+    FunctionRef::parse(
+        path_param(input, "FunctionName")?,
+        None,
+        "functionName",
+        &svc.account_id,
+        &svc.region,
+        140,
+    )
+}
+
 /// `lambda:<Action>` on the function as named (qualified if it was), with its tags.
 pub(crate) async fn check_named(
     svc: &FunctionsService,
@@ -70,9 +86,30 @@ pub(crate) async fn check_named(
         true => records::load_function(svc.store.as_ref(), &named.name).await?,
         false => None,
     };
+    Ok((
+        function.clone(),
+        vec![declare(call, named, function.as_ref())],
+    ))
+}
+
+/// `lambda:<Action>` on the function as named, with its tags and its resource policy: the
+/// policy rides on every check on the function, as AWS evaluates a function policy beside
+/// the caller's own (an Allow in it suffices within the account, an explicit Deny refuses
+/// anyone).
+pub(crate) fn declare(
+    call: &Call<'_>,
+    named: &FunctionRef,
+    function: Option<&Stored<FunctionRecord>>,
+) -> Check {
     let mut check = Check::on(call.action(), named.qualified_arn());
-    push_resource_tags(&mut check, function.as_ref());
-    Ok((function, vec![check]))
+    push_resource_tags(&mut check, function);
+    match function.and_then(|f| f.record.policy.as_ref()) {
+        Some(policy) => check.with_resource_policy(ResourcePolicy {
+            kind: ResourcePolicyKind::Resource,
+            document: Some(policy.document()),
+        }),
+        None => check,
+    }
 }
 
 /// Opens the environment variables of `f` for an answer.
@@ -130,6 +167,14 @@ struct GetFunctionReply<'a> {
     code: CodeLocation,
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    concurrency: Option<ReservedConcurrency>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReservedConcurrency {
+    reserved_concurrent_executions: u32,
 }
 
 pub(crate) struct GetFunction {
@@ -168,6 +213,9 @@ impl FunctionsOperation for GetFunction {
                     repository_type: "S3",
                 },
                 tags: (!f.tags.is_empty()).then_some(&f.tags),
+                concurrency: f.reserved_concurrency.map(|r| ReservedConcurrency {
+                    reserved_concurrent_executions: r,
+                }),
             },
         )
     }
@@ -334,6 +382,8 @@ impl FunctionsOperation for DeleteFunction {
         }
         let f = &current.record;
         svc.invoker.retire(&f.name);
+        // Its reservation no longer holds back the account's unreserved concurrency.
+        svc.invoker.concurrency().set_reserved(&f.name, None);
         Ok(Output::Rest {
             status: 204,
             body: Vec::new(),

@@ -7,9 +7,12 @@
 //! on the role a function is created with), keeping what it read;
 //! [`FunctionsOperation::execute`] runs that same value.
 
+mod concurrency;
 mod create;
 mod functions;
 mod invoke;
+mod policy;
+mod update;
 mod wire;
 
 use rampart_core::CallerIdentity;
@@ -127,6 +130,14 @@ functions_operations! {
     read "GetFunctionConfiguration" "GET" "/2015-03-31/functions/{FunctionName}/configuration" => functions::GetFunctionConfiguration;
     write "DeleteFunction" "DELETE" "/2015-03-31/functions/{FunctionName}" => functions::DeleteFunction;
     write "Invoke" "POST" "/2015-03-31/functions/{FunctionName}/invocations" => invoke::Invoke;
+    write "UpdateFunctionCode" "PUT" "/2015-03-31/functions/{FunctionName}/code" => update::UpdateFunctionCode;
+    write "AddPermission" "POST" "/2015-03-31/functions/{FunctionName}/policy" => policy::AddPermission;
+    write "RemovePermission" "DELETE" "/2015-03-31/functions/{FunctionName}/policy/{StatementId}" => policy::RemovePermission;
+    read "GetPolicy" "GET" "/2015-03-31/functions/{FunctionName}/policy" => policy::GetPolicy;
+    write "PutFunctionConcurrency" "PUT" "/2017-10-31/functions/{FunctionName}/concurrency" => concurrency::PutFunctionConcurrency;
+    read "GetFunctionConcurrency" "GET" "/2019-09-30/functions/{FunctionName}/concurrency" => concurrency::GetFunctionConcurrency;
+    write "DeleteFunctionConcurrency" "DELETE" "/2017-10-31/functions/{FunctionName}/concurrency" => concurrency::DeleteFunctionConcurrency;
+    write "UpdateFunctionConfiguration" "PUT" "/2015-03-31/functions/{FunctionName}/configuration" => update::UpdateFunctionConfiguration;
 }
 
 fn unknown(operation: &str) -> FunctionsError {
@@ -169,7 +180,7 @@ impl Service for FunctionsService {
 
 pub(crate) use functions::{
     check_named as functions_check_named, found as functions_found,
-    named_function as functions_named,
+    named_function as functions_named, path_function as functions_path,
 };
 
 /// A path label the route bound.

@@ -138,6 +138,10 @@ pub struct FunctionConfiguration<'a> {
     state_reason_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_update_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_update_status_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_update_status_reason_code: Option<&'a str>,
     package_type: &'static str,
     architectures: &'a [String],
     ephemeral_storage: EphemeralStorage,
@@ -174,10 +178,19 @@ pub fn configuration<'a>(
         state: f.state.as_str(),
         state_reason: f.state_reason.as_deref(),
         state_reason_code: f.state_reason_code.as_deref(),
-        last_update_status: (f.state != FunctionState::Pending).then_some(match f.state {
-            FunctionState::Failed => "Failed",
-            _ => "Successful",
-        }),
+        last_update_status: match &f.last_update {
+            Some(u) => Some(u.status.as_str()),
+            // Never updated: the status follows the creation's.
+            None => (f.state != FunctionState::Pending).then_some(match f.state {
+                FunctionState::Failed => "Failed",
+                _ => "Successful",
+            }),
+        },
+        last_update_status_reason: f.last_update.as_ref().and_then(|u| u.reason.as_deref()),
+        last_update_status_reason_code: f
+            .last_update
+            .as_ref()
+            .and_then(|u| u.reason_code.as_deref()),
         package_type: "Zip",
         architectures: &f.architectures,
         ephemeral_storage: EphemeralStorage { size: 512 },

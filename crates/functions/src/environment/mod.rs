@@ -74,7 +74,8 @@ pub struct Outcome {
 
 /// One running environment.
 pub struct ExecutionEnvironment {
-    pub revision_id: String,
+    /// The function's `environment_key` it was started for (code and configuration).
+    pub environment_key: String,
     child: tokio::process::Child,
     pgid: i32,
     invocations: mpsc::Sender<Invocation>,
@@ -101,7 +102,7 @@ impl ExecutionEnvironment {
     pub async fn start(
         launch: Launch,
         function_arn: String,
-        revision_id: String,
+        environment_key: String,
         memory_size: u32,
         credentials_expire: OffsetDateTime,
     ) -> Result<Self, StartFailure> {
@@ -182,7 +183,7 @@ impl ExecutionEnvironment {
         let (channel, invocations) = RuntimeChannel::new(function_arn);
         let server = tokio::spawn(runtime_api::serve(listener, channel, pgid));
         Ok(ExecutionEnvironment {
-            revision_id,
+            environment_key,
             child,
             pgid,
             invocations,

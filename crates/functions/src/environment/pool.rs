@@ -43,19 +43,23 @@ impl Pool {
         }
     }
 
-    /// A warm environment of `function` at `revision` whose credentials outlive
-    /// `needed_for`, if one is idle. Environments of other revisions are stopped.
+    /// A warm environment of `function` started for `environment_key` (its code and
+    /// configuration) whose credentials outlive `needed_for`, if one is idle. Environments of
+    /// other code or configuration are stopped.
     pub fn take(
         &self,
         function: &str,
-        revision: &str,
+        environment_key: &str,
         needed_for: Duration,
     ) -> Option<(ExecutionEnvironment, Slot)> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.get_mut(function)?;
         let fresh_until = OffsetDateTime::now_utc() + needed_for;
         while let Some(mut env) = list.pop() {
-            if env.revision_id == revision && env.credentials_expire > fresh_until && env.alive() {
+            if env.environment_key == environment_key
+                && env.credentials_expire > fresh_until
+                && env.alive()
+            {
                 self.running.fetch_add(1, Ordering::AcqRel);
                 return Some((env, Slot(self.running.clone())));
             }
