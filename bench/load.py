@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end load benchmark: signed sts:GetCallerIdentity, iam:GetUser and
 secretsmanager:GetSecretValue against `rampart serve` and, in the same run, against `moto_server`
-doing the same calls, each also stated as a
+doing the same calls; and the user pools' calls that compute no password hash (issue 15):
+cognito-idp:GetUser (unsigned, with an access token), cognito-idp:ListUsers and
+cognito-idp:AdminGetUser (SigV4-signed, as the administrator) against `rampart serve` and, in the
+same run, against cognito-local (npm; bench/cognito_local.py). Each row is also stated as a
 percentage of a floor: `rampart-floor` (bench/floor), a bare axum server on the same stack as
 `rampart serve` that answers a constant GetCallerIdentity-sized XML body and checks nothing.
 
@@ -11,11 +14,18 @@ answer. The signed request is replayed by wrk within its 15-minute validity wind
 allows; moto checks no signature at all. The floor is sent the same signed GetCallerIdentity
 POST (same size), which it does not check.
 
+The user-pool calls read a pool of BENCH_POOL_USERS confirmed users made before the run: GetUser
+with one user's access token (Rampart verifies the token's RS256 signature, its expiry and that
+its session is not revoked; cognito-local only decodes it), ListUsers of the whole pool (one
+page), AdminGetUser of one user. cognito-local checks no signature; moto is not sent these calls.
+
 Usage: bench/load.py [--duration 10] [--connections 16] [--threads 2] [--rounds 2]
                      [--rampart NAME=PATH ...] [--floor PATH] [--no-moto]
+                     [--no-user-pools] [--no-cognito-local]
 Needs: wrk (apt-get install wrk), a release build (cargo build --release -p rampart-server
 -p rampart-floor; the floor is built if missing), and a venv with boto3 and moto[server] (this
-script creates bench/.venv if missing).
+script creates bench/.venv if missing); node and npm for cognito-local (installed into
+~/.cache/rampart/bench-js).
 """
 
 import argparse
@@ -28,6 +38,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cognito_local  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / "bench" / ".venv"
@@ -61,6 +74,58 @@ CALLS = {
 }
 
 
+# The user-pool calls measured: label -> (signed?, body template, X-Amz-Target); %(pool)s,
+# %(user)s and %(token)s are filled from the pool made before the run.
+POOL_CALLS = {
+    # An RS256 signature check of the access token, its revocation check and a read of its user.
+    "cognito-idp:GetUser": (False, '{"AccessToken":"%(token)s"}', "AWSCognitoIdentityProviderService.GetUser"),
+    # An IAM decision on the pool ARN and a listing of its users.
+    "cognito-idp:ListUsers": (True, '{"UserPoolId":"%(pool)s"}', "AWSCognitoIdentityProviderService.ListUsers"),
+    # An IAM decision on the pool ARN and a read of one user.
+    "cognito-idp:AdminGetUser": (True, '{"UserPoolId":"%(pool)s","Username":"%(user)s"}', "AWSCognitoIdentityProviderService.AdminGetUser"),
+}
+BENCH_POOL_USERS = 10
+JSON11 = "application/x-amz-json-1.1"
+
+
+def create_bench_pool(endpoint, akid, secret, region, email_names):
+    """A pool of BENCH_POOL_USERS confirmed users, through boto3, and one user's access token:
+    {"pool", "user", "token"}. cognito-local's default pool config names users by email."""
+    code = f"""
+import json, boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+c = boto3.client("cognito-idp", endpoint_url={endpoint!r}, region_name={region!r},
+                 aws_access_key_id={akid!r}, aws_secret_access_key={secret!r})
+pid = c.create_user_pool(PoolName="bench")["UserPool"]["Id"]
+cid = c.create_user_pool_client(UserPoolId=pid, ClientName="bench", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+names = [("bench%d@example.com" if {email_names!r} else "bench%d") % i for i in range({BENCH_POOL_USERS})]
+for name in names:
+    c.admin_create_user(UserPoolId=pid, Username=name, UserAttributes=[{{"Name": "email", "Value": "%s@example.com" % name.split("@")[0]}}], MessageAction="SUPPRESS")
+    c.admin_set_user_password(UserPoolId=pid, Username=name, Password="Corr3ct-Horse-Battery!", Permanent=True)
+p = boto3.client("cognito-idp", endpoint_url={endpoint!r}, region_name={region!r}, config=Config(signature_version=UNSIGNED))
+auth = p.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={{"USERNAME": names[0], "PASSWORD": "Corr3ct-Horse-Battery!"}})
+print(json.dumps({{"pool": pid, "user": names[0], "token": auth["AuthenticationResult"]["AccessToken"]}}))
+"""
+    import json
+
+    out = subprocess.run([str(VENV / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def pool_requests(endpoint, akid, secret, region, email_names=False):
+    """The POOL_CALLS requests against a fresh bench pool: the signed ones signed with botocore."""
+    pool = create_bench_pool(endpoint, akid, secret, region, email_names)
+    requests = {}
+    for call, (signed, template, target) in POOL_CALLS.items():
+        body = template % pool
+        if signed:
+            requests[call] = signed_request(endpoint, akid, secret, region, call, ("cognito-idp", body, JSON11, target))
+        else:
+            requests[call] = {"headers": {"Content-Type": JSON11, "X-Amz-Target": target}, "body": body}
+    return requests
+
+
 def create_bench_secret(endpoint, akid, secret, region):
     """Creates the secret GetSecretValue reads, through boto3 (so moto and Rampart get the same)."""
     code = f"""
@@ -72,9 +137,10 @@ c.create_secret(Name={BENCH_SECRET!r}, SecretString='{{"username":"app","passwor
     subprocess.run([str(VENV / "bin" / "python"), "-c", code], check=True)
 
 
-def signed_request(endpoint, akid, secret, region, call="sts:GetCallerIdentity"):
-    """Headers and body of a SigV4-signed POST of `call`, via botocore's signer."""
-    service, body, content_type, target = CALLS[call]
+def signed_request(endpoint, akid, secret, region, call="sts:GetCallerIdentity", spec=None):
+    """Headers and body of a SigV4-signed POST of `call` (or of `spec`, shaped as a CALLS
+    entry), via botocore's signer."""
+    service, body, content_type, target = spec or CALLS[call]
     headers = {"Content-Type": content_type}
     if target:
         headers["X-Amz-Target"] = target
@@ -143,7 +209,7 @@ def wait_for(pattern, path, proc, timeout=60):
     raise SystemExit("timed out waiting for the server")
 
 
-def start_rampart(binary, tmp, name, store):
+def start_rampart(binary, tmp, name, store, user_pools):
     out = tmp / f"{name}.out"
     cmd = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp / f"{name}-data"), "--log", "warn"]
     if store:
@@ -155,6 +221,8 @@ def start_rampart(binary, tmp, name, store):
     p = profile["profile rampart"]
     create_bench_secret(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
     requests = {call: signed_request(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"], call) for call in CALLS}
+    if user_pools:
+        requests.update(pool_requests(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"]))
     return proc, endpoint, requests
 
 
@@ -198,6 +266,8 @@ def main():
         help="a rampart binary to measure (repeatable, e.g. to compare two builds in one run); default: the release build",
     )
     ap.add_argument("--no-moto", action="store_true", help="skip the moto peer")
+    ap.add_argument("--no-user-pools", action="store_true", help="skip the cognito-idp calls (and cognito-local)")
+    ap.add_argument("--no-cognito-local", action="store_true", help="skip the cognito-local peer of the cognito-idp calls")
     ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
     args = ap.parse_args()
     ensure_tools()
@@ -211,7 +281,7 @@ def main():
     try:
         servers["floor"] = start_floor(floor, tmp)
         for name, path in builds:
-            servers[name] = start_rampart(path, tmp, name, args.store)
+            servers[name] = start_rampart(path, tmp, name, args.store, not args.no_user_pools)
         for name, (_, endpoint, requests) in servers.items():
             for req in requests.values():
                 wrk(endpoint, req, 2, args.connections, args.threads)  # warm-up
@@ -248,6 +318,21 @@ def main():
             proc.terminate()
             proc.wait()
 
+    if not args.no_user_pools and not args.no_cognito_local:
+        if cognito_local.available():
+            proc, endpoint = cognito_local.start(tmp / "cognito-local")
+            try:
+                for call, req in pool_requests(endpoint, *cognito_local.UNCHECKED_KEY, "us-east-1", email_names=True).items():
+                    wrk(endpoint, req, 2, args.connections, args.threads)
+                    results[("cognito-local", call)] = wrk(endpoint, req, args.duration, args.connections, args.threads)
+            finally:
+                proc.terminate()
+                proc.wait()
+        else:
+            print("node/npm not found: cognito-local skipped", file=sys.stderr)
+
+    shutil.rmtree(tmp, ignore_errors=True)  # data directories of every server of the run
+
     print(f"signed calls, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, best of {args.rounds}, {time.strftime('%Y-%m-%d %H:%M')}")
     floor_rps = results[("floor", FLOOR_CALL)]["rps"]
     print("| server | call | requests/s | % of floor | p50 ms | p99 ms | errors |")
@@ -261,6 +346,10 @@ def main():
             if ("moto", call) not in results:
                 continue
             print(f"ratio {first}/moto {call}: {results[(first, call)]['rps'] / results[('moto', call)]['rps']:.1f}x")
+    first = builds[0][0]
+    for call in POOL_CALLS:
+        if ("cognito-local", call) in results and (first, call) in results:
+            print(f"ratio {first}/cognito-local {call}: {results[(first, call)]['rps'] / results[('cognito-local', call)]['rps']:.1f}x")
 
 
 if __name__ == "__main__":
