@@ -208,8 +208,9 @@ def test_rotate_secret_refusals(sm, raw, function):
     {"ScheduleExpression": "cron(0 4/12 * * ? *)", "Duration": "2h"},
 ])
 def test_rotate_secret_with_no_invocable_function_configures_nothing(sm, function, rules):
-    """No functions service exists yet, so no function can be invoked: AWS answers a function
-    Secrets Manager cannot invoke with AccessDeniedException and configures nothing."""
+    """The function does not exist, so it cannot be invoked: AWS answers a function Secrets
+    Manager cannot invoke with AccessDeniedException and configures nothing (a real rotation
+    function: test_secrets_rotation_function.py)."""
     name = unique("rotate-nofn")
     v1 = sm.create_secret(Name=name, SecretString="v")["VersionId"]
     code, message, status = error(sm.rotate_secret, SecretId=name, RotationLambdaARN=function, RotationRules=rules,

@@ -15,5 +15,6 @@ pub mod pipeline;
 pub mod policy_cmd;
 pub mod registry;
 pub mod root_key;
+pub mod rotation_functions;
 pub mod serve;
 pub mod telemetry;

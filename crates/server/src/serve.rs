@@ -161,8 +161,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("the functions service cannot start: {e}"))?,
     );
+    let function_invoker = functions.invoker();
     registry.register(functions);
-    // Rotation functions are not wired to the functions service yet (ARCHITECTURE.md).
+    // Rotation functions run on this node's functions service, as secretsmanager.amazonaws.com.
+    let rotation = crate::rotation_functions::RotationFunctions {
+        invoker: function_invoker,
+        account_id: account_id.clone(),
+    };
     let secrets = Arc::new(
         rampart_secrets::SecretsService::new(
             store.clone(),
@@ -170,7 +175,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             account_id.clone(),
             args.region.clone(),
         )
-        .with_rotation_invoker(Arc::new(rampart_secrets::rotation::NoFunctions)),
+        .with_rotation_invoker(Arc::new(rotation)),
     );
     rampart_secrets::rotation::spawn_scheduler(&secrets, std::time::Duration::from_secs(60));
     registry.register(secrets.clone());

@@ -193,7 +193,7 @@ impl SecretsOperation for RotateSecret {
         }
         svc.rotator
             .invoker
-            .dry_run(&function)
+            .dry_run(&function, &secret.arn)
             .await
             .map_err(|_| cannot_invoke())?;
         let now = svc.rotator.clock.now();

@@ -1,8 +1,9 @@
 //! How Secrets Manager invokes a rotation function. On AWS it is a Lambda `Invoke` made by the
 //! `secretsmanager.amazonaws.com` service principal, which the function's resource policy must
-//! allow; here the functions service will implement [`RotationInvoker`] the same way. Until it
-//! exists, [`NoFunctions`] answers that there is no such function, so `RotateSecret` fails the
-//! way AWS fails for a function it cannot invoke.
+//! allow (for the secret being rotated, when the policy names it with `aws:SourceArn`); the
+//! server implements [`RotationInvoker`] over the functions service that way
+//! (`server/src/rotation_functions.rs`). [`NoFunctions`] answers that there is no such function,
+//! so `RotateSecret` fails the way AWS fails for a function it cannot invoke.
 
 /// What an invocation of the function answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +30,17 @@ pub enum InvokeError {
 /// Invokes rotation functions on Secrets Manager's behalf.
 #[async_trait::async_trait]
 pub trait RotationInvoker: Send + Sync + 'static {
-    /// Lambda's `DryRun` invocation: whether Secrets Manager may invoke `function_arn`, without
-    /// running it — what `RotateSecret` checks before it records a configuration.
-    async fn dry_run(&self, function_arn: &str) -> Result<(), InvokeError>;
+    /// Lambda's `DryRun` invocation: whether Secrets Manager may invoke `function_arn` to
+    /// rotate `secret_arn`, without running it — what `RotateSecret` checks before it records a
+    /// configuration.
+    async fn dry_run(&self, function_arn: &str, secret_arn: &str) -> Result<(), InvokeError>;
 
     /// A synchronous (`RequestResponse`) invocation of `function_arn` with `payload`, the
-    /// rotation event.
+    /// rotation event of `secret_arn`.
     async fn invoke(
         &self,
         function_arn: &str,
+        secret_arn: &str,
         payload: &[u8],
     ) -> Result<InvokeOutcome, InvokeError>;
 }
@@ -48,11 +51,11 @@ pub struct NoFunctions;
 
 #[async_trait::async_trait]
 impl RotationInvoker for NoFunctions {
-    async fn dry_run(&self, _: &str) -> Result<(), InvokeError> {
+    async fn dry_run(&self, _: &str, _: &str) -> Result<(), InvokeError> {
         Err(InvokeError::FunctionNotFound)
     }
 
-    async fn invoke(&self, _: &str, _: &[u8]) -> Result<InvokeOutcome, InvokeError> {
+    async fn invoke(&self, _: &str, _: &str, _: &[u8]) -> Result<InvokeOutcome, InvokeError> {
         Err(InvokeError::FunctionNotFound)
     }
 }

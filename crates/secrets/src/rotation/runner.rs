@@ -263,7 +263,7 @@ impl Rotator {
                 "RotationToken": rotation_token,
             });
             let payload = serde_json::to_vec(&event).unwrap_or_default();
-            let failed = match self.invoker.invoke(&run.function_arn, &payload).await {
+            let failed = match self.invoker.invoke(&run.function_arn, arn, &payload).await {
                 Ok(InvokeOutcome::Success(_)) => None,
                 Ok(InvokeOutcome::FunctionError { error_type, .. }) => Some(format!(
                     "The rotation function failed the {} step: {error_type}.",

@@ -214,7 +214,7 @@ fn step_name(step: &str) -> &'static str {
 
 #[async_trait::async_trait]
 impl RotationInvoker for FakeRotation {
-    async fn dry_run(&self, function_arn: &str) -> Result<(), InvokeError> {
+    async fn dry_run(&self, function_arn: &str, _secret_arn: &str) -> Result<(), InvokeError> {
         if function_arn == FUNCTION {
             Ok(())
         } else {
@@ -225,9 +225,10 @@ impl RotationInvoker for FakeRotation {
     async fn invoke(
         &self,
         function_arn: &str,
+        secret_arn: &str,
         payload: &[u8],
     ) -> Result<InvokeOutcome, InvokeError> {
-        self.dry_run(function_arn).await?;
+        self.dry_run(function_arn, secret_arn).await?;
         let event: Value = serde_json::from_slice(payload).expect("the event is JSON");
         self.journal.lock().unwrap().events.push(event.clone());
         let svc = self.svc.get().and_then(Weak::upgrade).expect("the service");
