@@ -155,6 +155,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("the functions service cannot start: {e}"))?,
     );
+    let invoker = functions.invoker();
     registry.register(functions);
     // Rotation functions are not wired to the functions service yet (ARCHITECTURE.md).
     let secrets = Arc::new(
@@ -183,6 +184,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => user_pools,
     });
     registry.register(user_pools.clone());
+    // The API gateway: its management API beside the others, its data plane on the main
+    // listener, Rampart's own pools as issuers whose keys come from the store.
+    let gateway = Arc::new(rampart_gateway::GatewayService::new(
+        store.clone(),
+        account_id.clone(),
+        args.region.clone(),
+        args.public_url.clone().unwrap_or_else(|| endpoint.clone()),
+        invoker,
+        Arc::new(crate::gateway_plane::PoolIssuers {
+            user_pools: user_pools.clone(),
+        }),
+    ));
+    registry.register(gateway.clone());
+    let mut data_planes = DataPlanes::default();
+    data_planes.register_every_api(Arc::new(crate::gateway_plane::GatewayPlane {
+        gateway,
+        https: tls,
+    }));
     crate::maintenance::spawn(
         kms,
         secrets,
@@ -208,8 +227,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    // The main listener: the AWS API, and the data plane of deployed APIs (no service serves
-    // one yet). With --metrics-listen, /metrics lives on the internal listener only; here it
+    // The main listener: the AWS API, and the data plane of deployed APIs. With --metrics-listen, /metrics lives on the internal listener only; here it
     // falls through to the AWS pipeline like any other path.
     let (aws_api_metrics, internal) = match &metrics_listener {
         Some(_) => (None, Some(front::internal::front(metrics_handle))),
@@ -222,7 +240,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             aws_api_metrics,
             front::discovery::routes(user_pools),
         ),
-        front::data_plane::front(Arc::new(DataPlanes::default())),
+        front::data_plane::front(Arc::new(data_planes)),
     );
 
     print_banner(

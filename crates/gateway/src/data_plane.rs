@@ -1,0 +1,375 @@
+//! The data plane: a request to a deployed API, as the server's front end hands it over
+//! (`<apiId>.execute-api.<host>/<stage>/…` or `/_api/<apiId>/<stage>/…`), answered as API
+//! Gateway answers it — stage, route, authorizer, integration, response.
+//!
+//! 1. **stage**: the path's first segment if the API has a stage of that name (with
+//!    `AutoDeploy`), else the `$default` stage with the whole path; else Not Found.
+//! 2. **route**: the most specific match ([`crate::route_key::select`]); else Not Found.
+//! 3. **authorize**: `NONE` passes; `JWT` through the route's authorizer ([`crate::jwt`]);
+//!    `AWS_IAM` and `CUSTOM` are refused (403) until their slices land — never let through.
+//! 4. **integrate**: the event in the integration's payload format, the function invoked
+//!    through [`crate::integration::invoke`], its answer mapped back ([`crate::events`]).
+//!
+//! Nothing here is SigV4: the front end never sends these requests to the AWS pipeline.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use time::OffsetDateTime;
+
+use crate::events::{self, RequestFacts};
+use crate::integration::{self, IntegrationFailure};
+use crate::jwt::Refusal;
+use crate::records::{
+    self, child_key, ns, ApiRecord, AuthorizationType, AuthorizerRecord, IntegrationRecord,
+    RouteRecord, StageRecord,
+};
+use crate::route_key::{self, RouteKey};
+use crate::GatewayService;
+
+/// API Gateway's payload limit for HTTP APIs.
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// What the front end knows of a data-plane request besides the request itself.
+#[derive(Debug, Clone)]
+pub struct Addressed {
+    pub api_id: String,
+    /// The first path segment after the API (empty when none).
+    pub stage: String,
+    /// The path after that segment, from its `/`, still percent-encoded.
+    pub path: String,
+    /// The request's id, answered as `apigw-requestid` by the front end.
+    pub request_id: String,
+    pub peer: Option<SocketAddr>,
+    /// Whether the request came over TLS.
+    pub https: bool,
+}
+
+/// A JSON answer `{"message": …}`, API Gateway's shape for its own refusals.
+pub fn message(status: StatusCode, text: &str) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(
+        serde_json::json!({ "message": text }).to_string(),
+    ));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn not_found() -> http::Response<Body> {
+    message(StatusCode::NOT_FOUND, "Not Found")
+}
+
+fn refusal(r: Refusal) -> http::Response<Body> {
+    match r {
+        Refusal::Unauthorized => {
+            let mut response = message(StatusCode::UNAUTHORIZED, "Unauthorized");
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+            response
+        }
+        Refusal::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
+    }
+}
+
+/// The path after the API as addressed, `/` when empty: the front end's (stage, rest) put
+/// back together, with the trailing slash only the request's own path can tell.
+fn after_api(addressed: &Addressed, uri_path: &str) -> String {
+    let trailing = uri_path.ends_with('/');
+    if addressed.stage.is_empty() {
+        return "/".into();
+    }
+    let rest = if addressed.path == "/" && !trailing {
+        ""
+    } else {
+        addressed.path.as_str()
+    };
+    format!("/{}{rest}", addressed.stage)
+}
+
+/// The stage a request is for and the path within it.
+async fn stage_for(
+    svc: &GatewayService,
+    api_id: &str,
+    addressed: &Addressed,
+    uri_path: &str,
+) -> Result<Option<(StageRecord, String, String)>, crate::error::GatewayError> {
+    let full = after_api(addressed, uri_path);
+    if !addressed.stage.is_empty() && addressed.stage != "$default" {
+        let named: Option<records::Stored<StageRecord>> = records::load(
+            svc.store.as_ref(),
+            ns::STAGES,
+            &child_key(api_id, &addressed.stage),
+        )
+        .await?;
+        if let Some(stage) = named {
+            let within = match addressed.path.as_str() {
+                "" => "/".to_owned(),
+                p => p.to_owned(),
+            };
+            return Ok(Some((stage.record, within, full)));
+        }
+    }
+    let default: Option<records::Stored<StageRecord>> = records::load(
+        svc.store.as_ref(),
+        ns::STAGES,
+        &child_key(api_id, "$default"),
+    )
+    .await?;
+    Ok(default.map(|s| (s.record, full.clone(), full)))
+}
+
+impl GatewayService {
+    /// Answers one data-plane request.
+    pub async fn serve(
+        &self,
+        addressed: Addressed,
+        request: http::Request<Body>,
+    ) -> http::Response<Body> {
+        match self.serve_inner(addressed, request).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "the data plane failed");
+                message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        }
+    }
+
+    async fn serve_inner(
+        &self,
+        addressed: Addressed,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, crate::error::GatewayError> {
+        let api_id = addressed.api_id.clone();
+        let api: Option<records::Stored<ApiRecord>> =
+            records::load(self.store.as_ref(), ns::APIS, &api_id).await?;
+        let Some(api) = api else {
+            return Ok(not_found());
+        };
+        if api.record.disable_execute_api_endpoint {
+            return Ok(message(StatusCode::FORBIDDEN, "Forbidden"));
+        }
+        let (parts, body) = request.into_parts();
+        let Some((stage, path, raw_path)) =
+            stage_for(self, &api_id, &addressed, parts.uri.path()).await?
+        else {
+            return Ok(not_found());
+        };
+        if !stage.auto_deploy {
+            return Ok(not_found()); // nothing deployed to it
+        }
+        let method = parts.method.as_str().to_owned();
+        let routes =
+            records::children::<RouteRecord>(self.store.as_ref(), ns::ROUTES, &api_id).await?;
+        let keys: Vec<(RouteKey, &RouteRecord)> = routes
+            .iter()
+            .filter_map(|(_, r)| RouteKey::parse(&r.route_key).map(|k| (k, r)))
+            .collect();
+        let Some((route, path_parameters)) =
+            route_key::select(keys.iter().map(|(k, r)| (k, *r)), &method, &path)
+        else {
+            return Ok(not_found());
+        };
+        let raw_query = parts.uri.query().unwrap_or("").to_owned();
+        let jwt = match route.authorization_type {
+            AuthorizationType::None => None,
+            AuthorizationType::Jwt => {
+                let Some(id) = &route.authorizer_id else {
+                    return Ok(refusal(Refusal::Unauthorized));
+                };
+                let authorizer: Option<records::Stored<AuthorizerRecord>> = records::load(
+                    self.store.as_ref(),
+                    ns::AUTHORIZERS,
+                    &child_key(&api_id, id),
+                )
+                .await?;
+                let Some(authorizer) = authorizer else {
+                    return Ok(refusal(Refusal::Unauthorized));
+                };
+                match self
+                    .jwt
+                    .authorize(
+                        &authorizer.record,
+                        &route.authorization_scopes,
+                        &parts.headers,
+                        &raw_query,
+                    )
+                    .await
+                {
+                    Ok(context) => Some(context),
+                    Err(r) => return Ok(refusal(r)),
+                }
+            }
+            // Fail closed until SigV4 routes and Lambda authorizers are served.
+            AuthorizationType::AwsIam | AuthorizationType::Custom => {
+                return Ok(message(StatusCode::FORBIDDEN, "Forbidden"))
+            }
+        };
+        let Some(integration_id) = route.integration_id() else {
+            return Ok(not_found());
+        };
+        let integration: Option<records::Stored<IntegrationRecord>> = records::load(
+            self.store.as_ref(),
+            ns::INTEGRATIONS,
+            &child_key(&api_id, integration_id),
+        )
+        .await?;
+        let Some(integration) = integration else {
+            return Ok(not_found());
+        };
+        let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return Ok(message(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request Entity Too Large",
+                ))
+            }
+        };
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        let host_name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        let domain_name = match host_name.split('.').next() {
+            Some(first) if first.eq_ignore_ascii_case(&api_id) => host_name.to_ascii_lowercase(),
+            _ => format!("{api_id}.execute-api.{host_name}"),
+        };
+        let source_ip = addressed
+            .peer
+            .map(|p| p.ip().to_string())
+            .unwrap_or_default();
+        let mut headers = parts.headers.clone();
+        if let Ok(v) = HeaderValue::from_str(&source_ip) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+        headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static(if addressed.https { "https" } else { "http" }),
+        );
+        let protocol = format!("{:?}", parts.version);
+        let facts = RequestFacts {
+            account_id: &self.account_id,
+            api_id: &api_id,
+            domain_name: &domain_name,
+            request_id: &addressed.request_id,
+            stage: &stage.stage_name,
+            route_key: &route.route_key,
+            method: &method,
+            raw_path: &raw_path,
+            raw_query: &raw_query,
+            headers: &headers,
+            body: &body,
+            protocol: &protocol,
+            source_ip: &source_ip,
+            path_parameters: &path_parameters,
+            stage_variables: &stage.stage_variables,
+            jwt: jwt.as_ref(),
+            time: OffsetDateTime::now_utc(),
+        };
+        let v2 = integration.record.payload_format_version == "2.0";
+        let event = if v2 {
+            events::event_v2(&facts)
+        } else {
+            events::event_v1(&facts)
+        };
+        let source_arn = format!(
+            "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+            self.region, self.account_id, api_id, stage.stage_name, method, path
+        );
+        let payload = match integration::invoke(
+            self,
+            &integration.record,
+            &source_arn,
+            Bytes::from(event.to_string()),
+        )
+        .await
+        {
+            Ok(payload) => payload,
+            Err(failure) => return Ok(integration_failure(&failure)),
+        };
+        let mapped = if v2 {
+            events::response_v2(&payload)
+        } else {
+            events::response_v1(&payload)
+        };
+        match mapped {
+            Ok(m) => Ok(respond(m)),
+            Err(e) => {
+                tracing::debug!(reason = e.0, api = %api_id, "the function's answer is malformed");
+                Ok(message(StatusCode::BAD_GATEWAY, "Internal Server Error"))
+            }
+        }
+    }
+}
+
+fn integration_failure(failure: &IntegrationFailure) -> http::Response<Body> {
+    match failure {
+        IntegrationFailure::NotInvoked(why) => {
+            tracing::warn!(reason = %why, "the integration's function was not invoked");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+        IntegrationFailure::FunctionError => {
+            message(StatusCode::BAD_GATEWAY, "Internal Server Error")
+        }
+        IntegrationFailure::Timeout => {
+            message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
+    }
+}
+
+/// The mapped answer as an HTTP response; headers HTTP cannot carry are left out.
+fn respond(m: events::MappedResponse) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(m.body));
+    *response.status_mut() = StatusCode::from_u16(m.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    for (k, v) in m.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addressed(stage: &str, path: &str) -> Addressed {
+        Addressed {
+            api_id: "abc".into(),
+            stage: stage.into(),
+            path: path.into(),
+            request_id: "r".into(),
+            peer: None,
+            https: false,
+        }
+    }
+
+    #[test]
+    fn paths_after_the_api() {
+        assert_eq!(after_api(&addressed("", "/"), "/"), "/");
+        assert_eq!(after_api(&addressed("items", "/"), "/items"), "/items");
+        assert_eq!(after_api(&addressed("items", "/"), "/items/"), "/items/");
+        assert_eq!(
+            after_api(&addressed("prod", "/a/b"), "/prod/a/b"),
+            "/prod/a/b"
+        );
+        assert_eq!(
+            after_api(&addressed("prod", "/"), "/_api/abc/prod"),
+            "/prod"
+        );
+    }
+}

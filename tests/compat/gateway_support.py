@@ -1,0 +1,110 @@
+"""Helpers the API gateway compat tests share: a server whose Python functions run with this
+interpreter, a function made from source, an HTTP API with a `$default` stage, and plain HTTP
+requests to the data plane (by path, `/_api/<apiId>/…`, or by Host, `<apiId>.execute-api…`)."""
+
+import io
+import json
+import stat
+import sys
+import urllib.error
+import urllib.request
+import uuid
+import zipfile
+from dataclasses import dataclass
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+import pytest
+
+LAMBDA_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+})
+NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60)
+NO_VALIDATION = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+
+# Echoes the event it got; some paths ask for a failure, a malformed answer, a slow one or a
+# bare (unstructured) answer.
+ECHO = '''
+import json, time
+
+def handler(event, context):
+    path = event.get("rawPath") or event.get("path") or ""
+    if path.endswith("/fail"):
+        raise RuntimeError("boom")
+    if path.endswith("/malformed"):
+        return {"statusCode": "not a status"}
+    if path.endswith("/slow"):
+        time.sleep(3)
+    if path.endswith("/bare"):
+        return {"bare": True, "path": path}
+    if event.get("version") == "2.0":
+        return {"statusCode": 200, "headers": {"content-type": "application/json", "x-echo": "v2"},
+                "cookies": ["a=1; Path=/", "b=2"], "body": json.dumps(event)}
+    return {"statusCode": 201, "headers": {"x-single": "s"}, "multiValueHeaders": {"x-multi": ["1", "2"]},
+            "body": json.dumps(event)}
+'''
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def error_of(call, **kwargs):
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    err = e.value.response["Error"]
+    return err["Code"], err.get("Message", ""), e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def make_zip(source):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("app.py")
+        info.external_attr = (stat.S_IFREG | 0o644) << 16
+        z.writestr(info, source)
+    return buf.getvalue()
+
+
+def create_function(server, source=ECHO, timeout=10):
+    """A Python function running `source`; its ARN."""
+    iam, lam = server.client("iam"), server.client("lambda", config=NO_RETRY)
+    role = iam.create_role(RoleName=unique("gw-fn"), AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]
+    name = unique("gw-fn")
+    arn = lam.create_function(FunctionName=name, Role=role["Arn"], Runtime="python3.12", Handler="app.handler",
+                              Code={"ZipFile": make_zip(source)}, Timeout=timeout)["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    return arn
+
+
+def http_api(gw, name=None, **kwargs):
+    return gw.create_api(Name=name or unique("api"), ProtocolType="HTTP", **kwargs)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: object
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def call(server, api_id, path, method="GET", headers=None, body=None, by_host=False, stage=None):
+    """A request to the API's data plane: `path` within the stage (`stage` None: `$default`)."""
+    prefix = f"/{stage}" if stage else ""
+    hdrs = dict(headers or {})
+    if by_host:
+        port = server.endpoint.rsplit(":", 1)[1]
+        hdrs["Host"] = f"{api_id}.execute-api.localhost:{port}"
+        url = f"{server.endpoint}{prefix}{path}"
+    else:
+        url = f"{server.endpoint}/_api/{api_id}{prefix}{path}"
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return Reply(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        return Reply(e.code, e.headers, e.read())

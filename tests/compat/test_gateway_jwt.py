@@ -1,0 +1,171 @@
+"""End to end with real clients only: boto3 makes a user pool and app client, an HTTP API with
+a JWT authorizer (Issuer = the pool's issuer from its OpenID discovery document, Audience = the
+client id) on `GET /me`, and a Python function (AWS_PROXY, payload 2.0) as its integration;
+users sign in with boto3's InitiateAuth (USER_PASSWORD_AUTH) and pycognito's SRP; `requests`
+calls the API.
+
+- the access token (and the ID token) → 200, and the function saw the token's claims in
+  `requestContext.authorizer.jwt.claims`, values as strings;
+- no token, a malformed one, a tampered one, one of another pool, one from a deleted pool's
+  API → 401 `{"message":"Unauthorized"}`;
+- a route needing scope `admin` → 403 `{"message":"Forbidden"}`; one needing a scope the
+  token has → 200 with the scopes in the event.
+"""
+
+import base64
+import json
+import signal
+import sys
+
+import pytest
+import requests
+from pycognito.aws_srp import AWSSRP
+
+from conftest import start_server
+from gateway_support import create_function, http_api
+from user_pools_support import PASSWORD, pool_with_users, public
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("gateway-jwt") / "data", ["--functions-python", sys.executable])
+    yield srv
+    srv.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def world(server):
+    _, pool_id, client = pool_with_users(server, users=("alice",))
+    _, other_pool, other_client = pool_with_users(server, users=("mallory",))
+    discovery = requests.get(f"{server.endpoint}/{pool_id}/.well-known/openid-configuration", timeout=10).json()
+    issuer = discovery["issuer"]
+    gw = server.client("apigatewayv2")
+    fn = create_function(server)
+    api_id = http_api(gw)["ApiId"]
+    integration = gw.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=fn,
+                                        PayloadFormatVersion="2.0")["IntegrationId"]
+    authorizer = gw.create_authorizer(ApiId=api_id, AuthorizerType="JWT", Name="pool",
+                                      IdentitySource=["$request.header.Authorization"],
+                                      JwtConfiguration={"Issuer": issuer, "Audience": [client["ClientId"]]})
+    routes = {"GET /me": [], "GET /admin": ["admin"], "GET /signin": ["aws.cognito.signin.user.admin", "other"]}
+    for key, scopes in routes.items():
+        extra = {"AuthorizationScopes": scopes} if scopes else {}
+        gw.create_route(ApiId=api_id, RouteKey=key, Target="integrations/" + integration,
+                        AuthorizationType="JWT", AuthorizerId=authorizer["AuthorizerId"], **extra)
+    gw.create_route(ApiId=api_id, RouteKey="GET /open", Target="integrations/" + integration)
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    p = public(server)
+    signed_in = p.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                                AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD})["AuthenticationResult"]
+    other = p.initiate_auth(ClientId=other_client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                            AuthParameters={"USERNAME": "mallory", "PASSWORD": PASSWORD})["AuthenticationResult"]
+    return {"api": api_id, "pool": pool_id, "client": client["ClientId"], "issuer": issuer, "tokens": signed_in,
+            "other_tokens": other, "other_pool": other_pool, "public": p}
+
+
+def get(server, world, path, token=None, scheme="Bearer "):
+    headers = {"Authorization": scheme + token} if token is not None else {}
+    return requests.get(f"{server.endpoint}/_api/{world['api']}{path}", headers=headers, timeout=60)
+
+
+def claims_of(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_access_token_reaches_the_function_with_its_claims(server, world):
+    token = world["tokens"]["AccessToken"]
+    r = get(server, world, "/me", token)
+    assert r.status_code == 200, r.text
+    event = r.json()
+    jwt = event["requestContext"]["authorizer"]["jwt"]
+    expected = claims_of(token)
+    assert jwt["claims"]["sub"] == expected["sub"] and jwt["claims"]["client_id"] == world["client"]
+    assert jwt["claims"]["token_use"] == "access" and jwt["claims"]["iss"] == world["issuer"]
+    # Every claim is there, every value a string, numbers written out.
+    assert set(jwt["claims"]) == set(expected)
+    assert all(isinstance(v, str) for v in jwt["claims"].values())
+    assert jwt["claims"]["exp"] == str(expected["exp"])
+    assert jwt["scopes"] is None  # the route asks for no scopes
+    assert event["headers"]["authorization"].startswith("Bearer ")
+
+
+def test_id_token_and_a_token_without_bearer(server, world):
+    r = get(server, world, "/me", world["tokens"]["IdToken"])
+    assert r.status_code == 200, r.text
+    assert r.json()["requestContext"]["authorizer"]["jwt"]["claims"]["aud"] == world["client"]
+    assert get(server, world, "/me", world["tokens"]["AccessToken"], scheme="").status_code == 200
+
+
+def test_srp_signed_in_user(server, world):
+    tokens = AWSSRP(username="alice", password=PASSWORD, pool_id=world["pool"], client_id=world["client"],
+                    client=world["public"]).authenticate_user()["AuthenticationResult"]
+    r = get(server, world, "/me", tokens["AccessToken"])
+    assert r.status_code == 200, r.text
+    assert r.json()["requestContext"]["authorizer"]["jwt"]["claims"]["username"] == "alice"
+
+
+def unauthorized(r):
+    return r.status_code == 401 and r.json() == {"message": "Unauthorized"}
+
+
+def test_refused_tokens(server, world):
+    token = world["tokens"]["AccessToken"]
+    assert unauthorized(get(server, world, "/me"))
+    assert unauthorized(get(server, world, "/me", ""))
+    assert unauthorized(get(server, world, "/me", "not.a.token"))
+    head, payload, sig = token.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged["username"] = "root"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    assert unauthorized(get(server, world, "/me", f"{head}.{forged_payload}.{sig}"))
+    # Signed by another pool of the same host: another issuer, other keys.
+    assert unauthorized(get(server, world, "/me", world["other_tokens"]["AccessToken"]))
+    assert unauthorized(get(server, world, "/me", world["other_tokens"]["IdToken"]))
+    # The open route needs nothing.
+    assert get(server, world, "/open").status_code == 200
+
+
+def test_scopes(server, world):
+    token = world["tokens"]["AccessToken"]
+    r = get(server, world, "/admin", token)
+    assert (r.status_code, r.json()) == (403, {"message": "Forbidden"})
+    # No token is still 401 on a scoped route.
+    assert unauthorized(get(server, world, "/admin"))
+    r = get(server, world, "/signin", token)
+    assert r.status_code == 200, r.text
+    assert r.json()["requestContext"]["authorizer"]["jwt"]["scopes"] == ["aws.cognito.signin.user.admin"]
+
+
+def test_audience_must_match(server, world):
+    """An authorizer for another audience refuses the pool's tokens."""
+    gw = server.client("apigatewayv2")
+    api = world["api"]
+    a = gw.create_authorizer(ApiId=api, AuthorizerType="JWT", Name="elsewhere",
+                             IdentitySource=["$request.header.Authorization"],
+                             JwtConfiguration={"Issuer": world["issuer"], "Audience": ["some-other-client"]})
+    integration = gw.get_integrations(ApiId=api)["Items"][0]["IntegrationId"]
+    gw.create_route(ApiId=api, RouteKey="GET /aud", Target="integrations/" + integration,
+                    AuthorizationType="JWT", AuthorizerId=a["AuthorizerId"])
+    assert unauthorized(get(server, world, "/aud", world["tokens"]["AccessToken"]))
+    assert unauthorized(get(server, world, "/aud", world["tokens"]["IdToken"]))
+
+
+def test_a_deleted_pool_authorizes_nothing(server, world):
+    """Tokens of a pool deleted after they were issued are refused (its keys are gone)."""
+    idp = server.client("cognito-idp")
+    _, pool_id, client = pool_with_users(server, users=("carol",))
+    issuer = requests.get(f"{server.endpoint}/{pool_id}/.well-known/openid-configuration", timeout=10).json()["issuer"]
+    gw = server.client("apigatewayv2")
+    api = world["api"]
+    a = gw.create_authorizer(ApiId=api, AuthorizerType="JWT", Name="doomed",
+                             IdentitySource=["$request.header.Authorization"],
+                             JwtConfiguration={"Issuer": issuer, "Audience": [client["ClientId"]]})
+    integration = gw.get_integrations(ApiId=api)["Items"][0]["IntegrationId"]
+    gw.create_route(ApiId=api, RouteKey="GET /doomed", Target="integrations/" + integration,
+                    AuthorizationType="JWT", AuthorizerId=a["AuthorizerId"])
+    tokens = world["public"].initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                                           AuthParameters={"USERNAME": "carol", "PASSWORD": PASSWORD})["AuthenticationResult"]
+    idp.delete_user_pool(UserPoolId=pool_id)
+    # Never verified before the deletion: no key was cached, and none can be fetched.
+    assert unauthorized(get(server, world, "/doomed", tokens["AccessToken"]))
