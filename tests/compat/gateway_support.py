@@ -108,3 +108,62 @@ def call(server, api_id, path, method="GET", headers=None, body=None, by_host=Fa
             return Reply(r.status, r.headers, r.read())
     except urllib.error.HTTPError as e:
         return Reply(e.code, e.headers, e.read())
+
+
+class TinyIssuer:
+    """A standards-compliant OpenID issuer on loopback: discovery and JWKS served by a thread,
+    RS256 keys made with `cryptography`, tokens signed with PyJWT. Counts JWKS fetches."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "tiny-1"
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
+        self.jwks = {"keys": [jwk]}
+        self.jwks_fetches = 0
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": issuer.url, "jwks_uri": issuer.url + "/keys"}
+                elif self.path == "/keys":
+                    issuer.jwks_fetches += 1
+                    body = issuer.jwks
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, key=None, kid=None, algorithm="RS256", **claims):
+        import time
+
+        import jwt
+
+        now = int(time.time())
+        body = {"iss": self.url, "aud": "tiny-aud", "sub": "ext-user", "iat": now, "exp": now + 600} | claims
+        body = {k: v for k, v in body.items() if v is not None}
+        return jwt.encode(body, key if key is not None else self.key, algorithm=algorithm,
+                          headers={"kid": kid or self.kid})
+
+    def close(self):
+        self.server.shutdown()

@@ -9,7 +9,11 @@ calls the API.
 - no token, a malformed one, a tampered one, one of another pool, one from a deleted pool's
   API → 401 `{"message":"Unauthorized"}`;
 - a route needing scope `admin` → 403 `{"message":"Forbidden"}`; one needing a scope the
-  token has → 200 with the scopes in the event.
+  token has → 200 with the scopes in the event;
+- the same with an external issuer (a tiny OpenID issuer on loopback, keys by `cryptography`,
+  tokens by PyJWT): its tokens accepted through discovery, forged, expired, not yet valid,
+  other-audience, other-issuer, `alg: none` and HS256-with-the-public-key tokens refused, and
+  unknown key ids refetching its JWKS at most once a minute.
 """
 
 import base64
@@ -22,7 +26,7 @@ import requests
 from pycognito.aws_srp import AWSSRP
 
 from conftest import start_server
-from gateway_support import create_function, http_api
+from gateway_support import TinyIssuer, create_function, http_api
 from user_pools_support import PASSWORD, pool_with_users, public
 
 
@@ -169,3 +173,85 @@ def test_a_deleted_pool_authorizes_nothing(server, world):
     idp.delete_user_pool(UserPoolId=pool_id)
     # Never verified before the deletion: no key was cached, and none can be fetched.
     assert unauthorized(get(server, world, "/doomed", tokens["AccessToken"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# An external issuer: discovery and JWKS over HTTP, tokens made with PyJWT
+
+
+@pytest.fixture(scope="module")
+def external(server, world):
+    issuer = TinyIssuer()
+    gw = server.client("apigatewayv2")
+    api = world["api"]
+    a = gw.create_authorizer(ApiId=api, AuthorizerType="JWT", Name="tiny",
+                             IdentitySource=["$request.header.Authorization"],
+                             JwtConfiguration={"Issuer": issuer.url, "Audience": ["tiny-aud"]})
+    integration = gw.get_integrations(ApiId=api)["Items"][0]["IntegrationId"]
+    for key, scopes in (("GET /ext", []), ("GET /ext-admin", ["admin"])):
+        extra = {"AuthorizationScopes": scopes} if scopes else {}
+        gw.create_route(ApiId=api, RouteKey=key, Target="integrations/" + integration,
+                        AuthorizationType="JWT", AuthorizerId=a["AuthorizerId"], **extra)
+    yield issuer
+    issuer.close()
+
+
+def test_external_issuer_tokens(server, world, external):
+    r = get(server, world, "/ext", external.token(custom="x", scope="read admin"))
+    assert r.status_code == 200, r.text
+    claims = r.json()["requestContext"]["authorizer"]["jwt"]["claims"]
+    assert claims["sub"] == "ext-user" and claims["custom"] == "x" and claims["iss"] == external.url
+    r = get(server, world, "/ext-admin", external.token(scope="read admin"))
+    assert r.status_code == 200 and r.json()["requestContext"]["authorizer"]["jwt"]["scopes"] == ["read", "admin"]
+    r = get(server, world, "/ext-admin", external.token(scope="read"))
+    assert (r.status_code, r.json()) == (403, {"message": "Forbidden"})
+
+
+def hs256(header, claims, secret):
+    """An HMAC-signed JWT made by hand (PyJWT rightly refuses a public key as a secret)."""
+    import hashlib
+    import hmac
+
+    def b64(data):
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    signed = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+    return signed + "." + b64(hmac.new(secret, signed.encode(), hashlib.sha256).digest())
+
+
+def test_external_issuer_refusals(server, world, external):
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    now = int(time.time())
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = external.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    refused = {
+        "forged (another key, same kid)": external.token(key=stranger),
+        "expired": external.token(exp=now - 300),
+        "not yet valid": external.token(nbf=now + 300),
+        "issued in the future": external.token(iat=now + 300),
+        "no exp": external.token(exp=None),
+        "another audience": external.token(aud="someone-else"),
+        "another issuer": external.token(iss=external.url + "/other"),
+        "alg none": jwt.encode({"iss": external.url, "aud": "tiny-aud", "exp": now + 600}, None,
+                               algorithm="none", headers={"kid": external.kid}),
+        "HS256 keyed with the public key": hs256(
+            {"alg": "HS256", "typ": "JWT", "kid": external.kid},
+            {"iss": external.url, "aud": "tiny-aud", "exp": now + 600}, public_pem),
+    }
+    for what, token in refused.items():
+        assert unauthorized(get(server, world, "/ext", token)), what
+
+
+def test_external_issuer_keys_refetched_sparingly(server, world, external):
+    """Tokens naming unknown key ids make Rampart refetch the JWKS at most once a minute."""
+    assert get(server, world, "/ext", external.token()).status_code == 200
+    before = external.jwks_fetches
+    for i in range(20):
+        assert unauthorized(get(server, world, "/ext", external.token(kid=f"unknown-{i}")))
+    assert external.jwks_fetches - before <= 1

@@ -1,6 +1,8 @@
 //! JWT authorizers on the data plane, through `rampart_identity`'s verifier: one verifier per
-//! (issuer, audiences), kept while the process runs so each issuer's JWKS is cached and
-//! refreshed at most once a minute for unknown key ids.
+//! (issuer, audiences), which caches the issuer's JWKS and refetches it at most once a minute
+//! for unknown key ids. A verifier is replaced after a while ([`LOCAL_KEYS_TTL`],
+//! [`REMOTE_KEYS_TTL`]), so keys an issuer withdrew — a pool deleted, a rotated key retired —
+//! stop verifying tokens within that time.
 //!
 //! Where keys come from: a Rampart user pool's issuer (`<public-url>/<poolId>`) is answered
 //! straight from the store ([`LocalIssuers`], implemented by the server over the user pools);
@@ -12,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use http::HeaderMap;
@@ -47,11 +50,20 @@ const MAX_VERIFIERS: usize = 1024;
 /// A verifier's issuer and sorted audiences.
 type VerifierKey = (String, Vec<String>);
 
+/// How long keys of Rampart's own pools are trusted before they are read again (cheap: the
+/// store).
+pub const LOCAL_KEYS_TTL: Duration = Duration::from_secs(60);
+
+/// How long an external issuer's keys are trusted before discovery runs again.
+pub const REMOTE_KEYS_TTL: Duration = Duration::from_secs(15 * 60);
+
 /// The data plane's JWT verifiers.
 pub struct JwtAuthorizers {
     local: Arc<dyn LocalIssuers>,
     remote: Arc<dyn JwksFetcher>,
-    verifiers: Mutex<HashMap<VerifierKey, Arc<JwtVerifier>>>,
+    verifiers: Mutex<HashMap<VerifierKey, (Instant, Arc<JwtVerifier>)>>,
+    local_ttl: Duration,
+    remote_ttl: Duration,
 }
 
 /// Fetches the JWKS of a local issuer from the store.
@@ -74,7 +86,17 @@ impl JwtAuthorizers {
             local,
             remote,
             verifiers: Mutex::new(HashMap::new()),
+            local_ttl: LOCAL_KEYS_TTL,
+            remote_ttl: REMOTE_KEYS_TTL,
         }
+    }
+
+    /// The same with other key lifetimes (tests).
+    #[cfg(test)]
+    fn with_ttls(mut self, local: Duration, remote: Duration) -> Self {
+        self.local_ttl = local;
+        self.remote_ttl = remote;
+        self
     }
 
     /// Whether `issuer` is one of Rampart's own.
@@ -86,15 +108,23 @@ impl JwtAuthorizers {
         let mut audiences = authorizer.audience.clone();
         audiences.sort();
         let key = (authorizer.issuer.clone(), audiences.clone());
+        let local = self.local.is_local(&authorizer.issuer);
+        let ttl = if local {
+            self.local_ttl
+        } else {
+            self.remote_ttl
+        };
         let mut verifiers = self.verifiers.lock().expect("verifier map lock");
-        if let Some(v) = verifiers.get(&key) {
-            return v.clone();
+        if let Some((made, v)) = verifiers.get(&key) {
+            if made.elapsed() < ttl {
+                return v.clone();
+            }
         }
         if verifiers.len() >= MAX_VERIFIERS {
             verifiers.clear();
         }
         let mut config = VerifierConfig::new(authorizer.issuer.clone(), audiences);
-        let fetcher: Arc<dyn JwksFetcher> = match self.local.is_local(&authorizer.issuer) {
+        let fetcher: Arc<dyn JwksFetcher> = match local {
             true => Arc::new(LocalFetcher {
                 local: self.local.clone(),
                 issuer: authorizer.issuer.clone(),
@@ -106,7 +136,7 @@ impl JwtAuthorizers {
             }
         };
         let verifier = Arc::new(JwtVerifier::new(config, fetcher));
-        verifiers.insert(key, verifier.clone());
+        verifiers.insert(key, (Instant::now(), verifier.clone()));
         verifier
     }
 
@@ -206,7 +236,152 @@ fn claim_string(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_identity::tokens::SigningKey;
     use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use time::OffsetDateTime;
+
+    const ISSUER: &str = "http://rampart.test/us-east-1_pool";
+
+    /// One local pool whose keys the test sets; counts reads.
+    struct Pool {
+        keys: Mutex<Vec<SigningKey>>,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl LocalIssuers for Pool {
+        fn is_local(&self, issuer: &str) -> bool {
+            issuer == ISSUER
+        }
+
+        async fn jwks(&self, _: &str) -> Result<JwkSet, FetchError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(JwkSet {
+                keys: self
+                    .keys
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(SigningKey::jwk)
+                    .collect(),
+            })
+        }
+    }
+
+    /// A remote fetcher that must never be asked (every issuer here is local).
+    struct NoRemote;
+
+    #[async_trait]
+    impl JwksFetcher for NoRemote {
+        async fn fetch(&self, uri: &str) -> Result<JwkSet, FetchError> {
+            panic!("a local issuer's keys were fetched remotely: {uri}");
+        }
+    }
+
+    fn token(key: &SigningKey, aud: &str, scope: &str) -> String {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        key.sign(
+            &json!({"iss": ISSUER, "aud": aud, "sub": "u1", "scope": scope, "exp": now + 600,
+                          "iat": now, "groups": ["a", "b"]}),
+        )
+        .unwrap()
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        h
+    }
+
+    fn pool_authorizer() -> AuthorizerRecord {
+        AuthorizerRecord {
+            issuer: ISSUER.into(),
+            ..authorizer("$request.header.Authorization")
+        }
+    }
+
+    #[tokio::test]
+    async fn authorizes_against_a_local_pool() {
+        let key = SigningKey::generate().unwrap();
+        let pool = Arc::new(Pool {
+            keys: Mutex::new(vec![key]),
+            reads: AtomicUsize::new(0),
+        });
+        let authorizers = JwtAuthorizers::new(pool.clone(), Arc::new(NoRemote));
+        let a = pool_authorizer();
+        let good = token(&pool.keys.lock().unwrap()[0], "aud", "read admin");
+        let ctx = authorizers
+            .authorize(&a, &[], &bearer(&good), "")
+            .await
+            .unwrap();
+        assert_eq!(ctx.claims["sub"], "u1");
+        assert_eq!(ctx.claims["groups"], "[a b]");
+        assert_eq!(ctx.scopes, None);
+        let ctx = authorizers
+            .authorize(&a, &["admin".into()], &bearer(&good), "")
+            .await
+            .unwrap();
+        assert_eq!(ctx.scopes, Some(vec!["read".into(), "admin".into()]));
+        assert_eq!(
+            authorizers
+                .authorize(&a, &["write".into()], &bearer(&good), "")
+                .await
+                .unwrap_err(),
+            Refusal::Forbidden
+        );
+        let other_aud = token(&pool.keys.lock().unwrap()[0], "elsewhere", "");
+        let stranger = token(&SigningKey::generate().unwrap(), "aud", "");
+        for bad in [other_aud.as_str(), stranger.as_str(), "x.y.z"] {
+            assert_eq!(
+                authorizers
+                    .authorize(&a, &[], &bearer(bad), "")
+                    .await
+                    .unwrap_err(),
+                Refusal::Unauthorized
+            );
+        }
+        assert_eq!(
+            authorizers
+                .authorize(&a, &[], &HeaderMap::new(), "")
+                .await
+                .unwrap_err(),
+            Refusal::Unauthorized
+        );
+        // The keys were read once for all of that (the stranger's kid may cause one refresh).
+        assert!(pool.reads.load(Ordering::SeqCst) <= 2);
+    }
+
+    #[tokio::test]
+    async fn withdrawn_keys_stop_verifying_after_their_ttl() {
+        let key = SigningKey::generate().unwrap();
+        let good = {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            key.sign(&json!({"iss": ISSUER, "aud": "aud", "exp": now + 600}))
+                .unwrap()
+        };
+        let pool = Arc::new(Pool {
+            keys: Mutex::new(vec![key]),
+            reads: AtomicUsize::new(0),
+        });
+        let a = pool_authorizer();
+        // A long lifetime: the cached key still verifies after the pool dropped it.
+        let cached = JwtAuthorizers::new(pool.clone(), Arc::new(NoRemote));
+        assert!(cached.authorize(&a, &[], &bearer(&good), "").await.is_ok());
+        // No lifetime: every request reads the keys again.
+        let fresh = JwtAuthorizers::new(pool.clone(), Arc::new(NoRemote))
+            .with_ttls(Duration::ZERO, Duration::ZERO);
+        assert!(fresh.authorize(&a, &[], &bearer(&good), "").await.is_ok());
+        pool.keys.lock().unwrap().clear();
+        assert!(cached.authorize(&a, &[], &bearer(&good), "").await.is_ok());
+        assert_eq!(
+            fresh
+                .authorize(&a, &[], &bearer(&good), "")
+                .await
+                .unwrap_err(),
+            Refusal::Unauthorized
+        );
+    }
 
     fn authorizer(source: &str) -> AuthorizerRecord {
         AuthorizerRecord {
