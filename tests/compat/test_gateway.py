@@ -3,11 +3,13 @@ HTTP: APIs, routes, integrations, JWT authorizers and stages as botocore parses 
 Gateway's errors (NotFound, BadRequest, Conflict), and requests served by a real Python
 function — payload formats 2.0 and 1.0, path parameters, greedy routes and `$default`, route
 selection, named and `$default` stages, Host and path addressing, function errors (502),
-malformed answers (502), integration timeouts (503) and Not Found."""
+malformed answers (502), integration timeouts (503), throttling (429) and Not Found."""
 
 import json
 import signal
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -341,3 +343,29 @@ def test_function_deleted_meanwhile(server, gw):
     server.client("lambda").delete_function(FunctionName=fn)
     r = call(server, api_id, "/")
     assert (r.status, r.json()) == (500, {"message": "Internal Server Error"})
+
+
+def test_throttling(server, gw):
+    """Rate 50/s, burst 10: a burst of 200 requests is admitted as the bucket allows, the rest
+    answered 429; a route set to zero admits nothing. Admitted requests reach a route without
+    an integration (404), so no function runs."""
+    api_id = http_api(gw)["ApiId"]
+    for key in ("GET /t", "GET /closed"):
+        gw.create_route(ApiId=api_id, RouteKey=key)
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True,
+                    DefaultRouteSettings={"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 10},
+                    RouteSettings={"GET /closed": {"ThrottlingRateLimit": 0.0, "ThrottlingBurstLimit": 0}})
+    start = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda _: call(server, api_id, "/t"), range(200)))
+    elapsed = time.monotonic() - start
+    statuses = [r.status for r in replies]
+    admitted, throttled = statuses.count(404), statuses.count(429)
+    assert admitted + throttled == 200, statuses
+    bucket = min(200, 10 + 50 * elapsed)
+    assert 10 <= admitted <= bucket + 1, (admitted, elapsed)
+    assert admitted >= 0.8 * bucket - 2, (admitted, elapsed)
+    assert next(r for r in replies if r.status == 429).json() == {"message": "Too Many Requests"}
+    for _ in range(3):
+        r = call(server, api_id, "/closed")
+        assert (r.status, r.json()) == (429, {"message": "Too Many Requests"})

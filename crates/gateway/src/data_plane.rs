@@ -5,9 +5,11 @@
 //! 1. **stage**: the path's first segment if the API has a stage of that name (with
 //!    `AutoDeploy`), else the `$default` stage with the whole path; else Not Found.
 //! 2. **route**: the most specific match ([`crate::route_key::select`]); else Not Found.
-//! 3. **authorize**: `NONE` passes; `JWT` through the route's authorizer ([`crate::jwt`]);
+//! 3. **throttle**: the route's or the stage's token bucket ([`crate::throttle`]), 429 when
+//!    empty — before anything costly.
+//! 4. **authorize**: `NONE` passes; `JWT` through the route's authorizer ([`crate::jwt`]);
 //!    `AWS_IAM` and `CUSTOM` are refused (403) until their slices land — never let through.
-//! 4. **integrate**: the event in the integration's payload format, the function invoked
+//! 5. **integrate**: the event in the integration's payload format, the function invoked
 //!    through [`crate::integration::invoke`], its answer mapped back ([`crate::events`]).
 //!
 //! Nothing here is SigV4: the front end never sends these requests to the AWS pipeline.
@@ -177,6 +179,9 @@ impl GatewayService {
         else {
             return Ok(not_found());
         };
+        if !self.throttle.admit(&api_id, &stage, &route.route_key) {
+            return Ok(message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
+        }
         let raw_query = parts.uri.query().unwrap_or("").to_owned();
         let jwt = match route.authorization_type {
             AuthorizationType::None => None,

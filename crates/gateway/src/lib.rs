@@ -14,6 +14,7 @@
 //! - [`jwt`]: JWT authorizers over `rampart_identity`'s verifier; [`fetch`]: OpenID discovery
 //!   of external issuers' keys.
 //! - [`integration`]: the one call into `rampart_functions::Invoker`.
+//! - [`throttle`]: the stages' and routes' token buckets.
 //! - [`data_plane`]: one request from stage to response.
 //! - [`error`]: [`GatewayError`], one variant per AWS error code.
 //!
@@ -32,6 +33,7 @@ pub mod jwt;
 pub mod records;
 pub mod route_key;
 pub mod service;
+pub mod throttle;
 
 pub use api::{OPERATIONS, PROTOCOL};
 pub use data_plane::Addressed;

@@ -144,8 +144,8 @@ pub struct AuthorizerRecord {
     pub audience: Vec<String>,
 }
 
-/// Throttling and logging settings of a stage or of one route in it. Stored and answered now;
-/// throttling is enforced by a later slice.
+/// Throttling and logging settings of a stage or of one route in it (throttling enforced by
+/// [`crate::throttle`]; logging settings only stored and answered).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouteSettings {
     #[serde(default)]

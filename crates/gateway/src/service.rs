@@ -18,6 +18,8 @@ pub struct GatewayService {
     pub(crate) endpoint: String,
     pub(crate) invoker: Arc<Invoker>,
     pub(crate) jwt: JwtAuthorizers,
+    /// This node's throttling buckets.
+    pub(crate) throttle: crate::throttle::Throttle,
 }
 
 impl GatewayService {
@@ -38,6 +40,7 @@ impl GatewayService {
             endpoint,
             invoker,
             jwt: JwtAuthorizers::new(local, Arc::new(DiscoveryFetcher::new())),
+            throttle: Default::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Stages: CreateStage, GetStages, GetStage, DeleteStage. A stage with `AutoDeploy` serves the
 //! API's current routes; deployments are not made yet, so a stage without it is stored and
-//! answers Not Found, as an undeployed stage does. Throttling settings are stored and answered
-//! now, enforced by a later slice.
+//! answers Not Found, as an undeployed stage does. Throttling settings are enforced by the
+//! data plane ([`crate::throttle`]); logging settings are stored and answered only.
 
 use std::collections::BTreeMap;
 
