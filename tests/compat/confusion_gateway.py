@@ -85,6 +85,7 @@ class ApiIds:
     integration: str
     authorizer: str
     stage: str = "$default"
+    request_authorizer: str = ""
 
 
 def caller_policy(region, own_api) -> str:

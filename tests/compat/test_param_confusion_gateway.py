@@ -38,8 +38,8 @@ ISSUER = "https://issuer.example.com/pool"
 
 
 def full_api(gw, fn):
-    """An API with one route (JWT, targeting its integration), integration, authorizer and
-    `$default` stage."""
+    """An API with a JWT route and a CUSTOM route on its integration, a JWT and a REQUEST
+    authorizer, and a `$default` stage."""
     api = http_api(gw)["ApiId"]
     integration = gw.create_integration(ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=fn,
                                         PayloadFormatVersion="2.0")["IntegrationId"]
@@ -48,8 +48,15 @@ def full_api(gw, fn):
                                       JwtConfiguration={"Issuer": ISSUER, "Audience": ["aud"]})["AuthorizerId"]
     route = gw.create_route(ApiId=api, RouteKey="GET /r/{id}", Target="integrations/" + integration,
                             AuthorizationType="JWT", AuthorizerId=authorizer)["RouteId"]
+    request_authorizer = gw.create_authorizer(ApiId=api, AuthorizerType="REQUEST", Name="lambda",
+                                              IdentitySource=["$request.header.X-Token"], AuthorizerUri=fn,
+                                              AuthorizerPayloadFormatVersion="2.0",
+                                              EnableSimpleResponses=True)["AuthorizerId"]
+    gw.create_route(ApiId=api, RouteKey="GET /custom", Target="integrations/" + integration,
+                    AuthorizationType="CUSTOM", AuthorizerId=request_authorizer)
     gw.create_stage(ApiId=api, StageName="$default", AutoDeploy=True)
-    return ApiIds(api=api, route=route, integration=integration, authorizer=authorizer)
+    return ApiIds(api=api, route=route, integration=integration, authorizer=authorizer,
+                  request_authorizer=request_authorizer)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +125,7 @@ def test_victims_integration_and_authorizer_cannot_be_referenced(server, world):
     for body in (
         {"routeKey": "GET /x1", "target": "integrations/" + v.integration},
         {"routeKey": "GET /x2", "authorizationType": "JWT", "authorizerId": v.authorizer},
+        {"routeKey": "GET /x3", "authorizationType": "CUSTOM", "authorizerId": v.request_authorizer},
     ):
         r = send(server, caller, "POST", p(own.api, "routes"), body=body)
         assert r.code == "BadRequestException", f"{body}: {r}"

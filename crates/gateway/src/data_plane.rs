@@ -7,8 +7,9 @@
 //! 2. **route**: the most specific match ([`crate::route_key::select`]); else Not Found.
 //! 3. **throttle**: the route's or the stage's token bucket ([`crate::throttle`]), 429 when
 //!    empty — before anything costly.
-//! 4. **authorize**: `NONE` passes; `JWT` through the route's authorizer ([`crate::jwt`]);
-//!    `AWS_IAM` and `CUSTOM` are refused (403) until their slices land — never let through.
+//! 4. **authorize**: `NONE` passes; `JWT` through the route's JWT authorizer ([`crate::jwt`]);
+//!    `CUSTOM` through its Lambda authorizer ([`crate::lambda_authorizer`]); `AWS_IAM` is
+//!    refused (403) until SigV4 routes land — never let through.
 //! 5. **integrate**: the event in the integration's payload format, the function invoked
 //!    through [`crate::integration::invoke`], its answer mapped back ([`crate::events`]).
 //!
@@ -25,6 +26,7 @@ use time::OffsetDateTime;
 use crate::events::{self, RequestFacts};
 use crate::integration::{self, IntegrationFailure};
 use crate::jwt::Refusal;
+use crate::lambda_authorizer::Verdict;
 use crate::records::{
     self, child_key, ns, ApiRecord, AuthorizationType, AuthorizerRecord, IntegrationRecord,
     RouteRecord, StageRecord,
@@ -183,61 +185,8 @@ impl GatewayService {
             return Ok(message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
         }
         let raw_query = parts.uri.query().unwrap_or("").to_owned();
-        let jwt = match route.authorization_type {
-            AuthorizationType::None => None,
-            AuthorizationType::Jwt => {
-                let Some(id) = &route.authorizer_id else {
-                    return Ok(refusal(Refusal::Unauthorized));
-                };
-                let authorizer: Option<records::Stored<AuthorizerRecord>> = records::load(
-                    self.store.as_ref(),
-                    ns::AUTHORIZERS,
-                    &child_key(&api_id, id),
-                )
-                .await?;
-                let Some(authorizer) = authorizer else {
-                    return Ok(refusal(Refusal::Unauthorized));
-                };
-                match self
-                    .jwt
-                    .authorize(
-                        &authorizer.record,
-                        &route.authorization_scopes,
-                        &parts.headers,
-                        &raw_query,
-                    )
-                    .await
-                {
-                    Ok(context) => Some(context),
-                    Err(r) => return Ok(refusal(r)),
-                }
-            }
-            // Fail closed until SigV4 routes and Lambda authorizers are served.
-            AuthorizationType::AwsIam | AuthorizationType::Custom => {
-                return Ok(message(StatusCode::FORBIDDEN, "Forbidden"))
-            }
-        };
-        let Some(integration_id) = route.integration_id() else {
-            return Ok(not_found());
-        };
-        let integration: Option<records::Stored<IntegrationRecord>> = records::load(
-            self.store.as_ref(),
-            ns::INTEGRATIONS,
-            &child_key(&api_id, integration_id),
-        )
-        .await?;
-        let Some(integration) = integration else {
-            return Ok(not_found());
-        };
-        let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return Ok(message(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request Entity Too Large",
-                ))
-            }
-        };
+        // What the events say about the request, gathered before authorization: a Lambda
+        // authorizer gets the same view (without the body).
         let host = parts
             .headers
             .get(http::header::HOST)
@@ -262,7 +211,13 @@ impl GatewayService {
             HeaderValue::from_static(if addressed.https { "https" } else { "http" }),
         );
         let protocol = format!("{:?}", parts.version);
-        let facts = RequestFacts {
+        // The route's ARN: what IAM policies of Lambda authorizers name, and the invocations'
+        // source.
+        let route_arn = format!(
+            "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+            self.region, self.account_id, api_id, stage.stage_name, method, path
+        );
+        let mut facts = RequestFacts {
             account_id: &self.account_id,
             api_id: &api_id,
             domain_name: &domain_name,
@@ -273,28 +228,107 @@ impl GatewayService {
             raw_path: &raw_path,
             raw_query: &raw_query,
             headers: &headers,
-            body: &body,
+            body: &[],
             protocol: &protocol,
             source_ip: &source_ip,
             path_parameters: &path_parameters,
             stage_variables: &stage.stage_variables,
-            jwt: jwt.as_ref(),
+            jwt: None,
+            lambda: None,
             time: OffsetDateTime::now_utc(),
         };
+        let mut jwt = None;
+        let mut lambda = None;
+        match route.authorization_type {
+            AuthorizationType::None => {}
+            AuthorizationType::Jwt | AuthorizationType::Custom => {
+                let Some(id) = &route.authorizer_id else {
+                    return Ok(refusal(Refusal::Unauthorized));
+                };
+                let authorizer: Option<records::Stored<AuthorizerRecord>> = records::load(
+                    self.store.as_ref(),
+                    ns::AUTHORIZERS,
+                    &child_key(&api_id, id),
+                )
+                .await?;
+                let Some(authorizer) = authorizer else {
+                    return Ok(refusal(Refusal::Unauthorized));
+                };
+                let authorizer = authorizer.record;
+                match (route.authorization_type, &authorizer.request) {
+                    (AuthorizationType::Jwt, None) => {
+                        match self
+                            .jwt
+                            .authorize(
+                                &authorizer,
+                                &route.authorization_scopes,
+                                &parts.headers,
+                                &raw_query,
+                            )
+                            .await
+                        {
+                            Ok(context) => jwt = Some(context),
+                            Err(r) => return Ok(refusal(r)),
+                        }
+                    }
+                    (AuthorizationType::Custom, Some(_)) => {
+                        match self
+                            .lambda_authorizers
+                            .authorize(self, &authorizer, &facts, &route_arn)
+                            .await
+                        {
+                            Verdict::Allow(context) => lambda = Some(context),
+                            Verdict::Refuse(r) => return Ok(refusal(r)),
+                            Verdict::Failed => {
+                                return Ok(message(
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    "Internal Server Error",
+                                ))
+                            }
+                        }
+                    }
+                    // A route and an authorizer of different kinds (the management API
+                    // refuses it; a record changed under it): refuse.
+                    _ => return Ok(refusal(Refusal::Unauthorized)),
+                }
+            }
+            // Fail closed until SigV4 routes are served.
+            AuthorizationType::AwsIam => return Ok(message(StatusCode::FORBIDDEN, "Forbidden")),
+        }
+        let Some(integration_id) = route.integration_id() else {
+            return Ok(not_found());
+        };
+        let integration: Option<records::Stored<IntegrationRecord>> = records::load(
+            self.store.as_ref(),
+            ns::INTEGRATIONS,
+            &child_key(&api_id, integration_id),
+        )
+        .await?;
+        let Some(integration) = integration else {
+            return Ok(not_found());
+        };
+        let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return Ok(message(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request Entity Too Large",
+                ))
+            }
+        };
+        facts.body = &body;
+        facts.jwt = jwt.as_ref();
+        facts.lambda = lambda.as_ref();
         let v2 = integration.record.payload_format_version == "2.0";
         let event = if v2 {
             events::event_v2(&facts)
         } else {
             events::event_v1(&facts)
         };
-        let source_arn = format!(
-            "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
-            self.region, self.account_id, api_id, stage.stage_name, method, path
-        );
         let payload = match integration::invoke(
             self,
             &integration.record,
-            &source_arn,
+            &route_arn,
             Bytes::from(event.to_string()),
         )
         .await
@@ -323,7 +357,7 @@ fn integration_failure(failure: &IntegrationFailure) -> http::Response<Body> {
             tracing::warn!(reason = %why, "the integration's function was not invoked");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
-        IntegrationFailure::FunctionError => {
+        IntegrationFailure::FunctionError(_) => {
             message(StatusCode::BAD_GATEWAY, "Internal Server Error")
         }
         IntegrationFailure::Timeout => {

@@ -20,6 +20,14 @@ pub struct JwtContext {
     pub scopes: Option<Vec<String>>,
 }
 
+/// What a Lambda authorizer established: its answer's `context`, and `principalId` for an
+/// IAM-policy answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LambdaContext {
+    pub context: Map<String, Value>,
+    pub principal_id: Option<String>,
+}
+
 /// Everything an event is built from.
 #[derive(Debug, Clone)]
 pub struct RequestFacts<'a> {
@@ -44,6 +52,7 @@ pub struct RequestFacts<'a> {
     pub path_parameters: &'a [(String, String)],
     pub stage_variables: &'a BTreeMap<String, String>,
     pub jwt: Option<&'a JwtContext>,
+    pub lambda: Option<&'a LambdaContext>,
     pub time: OffsetDateTime,
 }
 
@@ -190,6 +199,9 @@ pub fn event_v2(facts: &RequestFacts<'_>) -> Value {
             "jwt": { "claims": jwt.claims, "scopes": jwt.scopes },
         });
     }
+    if let Some(lambda) = facts.lambda {
+        request_context["authorizer"] = json!({ "lambda": lambda.context });
+    }
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
     event.insert("routeKey".into(), json!(facts.route_key));
@@ -254,9 +266,16 @@ pub fn event_v1(facts: &RequestFacts<'_>) -> Value {
             json!(lists)
         }
     };
-    let authorizer = match facts.jwt {
-        Some(jwt) => json!({ "claims": jwt.claims, "scopes": jwt.scopes }),
-        None => json!({ "claims": null, "scopes": null }),
+    let authorizer = match (facts.jwt, facts.lambda) {
+        (Some(jwt), _) => json!({ "claims": jwt.claims, "scopes": jwt.scopes }),
+        // A Lambda authorizer's context keys, beside its principal.
+        (None, Some(lambda)) => {
+            let mut map = lambda.context.clone();
+            map.insert("principalId".into(), json!(lambda.principal_id));
+            map.insert("integrationLatency".into(), json!(0));
+            Value::Object(map)
+        }
+        (None, None) => json!({ "claims": null, "scopes": null }),
     };
     json!({
         "version": "1.0",

@@ -390,6 +390,7 @@ mod tests {
             identity_source: vec![source.into()],
             issuer: "https://issuer".into(),
             audience: vec!["aud".into()],
+            request: None,
         }
     }
 

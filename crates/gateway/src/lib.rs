@@ -13,12 +13,14 @@
 //! - [`events`]: payload format 1.0/2.0 events and response mapping (pure).
 //! - [`jwt`]: JWT authorizers over `rampart_identity`'s verifier; [`fetch`]: OpenID discovery
 //!   of external issuers' keys.
+//! - [`lambda_authorizer`]: REQUEST authorizers: identity sources, the authorizer event, simple
+//!   and IAM-policy answers (decided by `rampart_policy`), the answer cache.
 //! - [`integration`]: the one call into `rampart_functions::Invoker`.
 //! - [`throttle`]: the stages' and routes' token buckets.
 //! - [`data_plane`]: one request from stage to response.
 //! - [`error`]: [`GatewayError`], one variant per AWS error code.
 //!
-//! Layering: depends on `rampart-functions`, `rampart-identity`, `rampart-store`,
+//! Layering: depends on `rampart-functions`, `rampart-identity`, `rampart-policy`, `rampart-store`,
 //! `rampart-wire` and `rampart-core`; Rampart's own issuers come in through
 //! [`jwt::LocalIssuers`], which the server implements over the user pools.
 
@@ -30,6 +32,7 @@ pub mod fetch;
 pub mod ids;
 pub mod integration;
 pub mod jwt;
+pub mod lambda_authorizer;
 pub mod records;
 pub mod route_key;
 pub mod service;

@@ -133,15 +133,47 @@ pub struct IntegrationRecord {
     pub integration_method: String,
 }
 
-/// A JWT authorizer.
+/// An authorizer: JWT (issuer and audiences) or REQUEST (a Lambda function, `request`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizerRecord {
     pub authorizer_id: String,
     pub name: String,
-    /// Where the token is: `$request.header.Authorization` and the like.
+    /// Where the token or the identity is: `$request.header.Authorization` and the like.
     pub identity_source: Vec<String>,
+    /// JWT: the exact `iss`.
+    #[serde(default)]
     pub issuer: String,
+    /// JWT: the accepted `aud`/`client_id` values.
+    #[serde(default)]
     pub audience: Vec<String>,
+    /// Set for a REQUEST (Lambda) authorizer.
+    #[serde(default)]
+    pub request: Option<RequestAuthorizer>,
+}
+
+impl AuthorizerRecord {
+    /// `JWT` or `REQUEST`.
+    pub fn authorizer_type(&self) -> &'static str {
+        match self.request {
+            Some(_) => "REQUEST",
+            None => "JWT",
+        }
+    }
+}
+
+/// What a REQUEST authorizer runs and how it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestAuthorizer {
+    /// `AuthorizerUri` as given.
+    pub authorizer_uri: String,
+    /// The function's name, read from the URI once at creation.
+    pub function_name: String,
+    /// `1.0` or `2.0`: the event it gets.
+    pub payload_format_version: String,
+    /// 2.0 only: `{"isAuthorized": …, "context": …}` instead of an IAM policy.
+    pub enable_simple_responses: bool,
+    /// How long an answer is reused for the same identity values (0: never).
+    pub ttl_seconds: u32,
 }
 
 /// Throttling and logging settings of a stage or of one route in it (throttling enforced by

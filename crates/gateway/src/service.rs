@@ -18,6 +18,8 @@ pub struct GatewayService {
     pub(crate) endpoint: String,
     pub(crate) invoker: Arc<Invoker>,
     pub(crate) jwt: JwtAuthorizers,
+    /// This node's cache of Lambda authorizers' answers.
+    pub(crate) lambda_authorizers: crate::lambda_authorizer::LambdaAuthorizers,
     /// This node's throttling buckets.
     pub(crate) throttle: crate::throttle::Throttle,
 }
@@ -40,6 +42,7 @@ impl GatewayService {
             endpoint,
             invoker,
             jwt: JwtAuthorizers::new(local, Arc::new(DiscoveryFetcher::new())),
+            lambda_authorizers: Default::default(),
             throttle: Default::default(),
         }
     }

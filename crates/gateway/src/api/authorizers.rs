@@ -1,7 +1,10 @@
-//! Authorizers: CreateAuthorizer, GetAuthorizers, GetAuthorizer, DeleteAuthorizer. JWT
-//! authorizers only (REQUEST authorizers come with Lambda authorizers, a later slice). The
-//! issuer must be `https://`, but for Rampart's own pools and issuers on this host's loopback,
-//! whose keys never cross a network.
+//! Authorizers: CreateAuthorizer, GetAuthorizers, GetAuthorizer, DeleteAuthorizer.
+//!
+//! - JWT: an issuer and audiences. The issuer must be `https://`, but for Rampart's own pools
+//!   and issuers on this host's loopback, whose keys never cross a network.
+//! - REQUEST: a Lambda function of this account and region (`AuthorizerUri`), the payload
+//!   format it gets (1.0 or 2.0), simple responses (2.0 only) or IAM policies, and how long an
+//!   answer is reused for the same identity values.
 
 use rampart_store::{request_audit, Expect};
 use rampart_wire::service::RestInput;
@@ -11,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::wire;
 use super::{child_id, Call, GatewayOperation, NamedApi};
 use crate::error::GatewayError;
-use crate::records::{self, child_key, ns, AuthorizerRecord, RouteRecord};
+use crate::records::{self, child_key, ns, AuthorizerRecord, RequestAuthorizer, RouteRecord};
 use crate::GatewayService;
 
 #[derive(Serialize, Deserialize, Default)]
@@ -28,21 +31,35 @@ struct JwtConfiguration {
 #[serde(rename_all = "camelCase")]
 struct AuthorizerShape<'a> {
     authorizer_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer_payload_format_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer_result_ttl_in_seconds: Option<u32>,
     authorizer_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer_uri: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_simple_responses: Option<bool>,
     identity_source: &'a [String],
-    jwt_configuration: JwtConfiguration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwt_configuration: Option<JwtConfiguration>,
     name: &'a str,
 }
 
 fn shape(a: &AuthorizerRecord) -> AuthorizerShape<'_> {
+    let r = a.request.as_ref();
     AuthorizerShape {
         authorizer_id: &a.authorizer_id,
-        authorizer_type: "JWT",
+        authorizer_payload_format_version: r.map(|r| r.payload_format_version.as_str()),
+        authorizer_result_ttl_in_seconds: r.map(|r| r.ttl_seconds),
+        authorizer_type: a.authorizer_type(),
+        authorizer_uri: r.map(|r| r.authorizer_uri.as_str()),
+        enable_simple_responses: r.map(|r| r.enable_simple_responses),
         identity_source: &a.identity_source,
-        jwt_configuration: JwtConfiguration {
+        jwt_configuration: r.is_none().then(|| JwtConfiguration {
             audience: Some(a.audience.clone()),
             issuer: Some(a.issuer.clone()),
-        },
+        }),
         name: &a.name,
     }
 }
@@ -54,6 +71,11 @@ struct CreateAuthorizerBody {
     identity_source: Option<Vec<String>>,
     jwt_configuration: Option<JwtConfiguration>,
     name: Option<String>,
+    authorizer_uri: Option<String>,
+    authorizer_payload_format_version: Option<String>,
+    enable_simple_responses: Option<bool>,
+    authorizer_result_ttl_in_seconds: Option<i64>,
+    authorizer_credentials_arn: Option<String>,
 }
 
 /// Whether `host` is this machine's loopback.
@@ -65,26 +87,127 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `$request.header.<name>`, `$request.querystring.<name>` or `$stageVariables.<name>` (the
+/// last only for REQUEST authorizers).
+fn valid_source(source: &str, request: bool) -> bool {
+    let name = source
+        .strip_prefix("$request.header.")
+        .or_else(|| source.strip_prefix("$request.querystring."))
+        .or_else(|| {
+            request
+                .then(|| source.strip_prefix("$stageVariables."))
+                .flatten()
+        });
+    name.is_some_and(|n| !n.is_empty() && http::HeaderName::from_bytes(n.as_bytes()).is_ok())
+}
+
+/// What the request configures, checked.
+enum Kind {
+    Jwt {
+        issuer: String,
+        audience: Vec<String>,
+    },
+    Request(RequestAuthorizer),
+}
+
 pub(crate) struct CreateAuthorizer {
     named: NamedApi,
     name: String,
     identity_source: Vec<String>,
-    issuer: String,
-    audience: Vec<String>,
+    kind: Kind,
+}
+
+fn decode_jwt(body: &CreateAuthorizerBody, sources: &[String]) -> Result<Kind, GatewayError> {
+    if sources.len() != 1 || !sources.iter().all(|s| valid_source(s, false)) {
+        return Err(GatewayError::BadRequest(
+            "Invalid identity source: a JWT authorizer takes one, $request.header.<name> or $request.querystring.<name>."
+                .into(),
+        ));
+    }
+    let jwt = body.jwt_configuration.as_ref();
+    let issuer = jwt.and_then(|j| j.issuer.clone()).ok_or_else(|| {
+        GatewayError::BadRequest("JwtConfiguration.Issuer is required for JWT authorizers.".into())
+    })?;
+    wire::check_length(&issuer, "issuer", 1, 2048)?;
+    let audience = jwt.and_then(|j| j.audience.clone()).unwrap_or_default();
+    if audience.is_empty() || audience.iter().any(|a| a.is_empty()) {
+        return Err(GatewayError::BadRequest(
+            "JwtConfiguration.Audience must name at least one audience.".into(),
+        ));
+    }
+    Ok(Kind::Jwt { issuer, audience })
+}
+
+fn decode_request(body: &CreateAuthorizerBody, sources: &[String]) -> Result<Kind, GatewayError> {
+    if body.authorizer_credentials_arn.is_some() {
+        return Err(GatewayError::BadRequest(
+            "AuthorizerCredentialsArn is not supported by this Rampart host yet.".into(),
+        ));
+    }
+    let uri = body.authorizer_uri.clone().ok_or_else(|| {
+        GatewayError::BadRequest("AuthorizerUri is required for REQUEST authorizers.".into())
+    })?;
+    let version =
+        match body.authorizer_payload_format_version.as_deref() {
+            Some(v @ ("1.0" | "2.0")) => v.to_owned(),
+            Some(other) => {
+                return Err(GatewayError::BadRequest(format!(
+                    "Invalid authorizer payload format version: {other}. Use 1.0 or 2.0."
+                )))
+            }
+            None => return Err(GatewayError::BadRequest(
+                "AuthorizerPayloadFormatVersion is required for REQUEST authorizers of HTTP APIs."
+                    .into(),
+            )),
+        };
+    let simple = body.enable_simple_responses.unwrap_or(false);
+    if simple && version != "2.0" {
+        return Err(GatewayError::BadRequest(
+            "Simple responses are only supported with authorizer payload format version 2.0."
+                .into(),
+        ));
+    }
+    let ttl = body.authorizer_result_ttl_in_seconds.unwrap_or(0);
+    if !(0..=3600).contains(&ttl) {
+        return Err(GatewayError::BadRequest(
+            "Invalid input: authorizerResultTtlInSeconds must be between 0 and 3600.".into(),
+        ));
+    }
+    if !sources.iter().all(|s| valid_source(s, true)) {
+        return Err(GatewayError::BadRequest(
+            "Invalid identity source: use $request.header.<name>, $request.querystring.<name> or $stageVariables.<name>."
+                .into(),
+        ));
+    }
+    // Cached answers are keyed by the identity values: without any, one caller's answer
+    // would be every caller's.
+    if ttl > 0 && sources.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "An identity source is required when authorizer caching is enabled.".into(),
+        ));
+    }
+    Ok(Kind::Request(RequestAuthorizer {
+        authorizer_uri: uri,
+        function_name: String::new(), // read from the URI in execute, with the region
+        payload_format_version: version,
+        enable_simple_responses: simple,
+        ttl_seconds: ttl as u32,
+    }))
 }
 
 #[async_trait::async_trait]
 impl GatewayOperation for CreateAuthorizer {
     fn decode(input: &RestInput) -> Result<Self, GatewayError> {
         let body: CreateAuthorizerBody = wire::decode(&input.body)?;
-        match body.authorizer_type.as_deref() {
-            Some("JWT") => {}
-            Some("REQUEST") => {
-                return Err(GatewayError::BadRequest(
-                    "REQUEST (Lambda) authorizers are not supported by this Rampart host yet."
-                        .into(),
-                ))
-            }
+        let name = body
+            .name
+            .clone()
+            .ok_or_else(|| GatewayError::BadRequest("Invalid input: name is required.".into()))?;
+        wire::check_length(&name, "name", 1, 128)?;
+        let identity_source = body.identity_source.clone().unwrap_or_default();
+        let kind = match body.authorizer_type.as_deref() {
+            Some("JWT") => decode_jwt(&body, &identity_source)?,
+            Some("REQUEST") => decode_request(&body, &identity_source)?,
             Some(other) => {
                 return Err(GatewayError::BadRequest(format!(
                     "Invalid authorizer type: {other}"
@@ -95,45 +218,12 @@ impl GatewayOperation for CreateAuthorizer {
                     "Invalid input: authorizerType is required.".into(),
                 ))
             }
-        }
-        let name = body
-            .name
-            .ok_or_else(|| GatewayError::BadRequest("Invalid input: name is required.".into()))?;
-        wire::check_length(&name, "name", 1, 128)?;
-        let identity_source = body.identity_source.unwrap_or_default();
-        let valid_source = |s: &String| {
-            let name = s
-                .strip_prefix("$request.header.")
-                .or_else(|| s.strip_prefix("$request.querystring."));
-            name.is_some_and(|n| {
-                !n.is_empty() && http::HeaderName::from_bytes(n.as_bytes()).is_ok()
-            })
         };
-        if identity_source.len() != 1 || !identity_source.iter().all(valid_source) {
-            return Err(GatewayError::BadRequest(
-                "Invalid identity source: a JWT authorizer takes one, $request.header.<name> or $request.querystring.<name>."
-                    .into(),
-            ));
-        }
-        let jwt = body.jwt_configuration.unwrap_or_default();
-        let issuer = jwt.issuer.ok_or_else(|| {
-            GatewayError::BadRequest(
-                "JwtConfiguration.Issuer is required for JWT authorizers.".into(),
-            )
-        })?;
-        wire::check_length(&issuer, "issuer", 1, 2048)?;
-        let audience = jwt.audience.unwrap_or_default();
-        if audience.is_empty() || audience.iter().any(|a| a.is_empty()) {
-            return Err(GatewayError::BadRequest(
-                "JwtConfiguration.Audience must name at least one audience.".into(),
-            ));
-        }
         Ok(CreateAuthorizer {
             named: NamedApi::decode(input)?,
             name,
             identity_source,
-            issuer,
-            audience,
+            kind,
         })
     }
 
@@ -144,27 +234,27 @@ impl GatewayOperation for CreateAuthorizer {
 
     async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
         let api = self.named.found()?;
-        let uri: http::Uri = self
-            .issuer
-            .parse()
-            .map_err(|_| GatewayError::BadRequest(format!("Invalid issuer: {}", self.issuer)))?;
-        let secure = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => svc.jwt.is_local(&self.issuer) || uri.host().is_some_and(is_loopback),
-            _ => false,
+        let (issuer, audience, request) = match self.kind {
+            Kind::Jwt { issuer, audience } => {
+                check_issuer(svc, &issuer)?;
+                (issuer, audience, None)
+            }
+            Kind::Request(mut r) => {
+                r.function_name = super::integrations::function_name(
+                    &r.authorizer_uri,
+                    &svc.region,
+                    &svc.account_id,
+                )?;
+                (String::new(), Vec::new(), Some(r))
+            }
         };
-        if !secure || uri.host().is_none() {
-            return Err(GatewayError::BadRequest(format!(
-                "Invalid issuer: {}. An issuer is an https URL (http only for this host's own pools and loopback).",
-                self.issuer
-            )));
-        }
         let authorizer = AuthorizerRecord {
             authorizer_id: crate::ids::child_id(),
             name: self.name,
             identity_source: self.identity_source,
-            issuer: self.issuer,
-            audience: self.audience,
+            issuer,
+            audience,
+            request,
         };
         let writes = vec![
             records::guard(api),
@@ -178,6 +268,24 @@ impl GatewayOperation for CreateAuthorizer {
         request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(201, &shape(&authorizer))
     }
+}
+
+/// An issuer is `https://`, or `http://` for this host's own pools and loopback.
+fn check_issuer(svc: &GatewayService, issuer: &str) -> Result<(), GatewayError> {
+    let uri: http::Uri = issuer
+        .parse()
+        .map_err(|_| GatewayError::BadRequest(format!("Invalid issuer: {issuer}")))?;
+    let secure = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => svc.jwt.is_local(issuer) || uri.host().is_some_and(is_loopback),
+        _ => false,
+    };
+    if !secure || uri.host().is_none() {
+        return Err(GatewayError::BadRequest(format!(
+            "Invalid issuer: {issuer}. An issuer is an https URL (http only for this host's own pools and loopback)."
+        )));
+    }
+    Ok(())
 }
 
 async fn load_authorizer(

@@ -125,26 +125,33 @@ async fn check_references(
     route: &RouteRecord,
 ) -> Result<(), GatewayError> {
     match (route.authorization_type, &route.authorizer_id) {
-        (AuthorizationType::Jwt, Some(id)) => {
+        (kind @ (AuthorizationType::Jwt | AuthorizationType::Custom), Some(id)) => {
             let found: Option<records::Stored<AuthorizerRecord>> =
                 records::load(svc.store.as_ref(), ns::AUTHORIZERS, &child_key(api_id, id)).await?;
-            if found.is_none() {
+            let Some(found) = found else {
                 return Err(GatewayError::BadRequest(format!(
                     "Unable to find Authorizer with id {id}"
                 )));
+            };
+            // JWT routes take JWT authorizers, CUSTOM routes REQUEST (Lambda) ones.
+            let wanted = if kind == AuthorizationType::Jwt {
+                "JWT"
+            } else {
+                "REQUEST"
+            };
+            if found.record.authorizer_type() != wanted {
+                return Err(GatewayError::BadRequest(format!(
+                    "Authorization type {} needs a {wanted} authorizer; {id} is {}.",
+                    kind.as_str(),
+                    found.record.authorizer_type()
+                )));
             }
         }
-        (AuthorizationType::Jwt, None) => {
-            return Err(GatewayError::BadRequest(
-                "An authorizerId is required for authorization type JWT.".into(),
-            ))
-        }
-        (AuthorizationType::Custom, _) => {
-            // CUSTOM needs a REQUEST (Lambda) authorizer, which this slice does not create.
-            return Err(GatewayError::BadRequest(
-                "Authorization type CUSTOM needs a REQUEST authorizer, which this Rampart host does not support yet."
-                    .into(),
-            ));
+        (kind @ (AuthorizationType::Jwt | AuthorizationType::Custom), None) => {
+            return Err(GatewayError::BadRequest(format!(
+                "An authorizerId is required for authorization type {}.",
+                kind.as_str()
+            )))
         }
         (_, Some(_)) => {
             return Err(GatewayError::BadRequest(

@@ -79,6 +79,7 @@ fn v2_event_matches_the_documented_example() {
         path_parameters: &params,
         stage_variables: &vars,
         jwt: Some(&jwt),
+        lambda: None,
         time: at_millis(1583348638390),
     };
     // AWS's example, but for two things it cannot agree with itself on: its `headers` leave
@@ -145,6 +146,7 @@ fn v2_event_leaves_out_what_the_request_lacks() {
         path_parameters: &[],
         stage_variables: &vars,
         jwt: None,
+        lambda: None,
         time: at_millis(0),
     };
     let e = event_v2(&facts);
@@ -191,6 +193,7 @@ fn v1_event_matches_the_documented_example() {
         path_parameters: &[],
         stage_variables: &vars,
         jwt: None,
+        lambda: None,
         time: at_millis(1583349317135),
     };
     // AWS's example, but: its headers leave out the user-agent header, its `extendedRequestId`
