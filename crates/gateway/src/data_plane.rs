@@ -8,8 +8,8 @@
 //! 3. **throttle**: the route's or the stage's token bucket ([`crate::throttle`]), 429 when
 //!    empty — before anything costly.
 //! 4. **authorize**: `NONE` passes; `JWT` through the route's JWT authorizer ([`crate::jwt`]);
-//!    `CUSTOM` through its Lambda authorizer ([`crate::lambda_authorizer`]); `AWS_IAM` is
-//!    refused (403) until SigV4 routes land — never let through.
+//!    `CUSTOM` through its Lambda authorizer ([`crate::lambda_authorizer`]); `AWS_IAM` by the
+//!    request's SigV4 signature and the signer's policies ([`crate::iam_auth`]).
 //! 5. **integrate**: the event in the integration's payload format, the function invoked
 //!    through [`crate::integration::invoke`], its answer mapped back ([`crate::events`]).
 //!
@@ -24,6 +24,7 @@ use http_body_util::{BodyExt, Limited};
 use time::OffsetDateTime;
 
 use crate::events::{self, RequestFacts};
+use crate::iam_auth::{IamRefusal, SignedRequest};
 use crate::integration::{self, IntegrationFailure};
 use crate::jwt::Refusal;
 use crate::lambda_authorizer::Verdict;
@@ -160,7 +161,7 @@ impl GatewayService {
         if api.record.disable_execute_api_endpoint {
             return Ok(message(StatusCode::FORBIDDEN, "Forbidden"));
         }
-        let (parts, body) = request.into_parts();
+        let (parts, mut body) = request.into_parts();
         let Some((stage, path, raw_path)) =
             stage_for(self, &api_id, &addressed, parts.uri.path()).await?
         else {
@@ -235,10 +236,12 @@ impl GatewayService {
             stage_variables: &stage.stage_variables,
             jwt: None,
             lambda: None,
+            iam: None,
             time: OffsetDateTime::now_utc(),
         };
         let mut jwt = None;
         let mut lambda = None;
+        let mut signer = None;
         match route.authorization_type {
             AuthorizationType::None => {}
             AuthorizationType::Jwt | AuthorizationType::Custom => {
@@ -292,8 +295,31 @@ impl GatewayService {
                     _ => return Ok(refusal(Refusal::Unauthorized)),
                 }
             }
-            // Fail closed until SigV4 routes are served.
-            AuthorizationType::AwsIam => return Ok(message(StatusCode::FORBIDDEN, "Forbidden")),
+            AuthorizationType::AwsIam => {
+                // The signature covers the body: read it first.
+                let Some(iam) = self.iam.get() else {
+                    return Ok(message(StatusCode::FORBIDDEN, "Forbidden"));
+                };
+                let bytes = match read_body(body).await {
+                    Ok(bytes) => bytes,
+                    Err(response) => return Ok(response),
+                };
+                let signed = SignedRequest {
+                    method: &method,
+                    authority: parts.uri.authority().map(|a| a.as_str()),
+                    path: parts.uri.path(),
+                    query: &raw_query,
+                    headers: &parts.headers,
+                    body: &bytes,
+                    source_ip: addressed.peer.map(|p| p.ip()),
+                    secure: addressed.https,
+                };
+                match iam.authorize(&signed, &route_arn).await {
+                    Ok(caller) => signer = Some(caller),
+                    Err(refusal) => return Ok(iam_refusal(refusal)),
+                }
+                body = Body::from(bytes);
+            }
         }
         let Some(integration_id) = route.integration_id() else {
             return Ok(not_found());
@@ -307,16 +333,12 @@ impl GatewayService {
         let Some(integration) = integration else {
             return Ok(not_found());
         };
-        let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return Ok(message(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request Entity Too Large",
-                ))
-            }
+        let body = match read_body(body).await {
+            Ok(bytes) => bytes,
+            Err(response) => return Ok(response),
         };
         facts.body = &body;
+        facts.iam = signer.as_ref();
         facts.jwt = jwt.as_ref();
         facts.lambda = lambda.as_ref();
         let v2 = integration.record.payload_format_version == "2.0";
@@ -347,6 +369,36 @@ impl GatewayService {
                 tracing::debug!(reason = e.0, api = %api_id, "the function's answer is malformed");
                 Ok(message(StatusCode::BAD_GATEWAY, "Internal Server Error"))
             }
+        }
+    }
+}
+
+/// The body, at most [`MAX_PAYLOAD_BYTES`]; past it, API Gateway's 413.
+async fn read_body(body: Body) -> Result<Bytes, http::Response<Body>> {
+    match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+        )),
+    }
+}
+
+/// An `AWS_IAM` refusal in API Gateway's words.
+fn iam_refusal(refusal: IamRefusal) -> http::Response<Body> {
+    match refusal {
+        IamRefusal::Unsigned => message(StatusCode::FORBIDDEN, "Forbidden"),
+        IamRefusal::Invalid(text) => message(StatusCode::FORBIDDEN, &text),
+        IamRefusal::Denied(text) => {
+            let mut response = http::Response::new(Body::from(
+                serde_json::json!({ "Message": text }).to_string(),
+            ));
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
         }
     }
 }

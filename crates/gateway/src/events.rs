@@ -53,6 +53,8 @@ pub struct RequestFacts<'a> {
     pub stage_variables: &'a BTreeMap<String, String>,
     pub jwt: Option<&'a JwtContext>,
     pub lambda: Option<&'a LambdaContext>,
+    /// The signer of an `AWS_IAM` route's request.
+    pub iam: Option<&'a crate::iam_auth::IamCaller>,
     pub time: OffsetDateTime,
 }
 
@@ -202,6 +204,17 @@ pub fn event_v2(facts: &RequestFacts<'_>) -> Value {
     if let Some(lambda) = facts.lambda {
         request_context["authorizer"] = json!({ "lambda": lambda.context });
     }
+    if let Some(iam) = facts.iam {
+        request_context["authorizer"] = json!({ "iam": {
+            "accessKey": iam.access_key,
+            "accountId": iam.account_id,
+            "callerId": iam.user_id,
+            "cognitoIdentity": null,
+            "principalOrgId": null,
+            "userArn": iam.user_arn,
+            "userId": iam.user_id,
+        }});
+    }
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
     event.insert("routeKey".into(), json!(facts.route_key));
@@ -295,18 +308,18 @@ pub fn event_v1(facts: &RequestFacts<'_>) -> Value {
             "extendedRequestId": facts.request_id,
             "httpMethod": facts.method,
             "identity": {
-                "accessKey": null,
-                "accountId": null,
-                "caller": null,
+                "accessKey": facts.iam.map(|i| i.access_key.as_str()),
+                "accountId": facts.iam.map(|i| i.account_id.as_str()),
+                "caller": facts.iam.map(|i| i.user_id.as_str()),
                 "cognitoAuthenticationProvider": null,
                 "cognitoAuthenticationType": null,
                 "cognitoIdentityId": null,
                 "cognitoIdentityPoolId": null,
                 "principalOrgId": null,
                 "sourceIp": facts.source_ip,
-                "user": null,
+                "user": facts.iam.map(|i| i.user_id.as_str()),
                 "userAgent": user_agent(facts),
-                "userArn": null,
+                "userArn": facts.iam.map(|i| i.user_arn.as_str()),
             },
             "path": path,
             "protocol": facts.protocol,

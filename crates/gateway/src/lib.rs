@@ -15,6 +15,7 @@
 //!   of external issuers' keys.
 //! - [`lambda_authorizer`]: REQUEST authorizers: identity sources, the authorizer event, simple
 //!   and IAM-policy answers (decided by `rampart_policy`), the answer cache.
+//! - [`iam_auth`]: `AWS_IAM` routes, through [`iam_auth::IamInvokers`] (the server, over IAM).
 //! - [`integration`]: the one call into `rampart_functions::Invoker`.
 //! - [`throttle`]: the stages' and routes' token buckets.
 //! - [`data_plane`]: one request from stage to response.
@@ -29,6 +30,7 @@ pub mod data_plane;
 pub mod error;
 pub mod events;
 pub mod fetch;
+pub mod iam_auth;
 pub mod ids;
 pub mod integration;
 pub mod jwt;
@@ -41,5 +43,6 @@ pub mod throttle;
 pub use api::{OPERATIONS, PROTOCOL};
 pub use data_plane::Addressed;
 pub use error::GatewayError;
+pub use iam_auth::IamInvokers;
 pub use jwt::LocalIssuers;
 pub use service::GatewayService;

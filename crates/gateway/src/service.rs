@@ -1,7 +1,7 @@
 //! [`GatewayService`]: the store, this account and region, the in-process function invoker the
 //! data plane calls, and the JWT authorizers' verifiers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rampart_functions::Invoker;
 use rampart_store::Store;
@@ -20,6 +20,9 @@ pub struct GatewayService {
     pub(crate) jwt: JwtAuthorizers,
     /// This node's cache of Lambda authorizers' answers.
     pub(crate) lambda_authorizers: crate::lambda_authorizer::LambdaAuthorizers,
+    /// Decides `AWS_IAM` routes; set once the server's pipeline exists (until then, and
+    /// without it, such routes are refused).
+    pub(crate) iam: OnceLock<Arc<dyn crate::IamInvokers>>,
     /// This node's throttling buckets.
     pub(crate) throttle: crate::throttle::Throttle,
 }
@@ -43,8 +46,14 @@ impl GatewayService {
             invoker,
             jwt: JwtAuthorizers::new(local, Arc::new(DiscoveryFetcher::new())),
             lambda_authorizers: Default::default(),
+            iam: OnceLock::new(),
             throttle: Default::default(),
         }
+    }
+
+    /// Wires the decision of `AWS_IAM` routes (once; later calls change nothing).
+    pub fn set_iam(&self, iam: Arc<dyn crate::IamInvokers>) {
+        let _ = self.iam.set(iam);
     }
 
     /// `arn:aws:apigateway:<region>::<path>`: API Gateway's resources have no account.

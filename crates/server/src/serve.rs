@@ -199,7 +199,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     registry.register(gateway.clone());
     let mut data_planes = DataPlanes::default();
     data_planes.register_every_api(Arc::new(crate::gateway_plane::GatewayPlane {
-        gateway,
+        gateway: gateway.clone(),
         https: tls,
     }));
     crate::maintenance::spawn(
@@ -218,6 +218,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         source_admission: source_admission(&args),
     });
+    // `AWS_IAM` routes are decided as signed AWS API requests are.
+    gateway.set_iam(Arc::new(crate::gateway_plane::PipelineIam {
+        pipeline: Arc::downgrade(&pipeline),
+    }));
     // An IAM change made on this node takes effect at once: drop the credentials (and the
     // policies they carry) that the request path cached. Other nodes catch up within the TTL.
     let weak = Arc::downgrade(&pipeline);

@@ -80,6 +80,7 @@ fn v2_event_matches_the_documented_example() {
         stage_variables: &vars,
         jwt: Some(&jwt),
         lambda: None,
+        iam: None,
         time: at_millis(1583348638390),
     };
     // AWS's example, but for two things it cannot agree with itself on: its `headers` leave
@@ -147,6 +148,7 @@ fn v2_event_leaves_out_what_the_request_lacks() {
         stage_variables: &vars,
         jwt: None,
         lambda: None,
+        iam: None,
         time: at_millis(0),
     };
     let e = event_v2(&facts);
@@ -194,6 +196,7 @@ fn v1_event_matches_the_documented_example() {
         stage_variables: &vars,
         jwt: None,
         lambda: None,
+        iam: None,
         time: at_millis(1583349317135),
     };
     // AWS's example, but: its headers leave out the user-agent header, its `extendedRequestId`
