@@ -123,3 +123,17 @@ def test_refused_signatures(server, world):
         assert status == 403 and set(body) == {"message"} and body["message"] != "Forbidden", (kwargs, body)
     status, body = send(server, world, "/iam/a", creds=Credentials("AKIAUNKNOWNUNKNOWN00", "x" * 40))
     assert status == 403 and "message" in body
+
+
+def test_iam_requests_are_audited(server, world):
+    url = f"{server.endpoint}/_api/{world['api']}/iam/audited"
+    request = AWSRequest(method="GET", url=url, headers={})
+    SigV4Auth(world["user"], "execute-api", server.region).add_auth(request)
+    with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers.items())), timeout=60) as r:
+        request_id = r.headers["apigw-requestid"]
+    records = [json.loads(line) for line in server.audit("--json").splitlines()]
+    (got,) = [r for r in records if r["request_id"] == request_id]
+    assert got["principal_arn"] == world["user_arn"] and got["access_key_id"] == world["user"].access_key
+    assert got["decision"] == "allowed" and got["checks"][0]["resource"] == f"{world['base']}/$default/GET/iam/audited"
+    denied = [r for r in records if r["service"] == "execute-api" and r["decision"] == "implicitDeny"]
+    assert denied and all(r["http_status"] == 403 for r in denied)

@@ -255,3 +255,29 @@ def test_external_issuer_keys_refetched_sparingly(server, world, external):
     for i in range(20):
         assert unauthorized(get(server, world, "/ext", external.token(kid=f"unknown-{i}")))
     assert external.jwks_fetches - before <= 1
+
+
+def test_requests_are_audited(server, world):
+    """Each data-plane request to an API is in the audit trail (`rampart audit`): the route's
+    ARN, who the authorizer said the caller is, its decision and the status answered."""
+    token = world["tokens"]["AccessToken"]
+    ok = get(server, world, "/me", token)
+    refused = get(server, world, "/me")
+    scoped = get(server, world, "/admin", token)
+    assert (ok.status_code, refused.status_code, scoped.status_code) == (200, 401, 403)
+    records = {}
+    for line in server.audit("--json").splitlines():
+        r = json.loads(line)
+        records[r["request_id"]] = r
+    sub = claims_of(token)["sub"]
+    got = records[ok.headers["apigw-requestid"]]
+    assert got["service"] == "execute-api" and got["operation"] == "Invoke"
+    assert got["principal_arn"] == f"{world['issuer']}#{sub}" and got["decision"] == "allowed"
+    assert got["http_status"] == 200 and got["outcome"] == "success"
+    assert got["checks"][0]["action"] == "execute-api:Invoke"
+    assert got["checks"][0]["resource"].endswith(f":{world['api']}/$default/GET/me")
+    got = records[refused.headers["apigw-requestid"]]
+    assert (got["http_status"], got["error_code"], got["decision"]) == (401, "Unauthorized", "implicitDeny")
+    assert got["principal_arn"] is None and got["outcome"] == "failure"
+    got = records[scoped.headers["apigw-requestid"]]
+    assert (got["http_status"], got["error_code"]) == (403, "Forbidden")

@@ -23,6 +23,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use time::OffsetDateTime;
 
+use crate::access_log::Trail;
 use crate::events::{self, RequestFacts};
 use crate::iam_auth::{IamRefusal, SignedRequest};
 use crate::integration::{self, IntegrationFailure};
@@ -138,11 +139,39 @@ impl GatewayService {
         addressed: Addressed,
         request: http::Request<Body>,
     ) -> http::Response<Body> {
-        match self.serve_inner(addressed, request).await {
+        let mut trail = Trail {
+            request_id: addressed.request_id.clone(),
+            source_ip: addressed
+                .peer
+                .map(|p| p.ip().to_string())
+                .unwrap_or_default(),
+            tls: addressed.https,
+            user_agent: request
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            ..Trail::default()
+        };
+        let response = match self.serve_inner(addressed, request, &mut trail).await {
             Ok(response) => response,
             Err(e) => {
                 tracing::error!(error = %e, "the data plane failed");
                 message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        };
+        if !trail.api_known {
+            return response;
+        }
+        match self
+            .store
+            .record_audit(trail.record(response.status().as_u16()))
+            .await
+        {
+            Ok(()) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "a data-plane request could not be audited");
+                message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
             }
         }
     }
@@ -151,6 +180,7 @@ impl GatewayService {
         &self,
         addressed: Addressed,
         request: http::Request<Body>,
+        trail: &mut Trail,
     ) -> Result<http::Response<Body>, crate::error::GatewayError> {
         let api_id = addressed.api_id.clone();
         let api: Option<records::Stored<ApiRecord>> =
@@ -158,6 +188,7 @@ impl GatewayService {
         let Some(api) = api else {
             return Ok(not_found());
         };
+        trail.api_known = true;
         if api.record.disable_execute_api_endpoint {
             return Ok(message(StatusCode::FORBIDDEN, "Forbidden"));
         }
@@ -183,6 +214,7 @@ impl GatewayService {
             return Ok(not_found());
         };
         if !self.throttle.admit(&api_id, &stage, &route.route_key) {
+            trail.refusal = Some("TooManyRequests");
             return Ok(message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
         }
         let raw_query = parts.uri.query().unwrap_or("").to_owned();
@@ -218,6 +250,7 @@ impl GatewayService {
             "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
             self.region, self.account_id, api_id, stage.stage_name, method, path
         );
+        trail.resource = Some(route_arn.clone());
         let mut facts = RequestFacts {
             account_id: &self.account_id,
             api_id: &api_id,
@@ -246,7 +279,7 @@ impl GatewayService {
             AuthorizationType::None => {}
             AuthorizationType::Jwt | AuthorizationType::Custom => {
                 let Some(id) = &route.authorizer_id else {
-                    return Ok(refusal(Refusal::Unauthorized));
+                    return Ok(refused(trail, Refusal::Unauthorized));
                 };
                 let authorizer: Option<records::Stored<AuthorizerRecord>> = records::load(
                     self.store.as_ref(),
@@ -255,7 +288,7 @@ impl GatewayService {
                 )
                 .await?;
                 let Some(authorizer) = authorizer else {
-                    return Ok(refusal(Refusal::Unauthorized));
+                    return Ok(refused(trail, Refusal::Unauthorized));
                 };
                 let authorizer = authorizer.record;
                 match (route.authorization_type, &authorizer.request) {
@@ -270,8 +303,15 @@ impl GatewayService {
                             )
                             .await
                         {
-                            Ok(context) => jwt = Some(context),
-                            Err(r) => return Ok(refusal(r)),
+                            Ok(context) => {
+                                trail.principal = Some(format!(
+                                    "{}#{}",
+                                    authorizer.issuer,
+                                    context.claims.get("sub").map_or("", String::as_str)
+                                ));
+                                jwt = Some(context);
+                            }
+                            Err(r) => return Ok(refused(trail, r)),
                         }
                     }
                     (AuthorizationType::Custom, Some(_)) => {
@@ -280,8 +320,17 @@ impl GatewayService {
                             .authorize(self, &authorizer, &facts, &route_arn)
                             .await
                         {
-                            Verdict::Allow(context) => lambda = Some(context),
-                            Verdict::Refuse(r) => return Ok(refusal(r)),
+                            Verdict::Allow(context) => {
+                                trail.principal = context.principal_id.as_ref().map(|p| {
+                                    let function = authorizer
+                                        .request
+                                        .as_ref()
+                                        .map_or("", |r| r.function_name.as_str());
+                                    format!("{function}#{p}")
+                                });
+                                lambda = Some(context);
+                            }
+                            Verdict::Refuse(r) => return Ok(refused(trail, r)),
                             Verdict::Failed => {
                                 return Ok(message(
                                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -292,7 +341,7 @@ impl GatewayService {
                     }
                     // A route and an authorizer of different kinds (the management API
                     // refuses it; a record changed under it): refuse.
-                    _ => return Ok(refusal(Refusal::Unauthorized)),
+                    _ => return Ok(refused(trail, Refusal::Unauthorized)),
                 }
             }
             AuthorizationType::AwsIam => {
@@ -315,11 +364,24 @@ impl GatewayService {
                     secure: addressed.https,
                 };
                 match iam.authorize(&signed, &route_arn).await {
-                    Ok(caller) => signer = Some(caller),
-                    Err(refusal) => return Ok(iam_refusal(refusal)),
+                    Ok(caller) => {
+                        trail.principal = Some(caller.user_arn.clone());
+                        trail.access_key_id = Some(caller.access_key.clone());
+                        signer = Some(caller);
+                    }
+                    Err(refusal) => {
+                        trail.refusal = Some("Forbidden");
+                        if matches!(refusal, IamRefusal::Denied(_)) {
+                            trail.decision = Some("implicitDeny");
+                        }
+                        return Ok(iam_refusal(refusal));
+                    }
                 }
                 body = Body::from(bytes);
             }
+        }
+        if route.authorization_type != AuthorizationType::None {
+            trail.decision = Some("allowed");
         }
         let Some(integration_id) = route.integration_id() else {
             return Ok(not_found());
@@ -371,6 +433,16 @@ impl GatewayService {
             }
         }
     }
+}
+
+/// An authorizer's refusal, noted in the trail.
+fn refused(trail: &mut Trail, r: Refusal) -> http::Response<Body> {
+    trail.decision = Some("implicitDeny");
+    trail.refusal = Some(match r {
+        Refusal::Unauthorized => "Unauthorized",
+        Refusal::Forbidden => "Forbidden",
+    });
+    refusal(r)
 }
 
 /// The body, at most [`MAX_PAYLOAD_BYTES`]; past it, API Gateway's 413.

@@ -18,13 +18,14 @@
 //! - [`iam_auth`]: `AWS_IAM` routes, through [`iam_auth::IamInvokers`] (the server, over IAM).
 //! - [`integration`]: the one call into `rampart_functions::Invoker`.
 //! - [`throttle`]: the stages' and routes' token buckets.
-//! - [`data_plane`]: one request from stage to response.
+//! - [`data_plane`]: one request from stage to response; [`access_log`]: its audit record.
 //! - [`error`]: [`GatewayError`], one variant per AWS error code.
 //!
 //! Layering: depends on `rampart-functions`, `rampart-identity`, `rampart-policy`, `rampart-store`,
 //! `rampart-wire` and `rampart-core`; Rampart's own issuers come in through
 //! [`jwt::LocalIssuers`], which the server implements over the user pools.
 
+pub mod access_log;
 mod api;
 pub mod data_plane;
 pub mod error;
