@@ -117,6 +117,7 @@ GATEWAY_CASES = [
     GatewayCase("GetApi", lambda a, b, fn, iss: ("GET", p(a.api), None)),
     GatewayCase("UpdateApi", lambda a, b, fn, iss: ("PATCH", p(a.api), {"name": "pwned", "apiId": b.api})),
     GatewayCase("DeleteApi", lambda a, b, fn, iss: ("DELETE", p(a.api), None)),
+    GatewayCase("DeleteCorsConfiguration", lambda a, b, fn, iss: ("DELETE", p(a.api, "cors"), None)),
     GatewayCase("CreateRoute", lambda a, b, fn, iss: ("POST", p(a.api, "routes"), _route_body(b))),
     GatewayCase("GetRoutes", lambda a, b, fn, iss: ("GET", p(a.api, "routes"), None)),
     GatewayCase("GetRoute", lambda a, b, fn, iss: ("GET", p(a.api, "routes", a.route), None)),

@@ -39,7 +39,9 @@ def handler(event, context):
     if path.endswith("/bare"):
         return {"bare": True, "path": path}
     if event.get("version") == "2.0":
-        return {"statusCode": 200, "headers": {"content-type": "application/json", "x-echo": "v2"},
+        # The CORS header is the function's own: an API with CORS configured replaces it.
+        return {"statusCode": 200, "headers": {"content-type": "application/json", "x-echo": "v2",
+                                               "access-control-allow-origin": "https://function.example"},
                 "cookies": ["a=1; Path=/", "b=2"], "body": json.dumps(event)}
     return {"statusCode": 201, "headers": {"x-single": "s"}, "multiValueHeaders": {"x-multi": ["1", "2"]},
             "body": json.dumps(event)}

@@ -3,7 +3,8 @@ HTTP: APIs, routes, integrations, JWT authorizers and stages as botocore parses 
 Gateway's errors (NotFound, BadRequest, Conflict), and requests served by a real Python
 function — payload formats 2.0 and 1.0, path parameters, greedy routes and `$default`, route
 selection, named and `$default` stages, Host and path addressing, function errors (502),
-malformed answers (502), integration timeouts (503), throttling (429) and Not Found."""
+malformed answers (502), integration timeouts (503), throttling (429), CORS (preflights
+answered by the gateway, headers on answers, the integration's own dropped) and Not Found."""
 
 import json
 import signal
@@ -369,3 +370,43 @@ def test_throttling(server, gw):
     for _ in range(3):
         r = call(server, api_id, "/closed")
         assert (r.status, r.json()) == (429, {"message": "Too Many Requests"})
+
+
+def test_cors(server, gw, fn):
+    cors = {"AllowOrigins": ["https://app.example.com", "https://*.example.org"], "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["authorization"], "ExposeHeaders": ["x-echo"], "MaxAge": 600, "AllowCredentials": True}
+    created = http_api(gw, CorsConfiguration=cors)
+    api_id = created["ApiId"]
+    assert created["CorsConfiguration"] == cors
+    assert gw.get_api(ApiId=api_id)["CorsConfiguration"] == cors
+    i = gw.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=fn, PayloadFormatVersion="2.0")
+    gw.create_route(ApiId=api_id, RouteKey="GET /items/{id}", Target="integrations/" + i["IntegrationId"])
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    # A preflight is the gateway's: no OPTIONS route exists.
+    r = call(server, api_id, "/items/1", method="OPTIONS",
+             headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"})
+    assert r.status == 204
+    assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert r.headers["access-control-allow-methods"] == "GET,POST"
+    assert r.headers["access-control-allow-headers"] == "authorization"
+    assert r.headers["access-control-max-age"] == "600" and r.headers["access-control-allow-credentials"] == "true"
+    r = call(server, api_id, "/items/1", method="OPTIONS",
+             headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"})
+    assert r.status == 204 and "access-control-allow-origin" not in r.headers
+    r = call(server, api_id, "/items/1", headers={"Origin": "https://a.example.org"})
+    assert r.status == 200
+    assert r.headers["access-control-allow-origin"] == "https://a.example.org"
+    assert r.headers["access-control-expose-headers"] == "x-echo"
+    r = call(server, api_id, "/items/1", headers={"Origin": "https://evil.example.com"})
+    assert r.status == 200 and "access-control-allow-origin" not in r.headers
+    updated = gw.update_api(ApiId=api_id, CorsConfiguration={"AllowOrigins": ["*"]})
+    assert updated["CorsConfiguration"]["AllowOrigins"] == ["*"]
+    r = call(server, api_id, "/items/1", headers={"Origin": "https://anyone.example"})
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert error_of(gw.update_api, ApiId=api_id, CorsConfiguration={"AllowOrigins": ["*"], "AllowCredentials": True})[0] == "BadRequestException"
+    assert error_of(gw.update_api, ApiId=api_id, CorsConfiguration={"MaxAge": 90000})[0] == "BadRequestException"
+    gw.delete_cors_configuration(ApiId=api_id)
+    assert "CorsConfiguration" not in gw.get_api(ApiId=api_id)
+    r = call(server, api_id, "/items/1", method="OPTIONS",
+             headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"})
+    assert r.status == 404  # no CORS, no OPTIONS route

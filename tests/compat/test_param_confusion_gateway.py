@@ -40,7 +40,7 @@ ISSUER = "https://issuer.example.com/pool"
 def full_api(gw, fn):
     """An API with a JWT route and a CUSTOM route on its integration, a JWT and a REQUEST
     authorizer, and a `$default` stage."""
-    api = http_api(gw)["ApiId"]
+    api = http_api(gw, CorsConfiguration={"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET"]})["ApiId"]
     integration = gw.create_integration(ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=fn,
                                         PayloadFormatVersion="2.0")["IntegrationId"]
     authorizer = gw.create_authorizer(ApiId=api, AuthorizerType="JWT", Name="jwt",
@@ -75,7 +75,7 @@ def denied(r):
 
 def test_table_covers_every_operation():
     ops = table_operations()
-    assert len(ops) == len(set(ops)) and len(ops) >= 22
+    assert len(ops) == len(set(ops)) and len(ops) >= 23
     assert set(ops) == {c.op for c in GATEWAY_CASES}
 
 
@@ -144,6 +144,7 @@ def test_snapshot_detects_each_kind_of_change(server, world):
     scratch = full_api(gw, world["fn"])
     changes = [
         ("api renamed", lambda: gw.update_api(ApiId=scratch.api, Name="renamed")),
+        ("cors removed", lambda: gw.delete_cors_configuration(ApiId=scratch.api)),
         ("route changed", lambda: gw.update_route(ApiId=scratch.api, RouteId=scratch.route, RouteKey="GET /changed")),
         ("route added", lambda: gw.create_route(ApiId=scratch.api, RouteKey="GET /added")),
         ("stage added", lambda: gw.create_stage(ApiId=scratch.api, StageName="added")),

@@ -32,6 +32,9 @@ pub struct Trail {
     pub decision: Option<&'static str>,
     /// Why the gateway itself refused (`Unauthorized`, `Forbidden`, `TooManyRequests`).
     pub refusal: Option<&'static str>,
+    /// Not audited: the API's CORS configuration, which every answer from a deployed stage
+    /// gets applied on the way out.
+    pub cors: Option<crate::cors::CorsConfig>,
 }
 
 impl Trail {

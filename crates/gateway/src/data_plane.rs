@@ -153,13 +153,21 @@ impl GatewayService {
                 .map(str::to_owned),
             ..Trail::default()
         };
-        let response = match self.serve_inner(addressed, request, &mut trail).await {
+        let origin = request
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut response = match self.serve_inner(addressed, request, &mut trail).await {
             Ok(response) => response,
             Err(e) => {
                 tracing::error!(error = %e, "the data plane failed");
                 message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         };
+        if let Some(cors) = &trail.cors {
+            crate::cors::apply(cors, origin.as_deref(), &mut response);
+        }
         if !trail.api_known {
             return response;
         }
@@ -200,6 +208,28 @@ impl GatewayService {
         };
         if !stage.auto_deploy {
             return Ok(not_found()); // nothing deployed to it
+        }
+        if let Some(cors) = &api.record.cors {
+            // A preflight is answered here, before any route, authorizer or integration.
+            let origin = parts
+                .headers
+                .get(http::header::ORIGIN)
+                .and_then(|v| v.to_str().ok());
+            let preflight = parts.method == http::Method::OPTIONS
+                && parts
+                    .headers
+                    .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD);
+            if let (true, Some(origin)) = (preflight, origin) {
+                let mut response = http::Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                for (name, value) in cors.preflight(origin) {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        response.headers_mut().insert(name, value);
+                    }
+                }
+                return Ok(response);
+            }
+            trail.cors = Some(cors.clone());
         }
         let method = parts.method.as_str().to_owned();
         let routes =

@@ -17,6 +17,8 @@
 //!   and IAM-policy answers (decided by `rampart_policy`), the answer cache.
 //! - [`iam_auth`]: `AWS_IAM` routes, through [`iam_auth::IamInvokers`] (the server, over IAM).
 //! - [`integration`]: the one call into `rampart_functions::Invoker`.
+//! - [`cors`]: CORS preflights and response headers, as API Gateway applies an API's
+//!   `CorsConfiguration` (pure).
 //! - [`throttle`]: the stages' and routes' token buckets.
 //! - [`data_plane`]: one request from stage to response; [`access_log`]: its audit record.
 //! - [`error`]: [`GatewayError`], one variant per AWS error code.
@@ -27,6 +29,7 @@
 
 pub mod access_log;
 mod api;
+pub mod cors;
 pub mod data_plane;
 pub mod error;
 pub mod events;

@@ -53,6 +53,9 @@ pub struct ApiRecord {
     pub tags: BTreeMap<String, String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_date: OffsetDateTime,
+    /// The API's CORS configuration, which the data plane applies itself.
+    #[serde(default)]
+    pub cors: Option<crate::cors::CorsConfig>,
 }
 
 /// How a route authorizes requests.

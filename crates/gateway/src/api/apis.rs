@@ -1,5 +1,6 @@
-//! APIs themselves: CreateApi, GetApis, GetApi, UpdateApi, DeleteApi. Only HTTP APIs; the
-//! quick-create members (`Target`, `RouteKey`, `CredentialsArn`) and CORS are refused until a
+//! APIs themselves: CreateApi, GetApis, GetApi, UpdateApi, DeleteApi, and the API's CORS
+//! configuration (set by CreateApi/UpdateApi, removed by DeleteCorsConfiguration). Only HTTP
+//! APIs; the quick-create members (`Target`, `RouteKey`, `CredentialsArn`) are refused until a
 //! later slice serves them, rather than stored and ignored.
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::wire::{self, check_length, check_tags};
 use super::{Call, GatewayOperation, NamedApi};
+use crate::cors::CorsConfig;
 use crate::error::GatewayError;
 use crate::records::{self, ns, ApiRecord};
 use crate::GatewayService;
@@ -38,6 +40,53 @@ struct ApiShape<'a> {
     tags: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cors_configuration: Option<CorsWire>,
+}
+
+/// `Cors` as botocore parses and sends it.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct CorsWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_credentials: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_headers: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_methods: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_origins: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expose_headers: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_age: Option<i64>,
+}
+
+impl CorsWire {
+    fn of(c: &CorsConfig) -> Self {
+        let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        CorsWire {
+            allow_credentials: Some(c.allow_credentials),
+            allow_headers: list(&c.allow_headers),
+            allow_methods: list(&c.allow_methods),
+            allow_origins: list(&c.allow_origins),
+            expose_headers: list(&c.expose_headers),
+            max_age: c.max_age,
+        }
+    }
+
+    fn into_config(self) -> Result<CorsConfig, GatewayError> {
+        let config = CorsConfig {
+            allow_origins: self.allow_origins.unwrap_or_default(),
+            allow_methods: self.allow_methods.unwrap_or_default(),
+            allow_headers: self.allow_headers.unwrap_or_default(),
+            expose_headers: self.expose_headers.unwrap_or_default(),
+            max_age: self.max_age,
+            allow_credentials: self.allow_credentials.unwrap_or(false),
+        };
+        config.validate().map_err(GatewayError::BadRequest)?;
+        Ok(config)
+    }
 }
 
 fn shape<'a>(svc: &GatewayService, api: &'a ApiRecord) -> ApiShape<'a> {
@@ -54,6 +103,7 @@ fn shape<'a>(svc: &GatewayService, api: &'a ApiRecord) -> ApiShape<'a> {
         route_selection_expression: &api.route_selection_expression,
         tags: &api.tags,
         version: api.version.as_deref(),
+        cors_configuration: api.cors.as_ref().map(CorsWire::of),
     }
 }
 
@@ -71,7 +121,7 @@ struct ApiMembers {
     target: Option<String>,
     route_key: Option<String>,
     credentials_arn: Option<String>,
-    cors_configuration: Option<serde_json::Value>,
+    cors_configuration: Option<CorsWire>,
 }
 
 impl ApiMembers {
@@ -112,11 +162,6 @@ impl ApiMembers {
                     .into(),
             ));
         }
-        if self.cors_configuration.is_some() {
-            return Err(GatewayError::BadRequest(
-                "CorsConfiguration is not supported by this Rampart host yet.".into(),
-            ));
-        }
         Ok(())
     }
 }
@@ -132,6 +177,7 @@ struct CreateApiBody {
 
 pub(crate) struct CreateApi {
     members: ApiMembers,
+    cors: Option<CorsConfig>,
     tags: BTreeMap<String, String>,
 }
 
@@ -162,11 +208,18 @@ impl GatewayOperation for CreateApi {
                 "Invalid input: name is required.".into(),
             ));
         }
-        body.members.validate()?;
+        let mut members = body.members;
+        members.validate()?;
+        let cors = members
+            .cors_configuration
+            .take()
+            .map(CorsWire::into_config)
+            .transpose()?;
         let tags = body.tags.unwrap_or_default();
         check_tags(&tags)?;
         Ok(CreateApi {
-            members: body.members,
+            members,
+            cors,
             tags,
         })
     }
@@ -198,6 +251,7 @@ impl GatewayOperation for CreateApi {
                 ip_address_type: m.ip_address_type.clone().unwrap_or_else(|| "ipv4".into()),
                 tags: self.tags.clone(),
                 created_date: OffsetDateTime::now_utc(),
+                cors: self.cors.clone(),
             };
             let write = records::put(ns::APIS, api.api_id.clone(), &api, Expect::Absent);
             match request_audit::commit(svc.store.as_ref(), vec![write]).await {
@@ -279,16 +333,23 @@ impl GatewayOperation for GetApis {
 pub(crate) struct UpdateApi {
     named: NamedApi,
     members: ApiMembers,
+    cors: Option<CorsConfig>,
 }
 
 #[async_trait::async_trait]
 impl GatewayOperation for UpdateApi {
     fn decode(input: &RestInput) -> Result<Self, GatewayError> {
-        let members: ApiMembers = wire::decode(&input.body)?;
+        let mut members: ApiMembers = wire::decode(&input.body)?;
         members.validate()?;
+        let cors = members
+            .cors_configuration
+            .take()
+            .map(CorsWire::into_config)
+            .transpose()?;
         Ok(UpdateApi {
             named: NamedApi::decode(input)?,
             members,
+            cors,
         })
     }
 
@@ -317,6 +378,9 @@ impl GatewayOperation for UpdateApi {
         }
         if let Some(v) = m.ip_address_type {
             api.ip_address_type = v;
+        }
+        if let Some(cors) = self.cors {
+            api.cors = Some(cors);
         }
         let write = records::put(
             ns::APIS,
@@ -361,6 +425,38 @@ impl GatewayOperation for DeleteApi {
             }
         }
         request_audit::commit(svc.store.as_ref(), writes).await?;
+        Ok(wire::no_content())
+    }
+}
+
+pub(crate) struct DeleteCorsConfiguration {
+    named: NamedApi,
+}
+
+#[async_trait::async_trait]
+impl GatewayOperation for DeleteCorsConfiguration {
+    fn decode(input: &RestInput) -> Result<Self, GatewayError> {
+        Ok(DeleteCorsConfiguration {
+            named: NamedApi::decode(input)?,
+        })
+    }
+
+    /// `apigateway:DELETE` on `/apis/<apiId>/cors`.
+    async fn checks(&mut self, svc: &GatewayService) -> Result<Vec<Check>, GatewayError> {
+        self.named.check(svc, "DELETE", "/cors").await
+    }
+
+    async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
+        let stored = self.named.found()?;
+        let mut api = stored.record.clone();
+        api.cors = None;
+        let write = records::put(
+            ns::APIS,
+            api.api_id.clone(),
+            &api,
+            Expect::Version(stored.version),
+        );
+        request_audit::commit(svc.store.as_ref(), vec![write]).await?;
         Ok(wire::no_content())
     }
 }

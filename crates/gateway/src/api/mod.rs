@@ -113,6 +113,7 @@ gateway_operations! {
     read "GetApi" "GET" "/v2/apis/{apiId}" => apis::GetApi;
     write "UpdateApi" "PATCH" "/v2/apis/{apiId}" => apis::UpdateApi;
     write "DeleteApi" "DELETE" "/v2/apis/{apiId}" => apis::DeleteApi;
+    write "DeleteCorsConfiguration" "DELETE" "/v2/apis/{apiId}/cors" => apis::DeleteCorsConfiguration;
     write "CreateRoute" "POST" "/v2/apis/{apiId}/routes" => routes::CreateRoute;
     read "GetRoutes" "GET" "/v2/apis/{apiId}/routes" => routes::GetRoutes;
     read "GetRoute" "GET" "/v2/apis/{apiId}/routes/{routeId}" => routes::GetRoute;
