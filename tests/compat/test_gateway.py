@@ -4,7 +4,8 @@ Gateway's errors (NotFound, BadRequest, Conflict), and requests served by a real
 function — payload formats 2.0 and 1.0, path parameters, greedy routes and `$default`, route
 selection, named and `$default` stages, Host and path addressing, function errors (502),
 malformed answers (502), integration timeouts (503), throttling (429), CORS (preflights
-answered by the gateway, headers on answers, the integration's own dropped) and Not Found."""
+answered by the gateway, headers on answers, the integration's own dropped), quick create and
+Not Found."""
 
 import json
 import signal
@@ -410,3 +411,23 @@ def test_cors(server, gw, fn):
     r = call(server, api_id, "/items/1", method="OPTIONS",
              headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"})
     assert r.status == 404  # no CORS, no OPTIONS route
+
+
+def test_quick_create(server, gw, fn):
+    api_id = http_api(gw, Target=fn)["ApiId"]
+    routes = gw.get_routes(ApiId=api_id)["Items"]
+    assert [r["RouteKey"] for r in routes] == ["$default"]
+    (integration,) = gw.get_integrations(ApiId=api_id)["Items"]
+    assert integration["IntegrationType"] == "AWS_PROXY" and integration["IntegrationUri"] == fn
+    assert integration["PayloadFormatVersion"] == "2.0" and routes[0]["Target"] == "integrations/" + integration["IntegrationId"]
+    (stage,) = gw.get_stages(ApiId=api_id)["Items"]
+    assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
+    r = call(server, api_id, "/anything/at/all")
+    assert r.status == 200 and r.json()["routeKey"] == "$default"
+    keyed = http_api(gw, Target=fn, RouteKey="GET /hello")["ApiId"]
+    assert call(server, keyed, "/hello").json()["routeKey"] == "GET /hello"
+    assert call(server, keyed, "/other").status == 404
+    for kwargs in ({"RouteKey": "GET /x"}, {"Target": fn, "RouteKey": "GET nope"},
+                   {"Target": fn, "CredentialsArn": "arn:aws:iam::123456789012:role/r"}):
+        assert error_of(gw.create_api, Name="q", ProtocolType="HTTP", **kwargs)[0] == "BadRequestException", kwargs
+    assert error_of(gw.update_api, ApiId=api_id, Target=fn)[0] == "BadRequestException"

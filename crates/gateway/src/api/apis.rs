@@ -1,7 +1,8 @@
 //! APIs themselves: CreateApi, GetApis, GetApi, UpdateApi, DeleteApi, and the API's CORS
 //! configuration (set by CreateApi/UpdateApi, removed by DeleteCorsConfiguration). Only HTTP
-//! APIs; the quick-create members (`Target`, `RouteKey`, `CredentialsArn`) are refused until a
-//! later slice serves them, rather than stored and ignored.
+//! APIs. Quick create (`Target`, `RouteKey`) on CreateApi is in `quick_create`; UpdateApi does
+//! not take those members, and `CredentialsArn` (invoking under a role) is refused rather than
+//! stored and ignored.
 
 use std::collections::BTreeMap;
 
@@ -125,7 +126,7 @@ struct ApiMembers {
 }
 
 impl ApiMembers {
-    fn validate(&self) -> Result<(), GatewayError> {
+    fn validate(&self, quick_create: bool) -> Result<(), GatewayError> {
         if let Some(name) = &self.name {
             check_length(name, "name", 1, 128)?;
         }
@@ -156,12 +157,22 @@ impl ApiMembers {
                 )));
             }
         }
-        if self.target.is_some() || self.route_key.is_some() || self.credentials_arn.is_some() {
+        if self.credentials_arn.is_some() {
             return Err(GatewayError::BadRequest(
-                "Quick create (Target, RouteKey, CredentialsArn) is not supported by this Rampart host yet: create the integration, route and stage."
-                    .into(),
+                "CredentialsArn is not supported by this Rampart host yet.".into(),
             ));
         }
+        if !quick_create && (self.target.is_some() || self.route_key.is_some()) {
+            return Err(GatewayError::BadRequest(
+                "Target and RouteKey are taken only when an API is created (quick create).".into(),
+            ));
+        }
+        if self.route_key.is_some() && self.target.is_none() {
+            return Err(GatewayError::BadRequest(
+                "A RouteKey is taken only with a Target (quick create).".into(),
+            ));
+        }
+        super::quick_create::check_route_key(self.route_key.as_deref())?;
         Ok(())
     }
 }
@@ -209,7 +220,7 @@ impl GatewayOperation for CreateApi {
             ));
         }
         let mut members = body.members;
-        members.validate()?;
+        members.validate(true)?;
         let cors = members
             .cors_configuration
             .take()
@@ -253,8 +264,21 @@ impl GatewayOperation for CreateApi {
                 created_date: OffsetDateTime::now_utc(),
                 cors: self.cors.clone(),
             };
-            let write = records::put(ns::APIS, api.api_id.clone(), &api, Expect::Absent);
-            match request_audit::commit(svc.store.as_ref(), vec![write]).await {
+            let mut writes = vec![records::put(
+                ns::APIS,
+                api.api_id.clone(),
+                &api,
+                Expect::Absent,
+            )];
+            if let Some(target) = &m.target {
+                writes.extend(super::quick_create::writes(
+                    svc,
+                    &api.api_id,
+                    target,
+                    m.route_key.as_deref(),
+                )?);
+            }
+            match request_audit::commit(svc.store.as_ref(), writes).await {
                 Ok(_) => return wire::reply(201, &shape(svc, &api)),
                 // An id drawn twice: draw another.
                 Err(StoreError::Conflict { .. }) => continue,
@@ -340,7 +364,7 @@ pub(crate) struct UpdateApi {
 impl GatewayOperation for UpdateApi {
     fn decode(input: &RestInput) -> Result<Self, GatewayError> {
         let mut members: ApiMembers = wire::decode(&input.body)?;
-        members.validate()?;
+        members.validate(false)?;
         let cors = members
             .cors_configuration
             .take()

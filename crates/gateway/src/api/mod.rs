@@ -13,6 +13,7 @@
 mod apis;
 mod authorizers;
 mod integrations;
+mod quick_create;
 mod routes;
 mod stages;
 mod wire;
