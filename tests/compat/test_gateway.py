@@ -431,3 +431,18 @@ def test_quick_create(server, gw, fn):
                    {"Target": fn, "CredentialsArn": "arn:aws:iam::123456789012:role/r"}):
         assert error_of(gw.create_api, Name="q", ProtocolType="HTTP", **kwargs)[0] == "BadRequestException", kwargs
     assert error_of(gw.update_api, ApiId=api_id, Target=fn)[0] == "BadRequestException"
+
+
+def test_quotas(gw):
+    """An API holds at most 10 stages and 10 authorizers (and 300 routes and integrations)."""
+    api_id = http_api(gw)["ApiId"]
+    for i in range(10):
+        gw.create_stage(ApiId=api_id, StageName=f"s{i}")
+        gw.create_authorizer(ApiId=api_id, AuthorizerType="JWT", Name=f"a{i}", IdentitySource=["$request.header.Authorization"],
+                             JwtConfiguration={"Issuer": "https://issuer.example.com", "Audience": ["a"]})
+    code, message, _ = error_of(gw.create_stage, ApiId=api_id, StageName="s10")
+    assert code == "BadRequestException" and "10 stages" in message
+    code, message, _ = error_of(gw.create_authorizer, ApiId=api_id, AuthorizerType="JWT", Name="a10",
+                                IdentitySource=["$request.header.Authorization"],
+                                JwtConfiguration={"Issuer": "https://issuer.example.com", "Audience": ["a"]})
+    assert code == "BadRequestException" and "10 authorizers" in message

@@ -33,8 +33,9 @@ use crate::GatewayService;
 /// The time an authorizer function may take (API Gateway's limit for HTTP APIs).
 const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Cached answers kept at most; past it, expired ones go, then all.
-const MAX_CACHED: usize = 100_000;
+/// Cached answers kept at most; past it, expired ones go, then all. (Keys are digests, so a
+/// caller sending huge identity values cannot make an entry large.)
+const MAX_CACHED: usize = 20_000;
 
 /// How a request fared with a Lambda authorizer.
 #[derive(Debug)]
@@ -59,7 +60,20 @@ enum Answer {
     },
 }
 
-type CacheKey = (String, String, Vec<String>);
+/// (API, authorizer, SHA-256 of the identity values).
+type CacheKey = (String, String, [u8; 32]);
+
+fn values_digest(values: &[String]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for v in values {
+        // Length-prefixed, so ["ab","c"] and ["a","bc"] differ.
+        ctx.update(&(v.len() as u64).to_be_bytes());
+        ctx.update(v.as_bytes());
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
 
 /// This node's cache of authorizer answers.
 #[derive(Default)]
@@ -239,7 +253,7 @@ impl LambdaAuthorizers {
         let key = (
             facts.api_id.to_owned(),
             authorizer.authorizer_id.clone(),
-            values.clone(),
+            values_digest(&values),
         );
         let ttl = Duration::from_secs(u64::from(config.ttl_seconds));
         if !ttl.is_zero() {
@@ -381,6 +395,14 @@ mod tests {
             ),
             Verdict::Failed
         ));
+    }
+
+    #[test]
+    fn identity_digests_keep_values_apart() {
+        let d = |v: &[&str]| values_digest(&v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_ne!(d(&["ab", "c"]), d(&["a", "bc"]));
+        assert_eq!(d(&["a"]), d(&["a"]));
+        assert_ne!(d(&["a"]), d(&["b"]));
     }
 
     #[test]

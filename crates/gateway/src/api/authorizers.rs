@@ -234,6 +234,7 @@ impl GatewayOperation for CreateAuthorizer {
 
     async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
         let api = self.named.found()?;
+        super::check_quota(svc, ns::AUTHORIZERS, &api.record.api_id, 10, "authorizers").await?;
         let (issuer, audience, request) = match self.kind {
             Kind::Jwt { issuer, audience } => {
                 check_issuer(svc, &issuer)?;

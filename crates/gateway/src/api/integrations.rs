@@ -170,6 +170,14 @@ impl GatewayOperation for CreateIntegration {
     async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
         let api = self.named.found()?;
         let b = self.body;
+        super::check_quota(
+            svc,
+            ns::INTEGRATIONS,
+            &api.record.api_id,
+            300,
+            "integrations",
+        )
+        .await?;
         let uri = b.integration_uri.unwrap_or_default();
         let integration = IntegrationRecord {
             integration_id: crate::ids::child_id(),

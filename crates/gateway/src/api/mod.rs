@@ -243,3 +243,23 @@ pub(crate) fn child_id(input: &RestInput, label: &str, what: &str) -> Result<Str
     }
     Ok(id.to_owned())
 }
+
+/// API Gateway's quotas on an API's children (routes and integrations 300, authorizers and
+/// stages 10): they also bound what the data plane reads for each request.
+pub(crate) async fn check_quota(
+    svc: &GatewayService,
+    namespace: &str,
+    api_id: &str,
+    limit: usize,
+    what: &str,
+) -> Result<(), GatewayError> {
+    let count = records::child_keys(svc.store.as_ref(), namespace, api_id)
+        .await?
+        .len();
+    if count >= limit {
+        return Err(GatewayError::BadRequest(format!(
+            "An API may have at most {limit} {what}."
+        )));
+    }
+    Ok(())
+}

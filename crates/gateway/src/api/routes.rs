@@ -243,6 +243,7 @@ impl GatewayOperation for CreateRoute {
         };
         self.members.apply(self.kind, &mut route);
         check_references(svc, api_id, &route).await?;
+        super::check_quota(svc, ns::ROUTES, api_id, 300, "routes").await?;
         let writes = vec![
             records::guard(api),
             records::put(

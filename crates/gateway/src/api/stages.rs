@@ -209,6 +209,7 @@ impl GatewayOperation for CreateStage {
 
     async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
         let api = self.named.found()?;
+        super::check_quota(svc, ns::STAGES, &api.record.api_id, 10, "stages").await?;
         let writes = vec![
             records::guard(api),
             records::put(
