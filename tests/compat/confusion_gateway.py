@@ -127,6 +127,8 @@ GATEWAY_CASES = [
         "integrationType": "AWS_PROXY", "integrationUri": fn, "payloadFormatVersion": "2.0"})),
     GatewayCase("GetIntegrations", lambda a, b, fn, iss: ("GET", p(a.api, "integrations"), None)),
     GatewayCase("GetIntegration", lambda a, b, fn, iss: ("GET", p(a.api, "integrations", a.integration), None)),
+    GatewayCase("UpdateIntegration", lambda a, b, fn, iss: ("PATCH", p(a.api, "integrations", a.integration), {
+        "description": "pwned", "timeoutInMillis": 50})),
     GatewayCase("DeleteIntegration", lambda a, b, fn, iss: ("DELETE", p(a.api, "integrations", a.integration), None)),
     GatewayCase("CreateAuthorizer", lambda a, b, fn, iss: ("POST", p(a.api, "authorizers"), {
         "authorizerType": "JWT", "name": "pwned", "identitySource": ["$request.header.Authorization"],
@@ -137,6 +139,8 @@ GATEWAY_CASES = [
     GatewayCase("CreateStage", lambda a, b, fn, iss: ("POST", p(a.api, "stages"), {"stageName": "pwned", "autoDeploy": True})),
     GatewayCase("GetStages", lambda a, b, fn, iss: ("GET", p(a.api, "stages"), None)),
     GatewayCase("GetStage", lambda a, b, fn, iss: ("GET", p(a.api, "stages", a.stage), None)),
+    GatewayCase("UpdateStage", lambda a, b, fn, iss: ("PATCH", p(a.api, "stages", a.stage), {
+        "autoDeploy": False, "description": "pwned"})),
     GatewayCase("DeleteStage", lambda a, b, fn, iss: ("DELETE", p(a.api, "stages", a.stage), None)),
 ]
 GATEWAY_CASES_BY_OP = {c.op: c for c in GATEWAY_CASES}

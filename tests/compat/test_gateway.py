@@ -140,6 +140,15 @@ def test_integrations(gw, fn, server):
         {"IntegrationType": "AWS_PROXY", "IntegrationUri": fn, "PayloadFormatVersion": "2.0", "TimeoutInMillis": 30001},
     ):
         assert error_of(gw.create_integration, ApiId=api_id, **kwargs)[0] == "BadRequestException", kwargs
+    u = gw.update_integration(ApiId=api_id, IntegrationId=i["IntegrationId"], PayloadFormatVersion="2.0",
+                              TimeoutInMillis=1000, Description="e")
+    assert (u["PayloadFormatVersion"], u["TimeoutInMillis"], u["Description"]) == ("2.0", 1000, "e")
+    assert u["IntegrationUri"] == fn
+    assert gw.get_integration(ApiId=api_id, IntegrationId=i["IntegrationId"])["TimeoutInMillis"] == 1000
+    assert error_of(server.client("apigatewayv2", config=NO_VALIDATION).update_integration, ApiId=api_id,
+                    IntegrationId=i["IntegrationId"], TimeoutInMillis=10)[0] == "BadRequestException"
+    assert error_of(gw.update_integration, ApiId=api_id, IntegrationId=i["IntegrationId"],
+                    IntegrationUri="arn:aws:lambda:eu-west-1:123456789012:function:f")[0] == "BadRequestException"
     route = gw.create_route(ApiId=api_id, RouteKey="GET /a", Target="integrations/" + i["IntegrationId"])
     assert error_of(gw.delete_integration, ApiId=api_id, IntegrationId=i["IntegrationId"])[0] == "BadRequestException"
     gw.delete_route(ApiId=api_id, RouteId=route["RouteId"])
@@ -199,6 +208,14 @@ def test_stages(gw):
     assert error_of(gw.create_stage, ApiId=api_id, StageName="x", DeploymentId="abc")[0] == "BadRequestException"
     assert error_of(gw.create_stage, ApiId=api_id, StageName="y",
                     DefaultRouteSettings={"ThrottlingBurstLimit": -1})[0] == "BadRequestException"
+    u = gw.update_stage(ApiId=api_id, StageName="prod", AutoDeploy=True, Description="p",
+                        DefaultRouteSettings={"ThrottlingBurstLimit": 5, "ThrottlingRateLimit": 1.0},
+                        StageVariables={"v": "2"})
+    assert u["AutoDeploy"] is True and u["Description"] == "p" and u["StageVariables"] == {"v": "2"}
+    assert u["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 5 and u["LastUpdatedDate"] >= s["LastUpdatedDate"]
+    assert gw.get_stage(ApiId=api_id, StageName="prod")["Description"] == "p"
+    assert error_of(gw.update_stage, ApiId=api_id, StageName="nosuch", AutoDeploy=True)[0] == "NotFoundException"
+    assert error_of(gw.update_stage, ApiId=api_id, StageName="prod", DeploymentId="abc")[0] == "BadRequestException"
     gw.delete_stage(ApiId=api_id, StageName="prod")
     assert error_of(gw.get_stage, ApiId=api_id, StageName="prod")[0] == "NotFoundException"
 
@@ -371,6 +388,12 @@ def test_throttling(server, gw):
     for _ in range(3):
         r = call(server, api_id, "/closed")
         assert (r.status, r.json()) == (429, {"message": "Too Many Requests"})
+    # UpdateStage changes what is enforced: the closed route opens, the stage stops serving.
+    gw.update_stage(ApiId=api_id, StageName="$default", RouteSettings={})
+    assert call(server, api_id, "/closed").status == 404
+    gw.update_stage(ApiId=api_id, StageName="$default", AutoDeploy=False)
+    r = call(server, api_id, "/closed")
+    assert r.status == 404 and r.json() == {"message": "Not Found"}
 
 
 def test_cors(server, gw, fn):

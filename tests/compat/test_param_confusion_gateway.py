@@ -75,7 +75,7 @@ def denied(r):
 
 def test_table_covers_every_operation():
     ops = table_operations()
-    assert len(ops) == len(set(ops)) and len(ops) >= 23
+    assert len(ops) == len(set(ops)) and len(ops) >= 25
     assert set(ops) == {c.op for c in GATEWAY_CASES}
 
 
@@ -107,7 +107,7 @@ def test_own_api_named_elsewhere_grants_nothing(server, world, op, place):
 
 
 # Operations whose path names a child: aimed at the caller's API with the victim's child id.
-CHILD_OPS = ["GetRoute", "UpdateRoute", "DeleteRoute", "GetIntegration", "DeleteIntegration",
+CHILD_OPS = ["GetRoute", "UpdateRoute", "DeleteRoute", "GetIntegration", "UpdateIntegration", "DeleteIntegration",
              "GetAuthorizer", "DeleteAuthorizer"]
 
 
@@ -148,6 +148,9 @@ def test_snapshot_detects_each_kind_of_change(server, world):
         ("route changed", lambda: gw.update_route(ApiId=scratch.api, RouteId=scratch.route, RouteKey="GET /changed")),
         ("route added", lambda: gw.create_route(ApiId=scratch.api, RouteKey="GET /added")),
         ("stage added", lambda: gw.create_stage(ApiId=scratch.api, StageName="added")),
+        ("stage changed", lambda: gw.update_stage(ApiId=scratch.api, StageName="$default", AutoDeploy=False)),
+        ("integration changed", lambda: gw.update_integration(ApiId=scratch.api, IntegrationId=scratch.integration,
+                                                              TimeoutInMillis=50)),
         ("authorizer added", lambda: gw.create_authorizer(ApiId=scratch.api, AuthorizerType="JWT", Name="b",
                                                           IdentitySource=["$request.header.Authorization"],
                                                           JwtConfiguration={"Issuer": ISSUER, "Audience": ["b"]})),

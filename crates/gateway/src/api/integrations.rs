@@ -1,4 +1,5 @@
-//! Integrations: CreateIntegration, GetIntegrations, GetIntegration, DeleteIntegration. Only
+//! Integrations: CreateIntegration, GetIntegrations, GetIntegration, UpdateIntegration,
+//! DeleteIntegration. Only
 //! `AWS_PROXY` integrations with a function of this account and region; the function's name is
 //! read from the URI once, here, and the data plane invokes exactly that.
 
@@ -332,6 +333,120 @@ impl GatewayOperation for DeleteIntegration {
         ];
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateIntegrationBody {
+    integration_type: Option<String>,
+    integration_uri: Option<String>,
+    integration_method: Option<String>,
+    payload_format_version: Option<String>,
+    timeout_in_millis: Option<i64>,
+    description: Option<String>,
+    connection_type: Option<String>,
+    credentials_arn: Option<String>,
+    integration_subtype: Option<String>,
+}
+
+pub(crate) struct UpdateIntegration {
+    named: NamedApi,
+    integration_id: String,
+    body: UpdateIntegrationBody,
+}
+
+#[async_trait::async_trait]
+impl GatewayOperation for UpdateIntegration {
+    fn decode(input: &RestInput) -> Result<Self, GatewayError> {
+        let body: UpdateIntegrationBody = wire::decode(&input.body)?;
+        if body
+            .integration_type
+            .as_deref()
+            .is_some_and(|t| t != "AWS_PROXY")
+        {
+            return Err(GatewayError::BadRequest(
+                "Only AWS_PROXY integrations are supported by this Rampart host.".into(),
+            ));
+        }
+        if body.credentials_arn.is_some() || body.integration_subtype.is_some() {
+            return Err(GatewayError::BadRequest(
+                "CredentialsArn and IntegrationSubtype are not supported by this Rampart host yet."
+                    .into(),
+            ));
+        }
+        if body
+            .connection_type
+            .as_deref()
+            .is_some_and(|c| c != "INTERNET")
+        {
+            return Err(GatewayError::BadRequest(
+                "Only connection type INTERNET is supported.".into(),
+            ));
+        }
+        if let Some(v) = body.payload_format_version.as_deref() {
+            if v != "1.0" && v != "2.0" {
+                return Err(GatewayError::BadRequest(format!(
+                    "Invalid payload format version: {v}. Use 1.0 or 2.0."
+                )));
+            }
+        }
+        if body
+            .timeout_in_millis
+            .is_some_and(|t| !(50..=30000).contains(&t))
+        {
+            return Err(GatewayError::BadRequest(
+                "Invalid input: timeoutInMillis must be between 50 and 30000.".into(),
+            ));
+        }
+        if let Some(d) = &body.description {
+            wire::check_length(d, "description", 0, 1024)?;
+        }
+        Ok(UpdateIntegration {
+            named: NamedApi::decode(input)?,
+            integration_id: child_id(input, "integrationId", "Integration")?,
+            body,
+        })
+    }
+
+    async fn checks(&mut self, svc: &GatewayService) -> Result<Vec<Check>, GatewayError> {
+        let tail = format!("/integrations/{}", self.integration_id);
+        self.named.check(svc, "PATCH", &tail).await
+    }
+
+    async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
+        let api = self.named.found()?;
+        let api_id = &api.record.api_id;
+        let stored = load_integration(svc, api_id, &self.integration_id).await?;
+        let mut i = stored.record.clone();
+        let b = self.body;
+        if let Some(uri) = b.integration_uri {
+            i.function_name = function_name(&uri, &svc.region, &svc.account_id)?;
+            i.integration_uri = uri;
+        }
+        if let Some(v) = b.payload_format_version {
+            i.payload_format_version = v;
+        }
+        if let Some(t) = b.timeout_in_millis {
+            i.timeout_in_millis = t as u32;
+        }
+        if let Some(d) = b.description {
+            i.description = Some(d);
+        }
+        if let Some(m) = b.integration_method {
+            i.integration_method = m;
+        }
+        let writes = vec![
+            records::guard(api),
+            records::put(
+                ns::INTEGRATIONS,
+                child_key(api_id, &self.integration_id),
+                &i,
+                Expect::Version(stored.version),
+            ),
+        ];
+        request_audit::commit(svc.store.as_ref(), writes).await?;
+        wire::reply(200, &shape(&i))
     }
 }
 

@@ -123,6 +123,7 @@ gateway_operations! {
     write "CreateIntegration" "POST" "/v2/apis/{apiId}/integrations" => integrations::CreateIntegration;
     read "GetIntegrations" "GET" "/v2/apis/{apiId}/integrations" => integrations::GetIntegrations;
     read "GetIntegration" "GET" "/v2/apis/{apiId}/integrations/{integrationId}" => integrations::GetIntegration;
+    write "UpdateIntegration" "PATCH" "/v2/apis/{apiId}/integrations/{integrationId}" => integrations::UpdateIntegration;
     write "DeleteIntegration" "DELETE" "/v2/apis/{apiId}/integrations/{integrationId}" => integrations::DeleteIntegration;
     write "CreateAuthorizer" "POST" "/v2/apis/{apiId}/authorizers" => authorizers::CreateAuthorizer;
     read "GetAuthorizers" "GET" "/v2/apis/{apiId}/authorizers" => authorizers::GetAuthorizers;
@@ -131,6 +132,7 @@ gateway_operations! {
     write "CreateStage" "POST" "/v2/apis/{apiId}/stages" => stages::CreateStage;
     read "GetStages" "GET" "/v2/apis/{apiId}/stages" => stages::GetStages;
     read "GetStage" "GET" "/v2/apis/{apiId}/stages/{stageName}" => stages::GetStage;
+    write "UpdateStage" "PATCH" "/v2/apis/{apiId}/stages/{stageName}" => stages::UpdateStage;
     write "DeleteStage" "DELETE" "/v2/apis/{apiId}/stages/{stageName}" => stages::DeleteStage;
 }
 

@@ -1,5 +1,5 @@
-//! Stages: CreateStage, GetStages, GetStage, DeleteStage. A stage with `AutoDeploy` serves the
-//! API's current routes; deployments are not made yet, so a stage without it is stored and
+//! Stages: CreateStage, GetStages, GetStage, UpdateStage, DeleteStage. A stage with
+//! `AutoDeploy` serves the API's current routes; deployments are not made yet, so a stage without it is stored and
 //! answers Not Found, as an undeployed stage does. Throttling settings are enforced by the
 //! data plane ([`crate::throttle`]); logging settings are stored and answered only.
 
@@ -121,9 +121,10 @@ fn check_stage_name(name: &str) -> Result<(), GatewayError> {
     Ok(())
 }
 
+/// The members CreateStage and UpdateStage take.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateStageBody {
+struct StageBody {
     stage_name: Option<String>,
     auto_deploy: Option<bool>,
     description: Option<String>,
@@ -136,23 +137,20 @@ struct CreateStageBody {
     client_certificate_id: Option<String>,
 }
 
-pub(crate) struct CreateStage {
-    named: NamedApi,
-    stage: StageRecord,
+/// What a stage request sets, checked.
+struct StageMembers {
+    auto_deploy: Option<bool>,
+    description: Option<String>,
+    default_route_settings: Option<RouteSettings>,
+    route_settings: Option<BTreeMap<String, RouteSettings>>,
+    stage_variables: Option<BTreeMap<String, String>>,
 }
 
-#[async_trait::async_trait]
-impl GatewayOperation for CreateStage {
-    fn decode(input: &RestInput) -> Result<Self, GatewayError> {
-        let b: CreateStageBody = wire::decode(&input.body)?;
-        let stage_name = b.stage_name.ok_or_else(|| {
-            GatewayError::BadRequest("Invalid input: stageName is required.".into())
-        })?;
-        check_stage_name(&stage_name)?;
+impl StageMembers {
+    fn check(b: StageBody) -> Result<Self, GatewayError> {
         if b.deployment_id.is_some() {
             return Err(GatewayError::BadRequest(
-                "Deployments are not supported by this Rampart host yet: create the stage with AutoDeploy."
-                    .into(),
+                "Deployments are not supported by this Rampart host yet: use AutoDeploy.".into(),
             ));
         }
         if b.access_log_settings.is_some() || b.client_certificate_id.is_some() {
@@ -164,41 +162,92 @@ impl GatewayOperation for CreateStage {
         if let Some(d) = &b.description {
             wire::check_length(d, "description", 0, 1024)?;
         }
-        let stage_variables = b.stage_variables.unwrap_or_default();
-        for (k, v) in &stage_variables {
-            let name_ok = (1..=64).contains(&k.len())
-                && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
-            if !name_ok || v.chars().count() > 2048 {
-                return Err(GatewayError::BadRequest(format!(
-                    "Invalid stage variable: {k}. Names are 1-64 letters, digits and _; values at most 2048 characters."
-                )));
+        if let Some(vars) = &b.stage_variables {
+            for (k, v) in vars {
+                let name_ok = (1..=64).contains(&k.len())
+                    && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+                if !name_ok || v.chars().count() > 2048 {
+                    return Err(GatewayError::BadRequest(format!(
+                        "Invalid stage variable: {k}. Names are 1-64 letters, digits and _; values at most 2048 characters."
+                    )));
+                }
             }
         }
-        let mut route_settings = BTreeMap::new();
-        for (key, settings) in b.route_settings.unwrap_or_default() {
-            if RouteKey::parse(&key).is_none() {
-                return Err(GatewayError::BadRequest(format!(
-                    "Invalid route key in routeSettings: {key}"
-                )));
+        let route_settings = match b.route_settings {
+            Some(map) => {
+                let mut out = BTreeMap::new();
+                for (key, settings) in map {
+                    if RouteKey::parse(&key).is_none() {
+                        return Err(GatewayError::BadRequest(format!(
+                            "Invalid route key in routeSettings: {key}"
+                        )));
+                    }
+                    out.insert(key, settings.validate()?);
+                }
+                Some(out)
             }
-            route_settings.insert(key, settings.validate()?);
+            None => None,
+        };
+        Ok(StageMembers {
+            auto_deploy: b.auto_deploy,
+            description: b.description,
+            default_route_settings: b.default_route_settings.map(|d| d.validate()).transpose()?,
+            route_settings,
+            stage_variables: b.stage_variables,
+        })
+    }
+
+    /// Sets on `stage` what these members name.
+    fn apply(self, stage: &mut StageRecord) {
+        if let Some(v) = self.auto_deploy {
+            stage.auto_deploy = v;
         }
-        let tags = b.tags.unwrap_or_default();
+        if let Some(v) = self.description {
+            stage.description = Some(v);
+        }
+        if let Some(v) = self.default_route_settings {
+            stage.default_route_settings = v;
+        }
+        if let Some(v) = self.route_settings {
+            stage.route_settings = v;
+        }
+        if let Some(v) = self.stage_variables {
+            stage.stage_variables = v;
+        }
+    }
+}
+
+pub(crate) struct CreateStage {
+    named: NamedApi,
+    stage: StageRecord,
+}
+
+#[async_trait::async_trait]
+impl GatewayOperation for CreateStage {
+    fn decode(input: &RestInput) -> Result<Self, GatewayError> {
+        let mut b: StageBody = wire::decode(&input.body)?;
+        let stage_name = b.stage_name.take().ok_or_else(|| {
+            GatewayError::BadRequest("Invalid input: stageName is required.".into())
+        })?;
+        check_stage_name(&stage_name)?;
+        let tags = b.tags.take().unwrap_or_default();
         wire::check_tags(&tags)?;
         let now = OffsetDateTime::now_utc();
+        let mut stage = StageRecord {
+            stage_name,
+            auto_deploy: false,
+            description: None,
+            default_route_settings: RouteSettings::default(),
+            route_settings: BTreeMap::new(),
+            stage_variables: BTreeMap::new(),
+            tags,
+            created_date: now,
+            last_updated_date: now,
+        };
+        StageMembers::check(b)?.apply(&mut stage);
         Ok(CreateStage {
             named: NamedApi::decode(input)?,
-            stage: StageRecord {
-                stage_name,
-                auto_deploy: b.auto_deploy.unwrap_or(false),
-                description: b.description,
-                default_route_settings: b.default_route_settings.unwrap_or_default().validate()?,
-                route_settings,
-                stage_variables,
-                tags,
-                created_date: now,
-                last_updated_date: now,
-            },
+            stage,
         })
     }
 
@@ -350,5 +399,55 @@ impl GatewayOperation for DeleteStage {
         ];
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
+    }
+}
+
+pub(crate) struct UpdateStage {
+    named: NamedApi,
+    stage_name: String,
+    members: StageMembers,
+}
+
+#[async_trait::async_trait]
+impl GatewayOperation for UpdateStage {
+    fn decode(input: &RestInput) -> Result<Self, GatewayError> {
+        let mut body: StageBody = wire::decode(&input.body)?;
+        // The stage is the path's; tags change through the tagging operations.
+        body.stage_name = None;
+        if body.tags.is_some() {
+            return Err(GatewayError::BadRequest(
+                "Tags are not changed by UpdateStage.".into(),
+            ));
+        }
+        Ok(UpdateStage {
+            named: NamedApi::decode(input)?,
+            stage_name: stage_name(input)?,
+            members: StageMembers::check(body)?,
+        })
+    }
+
+    async fn checks(&mut self, svc: &GatewayService) -> Result<Vec<Check>, GatewayError> {
+        let tail = format!("/stages/{}", self.stage_name);
+        self.named.check(svc, "PATCH", &tail).await
+    }
+
+    async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
+        let api = self.named.found()?;
+        let api_id = &api.record.api_id;
+        let stored = load_stage(svc, api_id, &self.stage_name).await?;
+        let mut stage = stored.record.clone();
+        self.members.apply(&mut stage);
+        stage.last_updated_date = OffsetDateTime::now_utc();
+        let writes = vec![
+            records::guard(api),
+            records::put(
+                ns::STAGES,
+                child_key(api_id, &self.stage_name),
+                &stage,
+                Expect::Version(stored.version),
+            ),
+        ];
+        request_audit::commit(svc.store.as_ref(), writes).await?;
+        wire::reply(200, &shape(&stage))
     }
 }
