@@ -135,6 +135,8 @@ GATEWAY_CASES = [
         "jwtConfiguration": {"issuer": iss, "audience": ["x"]}})),
     GatewayCase("GetAuthorizers", lambda a, b, fn, iss: ("GET", p(a.api, "authorizers"), None)),
     GatewayCase("GetAuthorizer", lambda a, b, fn, iss: ("GET", p(a.api, "authorizers", a.authorizer), None)),
+    GatewayCase("UpdateAuthorizer", lambda a, b, fn, iss: ("PATCH", p(a.api, "authorizers", a.authorizer), {
+        "name": "pwned", "jwtConfiguration": {"issuer": iss, "audience": ["pwned"]}})),
     GatewayCase("DeleteAuthorizer", lambda a, b, fn, iss: ("DELETE", p(a.api, "authorizers", a.authorizer), None)),
     GatewayCase("CreateStage", lambda a, b, fn, iss: ("POST", p(a.api, "stages"), {"stageName": "pwned", "autoDeploy": True})),
     GatewayCase("GetStages", lambda a, b, fn, iss: ("GET", p(a.api, "stages"), None)),

@@ -179,6 +179,13 @@ def test_authorizers(gw, server):
          "JwtConfiguration": {"Issuer": issuer, "Audience": ["a"]}},
     ):
         assert error_of(gw.create_authorizer, ApiId=api_id, **kwargs)[0] == "BadRequestException", kwargs
+    u = gw.update_authorizer(ApiId=api_id, AuthorizerId=a["AuthorizerId"], Name="renamed",
+                             JwtConfiguration={"Audience": ["client-2"]})
+    assert u["Name"] == "renamed" and u["JwtConfiguration"] == {"Issuer": issuer, "Audience": ["client-2"]}
+    assert gw.get_authorizer(ApiId=api_id, AuthorizerId=a["AuthorizerId"])["JwtConfiguration"]["Audience"] == ["client-2"]
+    for kwargs in ({"AuthorizerType": "REQUEST"}, {"JwtConfiguration": {"Issuer": "http://issuer.example.com"}},
+                   {"IdentitySource": ["Authorization"]}):
+        assert error_of(gw.update_authorizer, ApiId=api_id, AuthorizerId=a["AuthorizerId"], **kwargs)[0] == "BadRequestException", kwargs
     route = gw.create_route(ApiId=api_id, RouteKey="GET /me", AuthorizationType="JWT",
                             AuthorizerId=a["AuthorizerId"], AuthorizationScopes=["admin"])
     assert route["AuthorizerId"] == a["AuthorizerId"] and route["AuthorizationScopes"] == ["admin"]

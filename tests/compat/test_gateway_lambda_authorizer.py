@@ -158,6 +158,10 @@ def test_the_cache_invokes_once_per_identity(server, world):
     other = get(server, world, "/cached", "simple-allow-2")
     assert other.status == 403  # simple-allow-2 is not authorized, but it did run
     assert calls_of(get(server, world, "/cached", "simple-allow")) == cached
+    # An updated authorizer starts with an empty cache.
+    world["gw"].update_authorizer(ApiId=world["api"], AuthorizerId=world["authorizers"]["cached"]["AuthorizerId"],
+                                  AuthorizerResultTtlInSeconds=600)
+    assert calls_of(get(server, world, "/cached", "simple-allow")) > cached
     # Without a TTL every request invokes the authorizer.
     seen = [calls_of(get(server, world, "/simple", "simple-allow")) for _ in range(5)]
     assert seen == sorted(seen) and len(set(seen)) == 5, seen

@@ -75,7 +75,7 @@ def denied(r):
 
 def test_table_covers_every_operation():
     ops = table_operations()
-    assert len(ops) == len(set(ops)) and len(ops) >= 25
+    assert len(ops) == len(set(ops)) and len(ops) >= 26
     assert set(ops) == {c.op for c in GATEWAY_CASES}
 
 
@@ -108,7 +108,7 @@ def test_own_api_named_elsewhere_grants_nothing(server, world, op, place):
 
 # Operations whose path names a child: aimed at the caller's API with the victim's child id.
 CHILD_OPS = ["GetRoute", "UpdateRoute", "DeleteRoute", "GetIntegration", "UpdateIntegration", "DeleteIntegration",
-             "GetAuthorizer", "DeleteAuthorizer"]
+             "GetAuthorizer", "UpdateAuthorizer", "DeleteAuthorizer"]
 
 
 @pytest.mark.parametrize("op", CHILD_OPS)
@@ -148,6 +148,8 @@ def test_snapshot_detects_each_kind_of_change(server, world):
         ("route changed", lambda: gw.update_route(ApiId=scratch.api, RouteId=scratch.route, RouteKey="GET /changed")),
         ("route added", lambda: gw.create_route(ApiId=scratch.api, RouteKey="GET /added")),
         ("stage added", lambda: gw.create_stage(ApiId=scratch.api, StageName="added")),
+        ("authorizer changed", lambda: gw.update_authorizer(ApiId=scratch.api, AuthorizerId=scratch.authorizer,
+                                                            JwtConfiguration={"Audience": ["changed"]})),
         ("stage changed", lambda: gw.update_stage(ApiId=scratch.api, StageName="$default", AutoDeploy=False)),
         ("integration changed", lambda: gw.update_integration(ApiId=scratch.api, IntegrationId=scratch.integration,
                                                               TimeoutInMillis=50)),

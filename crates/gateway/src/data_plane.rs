@@ -320,6 +320,7 @@ impl GatewayService {
                 let Some(authorizer) = authorizer else {
                     return Ok(refused(trail, Refusal::Unauthorized));
                 };
+                let authorizer_version = authorizer.version;
                 let authorizer = authorizer.record;
                 match (route.authorization_type, &authorizer.request) {
                     (AuthorizationType::Jwt, None) => {
@@ -347,7 +348,7 @@ impl GatewayService {
                     (AuthorizationType::Custom, Some(_)) => {
                         match self
                             .lambda_authorizers
-                            .authorize(self, &authorizer, &facts, &route_arn)
+                            .authorize(self, &authorizer, authorizer_version, &facts, &route_arn)
                             .await
                         {
                             Verdict::Allow(context) => {

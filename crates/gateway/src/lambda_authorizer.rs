@@ -60,8 +60,9 @@ enum Answer {
     },
 }
 
-/// (API, authorizer, SHA-256 of the identity values).
-type CacheKey = (String, String, [u8; 32]);
+/// (API, authorizer, the authorizer record's version, SHA-256 of the identity values): an
+/// updated authorizer starts with an empty cache.
+type CacheKey = (String, String, i64, [u8; 32]);
 
 fn values_digest(values: &[String]) -> [u8; 32] {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
@@ -236,11 +237,13 @@ fn says_unauthorized(error: &Bytes) -> bool {
 }
 
 impl LambdaAuthorizers {
-    /// Authorizes the request `facts` describes (its route ARN `route_arn`) with `authorizer`.
+    /// Authorizes the request `facts` describes (its route ARN `route_arn`) with `authorizer`
+    /// (at the stored `version`).
     pub async fn authorize(
         &self,
         svc: &GatewayService,
         authorizer: &AuthorizerRecord,
+        version: i64,
         facts: &RequestFacts<'_>,
         route_arn: &str,
     ) -> Verdict {
@@ -253,6 +256,7 @@ impl LambdaAuthorizers {
         let key = (
             facts.api_id.to_owned(),
             authorizer.authorizer_id.clone(),
+            version,
             values_digest(&values),
         );
         let ttl = Duration::from_secs(u64::from(config.ttl_seconds));

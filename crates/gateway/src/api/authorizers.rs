@@ -1,4 +1,5 @@
-//! Authorizers: CreateAuthorizer, GetAuthorizers, GetAuthorizer, DeleteAuthorizer.
+//! Authorizers: CreateAuthorizer, GetAuthorizers, GetAuthorizer, UpdateAuthorizer,
+//! DeleteAuthorizer.
 //!
 //! - JWT: an issuer and audiences. The issuer must be `https://`, but for Rampart's own pools
 //!   and issuers on this host's loopback, whose keys never cross a network.
@@ -17,7 +18,7 @@ use crate::error::GatewayError;
 use crate::records::{self, child_key, ns, AuthorizerRecord, RequestAuthorizer, RouteRecord};
 use crate::GatewayService;
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
 struct JwtConfiguration {
     #[serde(default)]
@@ -64,7 +65,7 @@ fn shape(a: &AuthorizerRecord) -> AuthorizerShape<'_> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct CreateAuthorizerBody {
     authorizer_type: Option<String>,
@@ -117,7 +118,10 @@ pub(crate) struct CreateAuthorizer {
     kind: Kind,
 }
 
-fn decode_jwt(body: &CreateAuthorizerBody, sources: &[String]) -> Result<Kind, GatewayError> {
+fn decode_jwt(
+    body: &CreateAuthorizerBody,
+    sources: &[String],
+) -> Result<(String, Vec<String>), GatewayError> {
     if sources.len() != 1 || !sources.iter().all(|s| valid_source(s, false)) {
         return Err(GatewayError::BadRequest(
             "Invalid identity source: a JWT authorizer takes one, $request.header.<name> or $request.querystring.<name>."
@@ -135,10 +139,13 @@ fn decode_jwt(body: &CreateAuthorizerBody, sources: &[String]) -> Result<Kind, G
             "JwtConfiguration.Audience must name at least one audience.".into(),
         ));
     }
-    Ok(Kind::Jwt { issuer, audience })
+    Ok((issuer, audience))
 }
 
-fn decode_request(body: &CreateAuthorizerBody, sources: &[String]) -> Result<Kind, GatewayError> {
+fn decode_request(
+    body: &CreateAuthorizerBody,
+    sources: &[String],
+) -> Result<RequestAuthorizer, GatewayError> {
     if body.authorizer_credentials_arn.is_some() {
         return Err(GatewayError::BadRequest(
             "AuthorizerCredentialsArn is not supported by this Rampart host yet.".into(),
@@ -186,13 +193,13 @@ fn decode_request(body: &CreateAuthorizerBody, sources: &[String]) -> Result<Kin
             "An identity source is required when authorizer caching is enabled.".into(),
         ));
     }
-    Ok(Kind::Request(RequestAuthorizer {
+    Ok(RequestAuthorizer {
         authorizer_uri: uri,
         function_name: String::new(), // read from the URI in execute, with the region
         payload_format_version: version,
         enable_simple_responses: simple,
         ttl_seconds: ttl as u32,
-    }))
+    })
 }
 
 #[async_trait::async_trait]
@@ -206,8 +213,11 @@ impl GatewayOperation for CreateAuthorizer {
         wire::check_length(&name, "name", 1, 128)?;
         let identity_source = body.identity_source.clone().unwrap_or_default();
         let kind = match body.authorizer_type.as_deref() {
-            Some("JWT") => decode_jwt(&body, &identity_source)?,
-            Some("REQUEST") => decode_request(&body, &identity_source)?,
+            Some("JWT") => {
+                let (issuer, audience) = decode_jwt(&body, &identity_source)?;
+                Kind::Jwt { issuer, audience }
+            }
+            Some("REQUEST") => Kind::Request(decode_request(&body, &identity_source)?),
             Some(other) => {
                 return Err(GatewayError::BadRequest(format!(
                     "Invalid authorizer type: {other}"
@@ -419,5 +429,114 @@ impl GatewayOperation for DeleteAuthorizer {
         ];
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
+    }
+}
+
+pub(crate) struct UpdateAuthorizer {
+    named: NamedApi,
+    authorizer_id: String,
+    body: CreateAuthorizerBody,
+}
+
+#[async_trait::async_trait]
+impl GatewayOperation for UpdateAuthorizer {
+    fn decode(input: &RestInput) -> Result<Self, GatewayError> {
+        let body: CreateAuthorizerBody = wire::decode(&input.body)?;
+        if let Some(name) = &body.name {
+            wire::check_length(name, "name", 1, 128)?;
+        }
+        Ok(UpdateAuthorizer {
+            named: NamedApi::decode(input)?,
+            authorizer_id: child_id(input, "authorizerId", "Authorizer")?,
+            body,
+        })
+    }
+
+    async fn checks(&mut self, svc: &GatewayService) -> Result<Vec<Check>, GatewayError> {
+        let tail = format!("/authorizers/{}", self.authorizer_id);
+        self.named.check(svc, "PATCH", &tail).await
+    }
+
+    /// The stored authorizer with the members given, checked again as a whole, as
+    /// CreateAuthorizer checks it; its type does not change.
+    async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
+        let api = self.named.found()?;
+        let api_id = &api.record.api_id;
+        let stored = load_authorizer(svc, api_id, &self.authorizer_id).await?;
+        let old = &stored.record;
+        let b = self.body;
+        if b.authorizer_type
+            .as_deref()
+            .is_some_and(|t| t != old.authorizer_type())
+        {
+            return Err(GatewayError::BadRequest(
+                "An authorizer's type cannot be changed.".into(),
+            ));
+        }
+        let sources = b
+            .identity_source
+            .unwrap_or_else(|| old.identity_source.clone());
+        let merged = match &old.request {
+            None => {
+                let jwt = b.jwt_configuration.unwrap_or_default();
+                CreateAuthorizerBody {
+                    jwt_configuration: Some(JwtConfiguration {
+                        issuer: jwt.issuer.or_else(|| Some(old.issuer.clone())),
+                        audience: jwt.audience.or_else(|| Some(old.audience.clone())),
+                    }),
+                    ..Default::default()
+                }
+            }
+            Some(r) => CreateAuthorizerBody {
+                authorizer_uri: b.authorizer_uri.or_else(|| Some(r.authorizer_uri.clone())),
+                authorizer_payload_format_version: b
+                    .authorizer_payload_format_version
+                    .or_else(|| Some(r.payload_format_version.clone())),
+                enable_simple_responses: b
+                    .enable_simple_responses
+                    .or(Some(r.enable_simple_responses)),
+                authorizer_result_ttl_in_seconds: b
+                    .authorizer_result_ttl_in_seconds
+                    .or(Some(i64::from(r.ttl_seconds))),
+                authorizer_credentials_arn: b.authorizer_credentials_arn,
+                ..Default::default()
+            },
+        };
+        let mut next = AuthorizerRecord {
+            authorizer_id: old.authorizer_id.clone(),
+            name: b.name.unwrap_or_else(|| old.name.clone()),
+            identity_source: sources.clone(),
+            issuer: String::new(),
+            audience: Vec::new(),
+            request: None,
+        };
+        match old.request {
+            None => {
+                let (issuer, audience) = decode_jwt(&merged, &sources)?;
+                check_issuer(svc, &issuer)?;
+                next.issuer = issuer;
+                next.audience = audience;
+            }
+            Some(_) => {
+                let mut r = decode_request(&merged, &sources)?;
+                r.function_name = super::integrations::function_name(
+                    &r.authorizer_uri,
+                    &svc.region,
+                    &svc.account_id,
+                )?;
+                next.request = Some(r);
+            }
+        }
+        let writes = vec![
+            records::guard(api),
+            records::put(
+                ns::AUTHORIZERS,
+                child_key(api_id, &self.authorizer_id),
+                &next,
+                Expect::Version(stored.version),
+            ),
+        ];
+        request_audit::commit(svc.store.as_ref(), writes).await?;
+        wire::reply(200, &shape(&next))
     }
 }

@@ -128,6 +128,7 @@ gateway_operations! {
     write "CreateAuthorizer" "POST" "/v2/apis/{apiId}/authorizers" => authorizers::CreateAuthorizer;
     read "GetAuthorizers" "GET" "/v2/apis/{apiId}/authorizers" => authorizers::GetAuthorizers;
     read "GetAuthorizer" "GET" "/v2/apis/{apiId}/authorizers/{authorizerId}" => authorizers::GetAuthorizer;
+    write "UpdateAuthorizer" "PATCH" "/v2/apis/{apiId}/authorizers/{authorizerId}" => authorizers::UpdateAuthorizer;
     write "DeleteAuthorizer" "DELETE" "/v2/apis/{apiId}/authorizers/{authorizerId}" => authorizers::DeleteAuthorizer;
     write "CreateStage" "POST" "/v2/apis/{apiId}/stages" => stages::CreateStage;
     read "GetStages" "GET" "/v2/apis/{apiId}/stages" => stages::GetStages;
