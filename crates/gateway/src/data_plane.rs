@@ -281,6 +281,19 @@ impl GatewayService {
             self.region, self.account_id, api_id, stage.stage_name, method, path
         );
         trail.resource = Some(route_arn.clone());
+        // The integration's invocation names the route as API Gateway does in its
+        // `aws:SourceArn` (what AddPermission's SourceArn matches): the route key's path
+        // template, or `$default` for the default route.
+        let invocation_arn = match route.route_key.split_once(' ') {
+            Some((_, template)) => format!(
+                "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+                self.region, self.account_id, api_id, stage.stage_name, method, template
+            ),
+            None => format!(
+                "arn:aws:execute-api:{}:{}:{}/{}/$default",
+                self.region, self.account_id, api_id, stage.stage_name
+            ),
+        };
         let mut facts = RequestFacts {
             account_id: &self.account_id,
             api_id: &api_id,
@@ -443,7 +456,7 @@ impl GatewayService {
         let payload = match integration::invoke(
             self,
             &integration.record,
-            &route_arn,
+            &invocation_arn,
             Bytes::from(event.to_string()),
         )
         .await

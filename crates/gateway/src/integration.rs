@@ -3,9 +3,11 @@
 //!
 //! Not yet checked here: the function's resource policy (`lambda:InvokeFunction` for
 //! `apigateway.amazonaws.com` with the route's `execute-api` ARN as `aws:SourceArn`). The
-//! functions service gains `Invoker::invoke_as_service` for that on the `lambda2` branch; when
-//! it lands, [`invoke_function`] calls it with `source_arn` and this account, and nothing else
-//! changes. Until then any API of this account can invoke any function of it.
+//! functions service gains `Invoker::invoke_as_service(function, "apigateway.amazonaws.com",
+//! source_arn, account, request)` for that on the `lambda2` branch; when it lands, the body of
+//! [`invoke_function`] calls it instead of loading the function and calling `invoke` (its
+//! `AccessDeniedException` is a `NotInvoked`, a 500 as on AWS), and nothing else changes. Until
+//! then any API of this account can invoke any function of it.
 
 use std::time::Duration;
 
@@ -30,7 +32,9 @@ pub enum IntegrationFailure {
 }
 
 /// Runs the integration's function with `event`, within the integration's timeout. `source_arn`
-/// is the route's `arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<path>`.
+/// is what API Gateway sends as `aws:SourceArn`: `arn:aws:execute-api:<region>:<account>:
+/// <apiId>/<stage>/<METHOD><route path template>`, or `…/<stage>/$default` for the default
+/// route (a Lambda authorizer's: `…:<apiId>/authorizers/<authorizerId>`).
 pub async fn invoke(
     svc: &GatewayService,
     integration: &IntegrationRecord,

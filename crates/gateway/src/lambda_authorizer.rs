@@ -269,11 +269,16 @@ impl LambdaAuthorizers {
             }
         }
         let event = authorizer_event(config, facts, route_arn, &values);
+        // An authorizer's invocation names the authorizer, as API Gateway's `aws:SourceArn`.
+        let source_arn = format!(
+            "arn:aws:execute-api:{}:{}:{}/authorizers/{}",
+            svc.region, facts.account_id, facts.api_id, authorizer.authorizer_id
+        );
         let payload = match integration::invoke_function(
             svc,
             &config.function_name,
             AUTHORIZER_TIMEOUT,
-            route_arn,
+            &source_arn,
             Bytes::from(event.to_string()),
         )
         .await
