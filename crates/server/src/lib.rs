@@ -7,6 +7,7 @@ pub mod audit_cmd;
 pub mod cli;
 pub mod front;
 pub mod functions_roles;
+pub mod gateway_plane;
 pub mod identity_cmd;
 pub mod keys_cmd;
 pub mod maintenance;

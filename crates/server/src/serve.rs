@@ -165,7 +165,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     registry.register(functions);
     // Rotation functions run on this node's functions service, as secretsmanager.amazonaws.com.
     let rotation = crate::rotation_functions::RotationFunctions {
-        invoker: function_invoker,
+        invoker: function_invoker.clone(),
         account_id: account_id.clone(),
     };
     let secrets = Arc::new(
@@ -194,6 +194,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => user_pools,
     });
     registry.register(user_pools.clone());
+    // The API gateway: its management API beside the others, its data plane on the main
+    // listener, Rampart's own pools as issuers whose keys come from the store.
+    let gateway = Arc::new(rampart_gateway::GatewayService::new(
+        store.clone(),
+        account_id.clone(),
+        args.region.clone(),
+        args.public_url.clone().unwrap_or_else(|| endpoint.clone()),
+        function_invoker,
+        Arc::new(crate::gateway_plane::PoolIssuers {
+            user_pools: user_pools.clone(),
+        }),
+    ));
+    registry.register(gateway.clone());
+    let mut data_planes = DataPlanes::default();
+    data_planes.register_every_api(Arc::new(crate::gateway_plane::GatewayPlane {
+        gateway: gateway.clone(),
+        https: tls,
+    }));
     crate::maintenance::spawn(
         kms,
         secrets,
@@ -210,6 +228,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         source_admission: source_admission(&args),
     });
+    // `AWS_IAM` routes are decided as signed AWS API requests are.
+    gateway.set_iam(Arc::new(crate::gateway_plane::PipelineIam {
+        pipeline: Arc::downgrade(&pipeline),
+    }));
     // An IAM change made on this node takes effect at once: drop the credentials (and the
     // policies they carry) that the request path cached. Other nodes catch up within the TTL.
     let weak = Arc::downgrade(&pipeline);
@@ -219,8 +241,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    // The main listener: the AWS API, and the data plane of deployed APIs (no service serves
-    // one yet). With --metrics-listen, /metrics lives on the internal listener only; here it
+    // The main listener: the AWS API, and the data plane of deployed APIs. With --metrics-listen, /metrics lives on the internal listener only; here it
     // falls through to the AWS pipeline like any other path.
     let (aws_api_metrics, internal) = match &metrics_listener {
         Some(_) => (None, Some(front::internal::front(metrics_handle))),
@@ -233,7 +254,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             aws_api_metrics,
             front::discovery::routes(user_pools),
         ),
-        front::data_plane::front(Arc::new(DataPlanes::default())),
+        front::data_plane::front(Arc::new(data_planes)),
     );
 
     print_banner(

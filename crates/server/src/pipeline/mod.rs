@@ -436,62 +436,9 @@ impl Pipeline {
         view: &RequestView<'_>,
     ) -> Result<Arc<ResolvedCredential>, Rejection> {
         trail.access_key_id = Some(auth.scope.access_key_id.to_owned());
-        let credential = self
-            .resolver
-            .resolve(auth.scope.access_key_id)
+        let credential = verify_signed(&self.resolver, auth, view, service.signing_name)
             .await
-            .map_err(|e| {
-                let error = match e {
-                    CredentialError::UnknownAccessKey => CommonError::InvalidClientTokenId,
-                    CredentialError::InactiveAccessKey => CommonError::InactiveClientToken,
-                    CredentialError::Store(ref err) => {
-                        tracing::error!(error = %err, "credential lookup failed");
-                        CommonError::ServiceUnavailable
-                    }
-                    CredentialError::Unsealable(ref err) => {
-                        tracing::error!(error = %err, "stored credential cannot be opened");
-                        CommonError::InternalFailure
-                    }
-                };
-                Rejection::in_service(service, error)
-            })?;
-        match (&credential.session, auth.security_token.as_deref()) {
-            // A session token with long-term credentials is refused, as AWS does.
-            (None, Some(_)) => {
-                return Err(Rejection::in_service(
-                    service,
-                    CommonError::InvalidSessionToken,
-                ))
-            }
-            (Some(_), None) => {
-                return Err(Rejection::in_service(
-                    service,
-                    CommonError::InvalidClientTokenId,
-                ))
-            }
-            (Some(session), Some(token)) => {
-                if !session.token_matches(token) {
-                    return Err(Rejection::in_service(
-                        service,
-                        CommonError::InvalidClientTokenId,
-                    ));
-                }
-                if OffsetDateTime::now_utc() >= session.expires_at {
-                    return Err(Rejection::in_service(service, CommonError::ExpiredToken));
-                }
-                // AWS: GetSessionToken credentials cannot call the IAM API without MFA.
-                if session.from_get_session_token && service.signing_name == "iam" {
-                    return Err(Rejection::in_service(
-                        service,
-                        CommonError::InvalidClientTokenId,
-                    ));
-                }
-            }
-            (None, None) => {}
-        }
-        let key = credential.signing_key(auth.scope.date, auth.scope.region, auth.scope.service);
-        sigv4::verify(view, auth, &key, &Settings::AWS, OffsetDateTime::now_utc())
-            .map_err(|e| Rejection::in_service(service, CommonError::Signature(e)))?;
+            .map_err(|e| Rejection::in_service(service, e))?;
         trail.principal_arn = Some(credential.identity.arn.clone());
         Ok(credential)
     }
@@ -595,3 +542,51 @@ const GLOBAL_SIGNING_REGION: &str = "us-east-1";
 
 /// How long a client may take to send its body before the request is abandoned.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Resolves the access key of a SigV4-signed request and verifies its signature and session:
+/// what every signed request passes, on the AWS API (`signing_name` its service's) and on
+/// the data plane's `AWS_IAM` routes (`execute-api`).
+pub(crate) async fn verify_signed(
+    resolver: &CredentialResolver,
+    auth: &sigv4::Authorization<'_>,
+    view: &RequestView<'_>,
+    signing_name: &str,
+) -> Result<Arc<ResolvedCredential>, CommonError> {
+    let credential = resolver
+        .resolve(auth.scope.access_key_id)
+        .await
+        .map_err(|e| match e {
+            CredentialError::UnknownAccessKey => CommonError::InvalidClientTokenId,
+            CredentialError::InactiveAccessKey => CommonError::InactiveClientToken,
+            CredentialError::Store(ref err) => {
+                tracing::error!(error = %err, "credential lookup failed");
+                CommonError::ServiceUnavailable
+            }
+            CredentialError::Unsealable(ref err) => {
+                tracing::error!(error = %err, "stored credential cannot be opened");
+                CommonError::InternalFailure
+            }
+        })?;
+    match (&credential.session, auth.security_token.as_deref()) {
+        // A session token with long-term credentials is refused, as AWS does.
+        (None, Some(_)) => return Err(CommonError::InvalidSessionToken),
+        (Some(_), None) => return Err(CommonError::InvalidClientTokenId),
+        (Some(session), Some(token)) => {
+            if !session.token_matches(token) {
+                return Err(CommonError::InvalidClientTokenId);
+            }
+            if OffsetDateTime::now_utc() >= session.expires_at {
+                return Err(CommonError::ExpiredToken);
+            }
+            // AWS: GetSessionToken credentials cannot call the IAM API without MFA.
+            if session.from_get_session_token && signing_name == "iam" {
+                return Err(CommonError::InvalidClientTokenId);
+            }
+        }
+        (None, None) => {}
+    }
+    let key = credential.signing_key(auth.scope.date, auth.scope.region, auth.scope.service);
+    sigv4::verify(view, auth, &key, &Settings::AWS, OffsetDateTime::now_utc())
+        .map_err(CommonError::Signature)?;
+    Ok(credential)
+}

@@ -1,0 +1,74 @@
+//! The data plane's audit: one record per request to an existing API — its route, who the
+//! authorizer said the caller is, the authorizer's decision and the status answered — in the
+//! same trail as the AWS API's records (`rampart audit`), service `execute-api`, operation
+//! `Invoke`, the route's ARN as the one check's resource.
+//!
+//! Written through `Store::record_audit`: on the embedded store one append to the audit
+//! journal on the request's own thread, indexed into the table in batches off the request
+//! path (PostgreSQL: group commit) — never a store transaction per request. A trail that
+//! cannot take the record answers 503 rather than answering unaudited.
+//!
+//! Who the caller is, by authorizer: `AWS_IAM` the signer's ARN (and access key); JWT
+//! `<iss>#<sub>`; a Lambda authorizer `<function>#<principalId>` for a policy answer (a simple
+//! answer names no principal); `NONE` nobody.
+
+use rampart_core::{AuditCheck, AuditOutcome, AuditRecord};
+use time::OffsetDateTime;
+
+/// What a data-plane request established, filled in as it goes.
+#[derive(Debug, Default)]
+pub struct Trail {
+    /// Whether the request named an existing API (only those are recorded).
+    pub api_known: bool,
+    pub request_id: String,
+    pub source_ip: String,
+    pub tls: bool,
+    pub user_agent: Option<String>,
+    /// The route's `execute-api` ARN, once a route matched.
+    pub resource: Option<String>,
+    pub principal: Option<String>,
+    pub access_key_id: Option<String>,
+    /// `allowed` or `implicitDeny` when an authorizer decided.
+    pub decision: Option<&'static str>,
+    /// Why the gateway itself refused (`Unauthorized`, `Forbidden`, `TooManyRequests`).
+    pub refusal: Option<&'static str>,
+    /// Not audited: the API's CORS configuration, which every answer from a deployed stage
+    /// gets applied on the way out.
+    pub cors: Option<crate::cors::CorsConfig>,
+}
+
+impl Trail {
+    /// The record of the request answered with `status`.
+    pub fn record(&self, status: u16) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            time: OffsetDateTime::now_utc(),
+            request_id: self.request_id.clone(),
+            principal_arn: self.principal.clone(),
+            access_key_id: self.access_key_id.clone(),
+            source_ip: self.source_ip.clone(),
+            tls: self.tls,
+            user_agent: self.user_agent.clone(),
+            service: "execute-api".into(),
+            operation: "Invoke".into(),
+            outcome: if status < 400 {
+                AuditOutcome::Success
+            } else {
+                AuditOutcome::Failure
+            },
+            error_code: self.refusal.map(str::to_owned),
+            http_status: status,
+            decision: self.decision.map(str::to_owned),
+            matched_statements: Vec::new(),
+            checks: self
+                .resource
+                .iter()
+                .map(|resource| AuditCheck {
+                    action: "execute-api:Invoke".into(),
+                    resource: resource.clone(),
+                    decision: self.decision.unwrap_or("none").into(),
+                })
+                .collect(),
+        }
+    }
+}
