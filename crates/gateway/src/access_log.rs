@@ -3,10 +3,10 @@
 //! same trail as the AWS API's records (`rampart audit`), service `execute-api`, operation
 //! `Invoke`, the route's ARN as the one check's resource.
 //!
-//! Written through `Store::record_audit`: on the embedded store one append to the audit
-//! journal on the request's own thread, indexed into the table in batches off the request
-//! path (PostgreSQL: group commit) — never a store transaction per request. A trail that
-//! cannot take the record answers 503 rather than answering unaudited.
+//! Written through `Store::record_audit`: group-committed with every other record queued at
+//! the same time (the SQLite writer thread's batch, PostgreSQL's multi-row INSERT) — never a
+//! store transaction of its own per request. A trail that cannot take the record answers 503
+//! rather than answering unaudited.
 //!
 //! Who the caller is, by authorizer: `AWS_IAM` the signer's ARN (and access key); JWT
 //! `<iss>#<sub>`; a Lambda authorizer `<function>#<principalId>` for a policy answer (a simple
