@@ -276,6 +276,27 @@ def test_lockout_grows_and_survives_a_restart(fresh_server):
     assert error(password_auth, p2, cid, "bob", PASSWORD)[1] == "Password attempts exceeded"
 
 
+def test_lockout_applies_across_nodes_sharing_postgresql(fresh_server, pg_store_url):
+    """The failure count and the lockout are in the shared store: failures spread over two nodes
+    add up, and the user is locked out on both (an attacker cannot spread guesses over nodes)."""
+    a = fresh_server(["--store", pg_store_url])
+    b = fresh_server(["--store", pg_store_url], data_dir=a.data_dir)
+    _, _, client = setup(a, users=("carol",))
+    cid = client["ClientId"]
+    pa, pb = public(a), public(b)
+    for p in (pa, pb, pa, pb, pa):
+        assert error(password_auth, p, cid, "carol", "Wr0ng-Password!") == ("NotAuthorizedException", "Incorrect username or password.")
+    # Five failures, three on a and two on b: locked on both, the right password not checked.
+    assert error(password_auth, pb, cid, "carol", PASSWORD)[1] == "Password attempts exceeded"
+    assert error(password_auth, pa, cid, "carol", PASSWORD)[1] == "Password attempts exceeded"
+    time.sleep(1.2)
+    # After the lockout, a success on b clears the count for a too.
+    assert "AccessToken" in password_auth(pb, cid, "carol", PASSWORD)["AuthenticationResult"]
+    for _ in range(4):
+        refused(password_auth, pa, cid, "carol", "Wr0ng-Password!")
+    assert "AccessToken" in password_auth(pa, cid, "carol", PASSWORD)["AuthenticationResult"]
+
+
 def test_passwords_tokens_and_totp_secrets_never_in_store_logs_or_audit(fresh_server):
     srv = fresh_server()
     c = idp(srv)
