@@ -30,7 +30,7 @@ pub enum Command {
     /// one access key. The secret is shown once (when the terminal is interactive) and written
     /// to <DATA_DIR>/admin-credentials (mode 0600) as an AWS CLI profile. There are no default
     /// credentials.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the audit trail: one record per request, accepted or rejected.
     Audit(AuditArgs),
     /// Check, lint and simulate IAM policy documents offline.
@@ -168,6 +168,19 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub auth_rate_window_secs: u64,
+    /// Send the user pools' email messages (confirmation and reset codes, invitations) through
+    /// this SMTP server as well as keeping them in the outbox: `smtp://host:port` (STARTTLS
+    /// when offered), `smtp://host:port?tls=required`, `smtps://user:password@host:465`. Kept
+    /// out of logs (it may carry a password).
+    #[arg(long, env = "RAMPART_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of those emails.
+    #[arg(
+        long,
+        env = "RAMPART_SMTP_FROM",
+        default_value = "Rampart <no-reply@localhost>"
+    )]
+    pub smtp_from: String,
     /// Seconds between sweeps of the services' own work: KMS automatic rotation, destroying
     /// keys past their deletion date, purging secrets whose recovery window ended.
     #[arg(long, default_value_t = 60)]

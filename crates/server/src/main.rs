@@ -26,7 +26,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Audit(args) => audit_cmd::run(args).await,
             cli::Command::Policy(command) => policy_cmd::run(command),
             cli::Command::Keys(command) => keys_cmd::run(command).await,

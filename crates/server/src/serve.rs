@@ -194,6 +194,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => user_pools,
     });
     registry.register(user_pools.clone());
+    // Email messages also go out over SMTP when configured; the outbox keeps them either way.
+    if let Some(url) = &args.smtp_url {
+        let sender = crate::mail::SmtpSender::new(url, &args.smtp_from)?;
+        rampart_user_pools::mail_relay::spawn(
+            user_pools.clone(),
+            Arc::new(sender),
+            std::time::Duration::from_secs(1),
+        );
+    }
     // The API gateway: its management API beside the others, its data plane on the main
     // listener, Rampart's own pools as issuers whose keys come from the store.
     let gateway = Arc::new(rampart_gateway::GatewayService::new(

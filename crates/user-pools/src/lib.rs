@@ -56,6 +56,7 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod ids;
+pub mod mail_relay;
 pub mod outbox;
 pub mod passwords;
 pub mod records;

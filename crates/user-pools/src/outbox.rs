@@ -17,6 +17,8 @@ use crate::sealing::{self, outbox_context};
 /// One message with what it carries.
 #[derive(Debug, Serialize)]
 pub struct PendingMessage {
+    /// The message's id (time-ordered) within its pool.
+    pub message_id: String,
     pub pool_id: String,
     pub username: String,
     pub sub: String,
@@ -65,6 +67,7 @@ pub async fn pending(
                 &m.sealed_secret,
             )?;
             out.push(PendingMessage {
+                message_id: m.id,
                 pool_id: m.pool_id,
                 username: m.username,
                 sub: m.sub,

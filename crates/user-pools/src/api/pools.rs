@@ -340,6 +340,7 @@ impl UserPoolsOperation for DeleteUserPool {
             ns::GROUP_MEMBERS,
             ns::USER_GROUPS,
             ns::OUTBOX,
+            ns::OUTBOX_SENT,
             ns::CODE_SENDS,
             ns::TOKEN_FAMILIES,
             ns::REFRESH_TOKENS,

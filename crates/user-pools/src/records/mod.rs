@@ -52,6 +52,9 @@ pub mod ns {
     pub const CODE_SENDS: &str = "cognito-idp/code-sends";
     /// [`super::outbox::OutboxMessage`]s, by `<pool id>/<message id>` (time-ordered ids).
     pub const OUTBOX: &str = "cognito-idp/outbox";
+    /// Which outbox messages the mail relay took (`crate::mail_relay`), by the message's key:
+    /// written before it sends, so one node sends each message once.
+    pub const OUTBOX_SENT: &str = "cognito-idp/outbox-sent";
     /// [`super::auth::TokenFamilyRecord`]s, by `<pool id>/<sub>/<origin_jti>`.
     pub const TOKEN_FAMILIES: &str = "cognito-idp/token-families";
     /// [`super::auth::RefreshTokenRecord`]s, by `<pool id>/<hex SHA-256 of the token>`.
