@@ -35,6 +35,19 @@ def test_metrics_on_their_own_listener(fresh_server):
     assert 'rampart_requests_total{service="sts",operation="GetCallerIdentity",outcome="success"' in text
     assert "rampart_request_duration_seconds_bucket" in text
 
+    # Every request counts: three more calls move the counter and the histogram by three.
+    def counts(text):
+        line = next(l for l in text.splitlines()
+                    if l.startswith('rampart_requests_total{service="sts",operation="GetCallerIdentity",outcome="success"'))
+        hist = next(l for l in text.splitlines()
+                    if l.startswith('rampart_request_duration_seconds_count{service="sts",operation="GetCallerIdentity"'))
+        return float(line.rsplit(" ", 1)[1]), float(hist.rsplit(" ", 1)[1])
+    before = counts(text)
+    for _ in range(3):
+        srv.client("sts").get_caller_identity()
+    after = counts(get(metrics_url)[1])
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3), (before, after)
+
     # The main listener no longer serves them: /metrics is an unsigned AWS request, refused.
     status, body = get(srv.endpoint + "/metrics")
     assert status == 403, (status, body)

@@ -48,8 +48,51 @@ pub fn spawn_upkeep(handle: PrometheusHandle) {
     });
 }
 
+/// The handles of one (service, operation, outcome, code): registered once, then counted
+/// without building and looking up a labelled key per request (the `counter!` path was ~4 000
+/// instructions of a signed request's ~113 000, callgrind).
+struct RequestMeters {
+    requests: metrics::Counter,
+    seconds: metrics::Histogram,
+}
+
+type MeterKey = (&'static str, &'static str, &'static str, &'static str);
+
+/// Meters by their labels; the label sets are static strings, so the map stays small.
+static METERS: std::sync::OnceLock<
+    std::sync::RwLock<std::collections::HashMap<MeterKey, std::sync::Arc<RequestMeters>>>,
+> = std::sync::OnceLock::new();
+
+fn meters(key: MeterKey) -> std::sync::Arc<RequestMeters> {
+    let map = METERS.get_or_init(Default::default);
+    if let Some(found) = map.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return std::sync::Arc::clone(found);
+    }
+    let (service, operation, outcome, code) = key;
+    let made = std::sync::Arc::new(RequestMeters {
+        requests: metrics::counter!(
+            "rampart_requests_total",
+            "service" => service,
+            "operation" => operation,
+            "outcome" => outcome,
+            "code" => code,
+        ),
+        seconds: metrics::histogram!(
+            "rampart_request_duration_seconds",
+            "service" => service,
+            "operation" => operation,
+        ),
+    });
+    map.write()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_insert(made)
+        .clone()
+}
+
 /// Counts one finished request and its latency. The labels are static strings (an error code
-/// almost always is), so counting a request allocates nothing for them.
+/// almost always is: those are counted through cached handles); an error code made at run time
+/// is counted through the recorder directly.
 pub fn record_request(
     service: &'static str,
     operation: &'static str,
@@ -57,22 +100,27 @@ pub fn record_request(
     code: Cow<'static, str>,
     seconds: f64,
 ) {
-    let code: metrics::SharedString = match code {
-        Cow::Borrowed(code) => code.into(),
-        Cow::Owned(code) => code.into(),
-    };
-    metrics::counter!(
-        "rampart_requests_total",
-        "service" => service,
-        "operation" => operation,
-        "outcome" => outcome,
-        "code" => code,
-    )
-    .increment(1);
-    metrics::histogram!(
-        "rampart_request_duration_seconds",
-        "service" => service,
-        "operation" => operation,
-    )
-    .record(seconds);
+    match code {
+        Cow::Borrowed(code) => {
+            let m = meters((service, operation, outcome, code));
+            m.requests.increment(1);
+            m.seconds.record(seconds);
+        }
+        Cow::Owned(code) => {
+            metrics::counter!(
+                "rampart_requests_total",
+                "service" => service,
+                "operation" => operation,
+                "outcome" => outcome,
+                "code" => code,
+            )
+            .increment(1);
+            metrics::histogram!(
+                "rampart_request_duration_seconds",
+                "service" => service,
+                "operation" => operation,
+            )
+            .record(seconds);
+        }
+    }
 }
