@@ -7,6 +7,7 @@
 //! removes the marker and is tried again on a later pass, until the message expires. SMS
 //! messages stay in the outbox only (no SMS gateway). The relay never logs a code.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::error::UserPoolsError;
 use crate::outbox::PendingMessage;
+use crate::records::outbox::DeliveryMedium;
 use crate::records::{self, ns, pool_key};
 use crate::UserPoolsService;
 
@@ -53,13 +55,19 @@ pub async fn relay_once(
     sender: &dyn MailSender,
 ) -> Result<usize, UserPoolsError> {
     let now = OffsetDateTime::now_utc();
-    let pending = crate::outbox::pending(svc.store.as_ref(), &svc.keyring, None, now).await?;
+    // Only email goes by SMTP; messages already taken are neither opened nor tried again.
+    let taken: HashSet<String> = records::all_keys(svc.store.as_ref(), ns::OUTBOX_SENT, "")
+        .await?
+        .into_iter()
+        .collect();
+    let pending =
+        crate::outbox::pending_where(svc.store.as_ref(), &svc.keyring, None, now, |key, m| {
+            m.medium == DeliveryMedium::Email && !taken.contains(key)
+        })
+        .await?;
     let mut sent = 0;
-    for message in pending.iter().filter(|m| m.medium == "EMAIL") {
+    for message in &pending {
         let key = pool_key(&message.pool_id, &message.message_id);
-        if svc.store.get(ns::OUTBOX_SENT, &key).await?.is_some() {
-            continue;
-        }
         let take = records::put(
             ns::OUTBOX_SENT,
             key.clone(),

@@ -47,6 +47,18 @@ pub async fn pending(
     pool_id: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Vec<PendingMessage>, UserPoolsError> {
+    pending_where(store, keyring, pool_id, now, |_, _| true).await
+}
+
+/// [`pending`], opening only the messages `wanted` accepts (by outbox key and record) (the mail relay
+/// skips those it sent without opening them again).
+pub async fn pending_where(
+    store: &dyn Store,
+    keyring: &RootKeyring,
+    pool_id: Option<&str>,
+    now: OffsetDateTime,
+    wanted: impl Fn(&str, &OutboxMessage) -> bool,
+) -> Result<Vec<PendingMessage>, UserPoolsError> {
     let prefix = pool_id.map(pool_prefix).unwrap_or_default();
     let mut out = Vec::new();
     let mut after: Option<String> = None;
@@ -55,9 +67,10 @@ pub async fn pending(
             records::list::<OutboxMessage>(store, ns::OUTBOX, &prefix, after.as_deref(), 200)
                 .await?;
         for (key, message) in page {
-            after = Some(key);
             let m = message.record;
-            if m.expires_at <= now {
+            let skip = m.expires_at <= now || !wanted(&key, &m);
+            after = Some(key);
+            if skip {
                 continue;
             }
             let code = sealing::open_text(
