@@ -149,7 +149,7 @@ impl std::ops::Deref for OpenReader<'_> {
 
 /// A connection that may only read (`query_only`: a read-only open could not create the
 /// `-shm` file were it missing).
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
     conn.busy_timeout(super::BUSY_TIMEOUT).map_err(map_err)?;

@@ -7,7 +7,7 @@
 //! changes and audit records — reaches it through one bounded queue:
 //!
 //! * **Audit records are group-committed.** The thread takes every record queued while it was
-//!   busy into one transaction, at `synchronous=NORMAL` (durable against the process dying,
+//!   busy into one transaction, as one row ([`audit_batches`]), at `synchronous=NORMAL` (durable against the process dying,
 //!   see [`Store::append_audit`](crate::Store::append_audit)), and wakes each waiting request
 //!   once, when its batch is durable.
 //! * **State changes** run one transaction each at `synchronous=FULL`, with the request's audit
@@ -26,9 +26,10 @@ use rampart_core::audit::AuditRecord;
 use rusqlite::{named_params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit_batches;
 use super::checkpoint::CommitCount;
 use crate::kv;
-use crate::rows::{checks_json, statements_json, unix_micros};
+use crate::rows::unix_micros;
 use crate::{Expect, StoreError, Write};
 
 /// Jobs the queue holds before audit records are refused: a few batches' worth.
@@ -281,47 +282,12 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: &AtomicU
     }
 }
 
-/// The audit columns `seq` aside; `seq` is the AUTOINCREMENT rowid.
-const INSERT_AUDIT: &str = "INSERT INTO audit_records (time_us, request_id, principal_arn, \
-     access_key_id, source_ip, tls, user_agent, service, operation, outcome, error_code, \
-     http_status, decision, matched_statements, checks) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
-
-/// Inserts `records` in the current transaction; their seqs, ascending.
-fn insert_audit(conn: &Connection, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
-    let mut insert = conn.prepare_cached(INSERT_AUDIT).map_err(map_err)?;
-    let mut seqs = Vec::with_capacity(records.len());
-    for r in records {
-        insert
-            .execute(rusqlite::params![
-                unix_micros(r.time),
-                r.request_id,
-                r.principal_arn,
-                r.access_key_id,
-                r.source_ip,
-                r.tls,
-                r.user_agent,
-                r.service,
-                r.operation,
-                r.outcome.as_str(),
-                r.error_code,
-                i64::from(r.http_status),
-                r.decision,
-                statements_json(&r.matched_statements)?,
-                checks_json(&r.checks)?,
-            ])
-            .map_err(map_err)?;
-        seqs.push(conn.last_insert_rowid());
-    }
-    Ok(seqs)
-}
-
 /// One group commit of audit records, at the connection's default `synchronous=NORMAL`.
 fn append(conn: &mut Connection, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
-    let seqs = insert_audit(&tx, records)?;
+    let seqs = audit_batches::insert(&tx, records)?;
     tx.commit().map_err(map_err)?;
     Ok(seqs)
 }
@@ -369,7 +335,7 @@ fn commit_writes(
         }
     }
     if let Some(record) = record {
-        insert_audit(&tx, std::slice::from_ref(record))?;
+        audit_batches::insert(&tx, std::slice::from_ref(record))?;
     }
     tx.commit().map_err(map_err)?;
     Ok(versions)

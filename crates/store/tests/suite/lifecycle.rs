@@ -142,33 +142,45 @@ pub async fn corrupt_rows_are_errors_not_panics(h: &dyn Harness) {
         .expect("put");
     s.append_audit(&[record(1, 0)]).await.expect("append");
 
-    h.execute("UPDATE audit_records SET matched_statements = 'not json'")
-        .await;
-    match s.query_audit(&AuditQuery::default()).await {
-        Err(StoreError::Corrupt(msg)) => assert!(msg.contains("matched_statements"), "{msg}"),
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+    if s.backend() == "sqlite" {
+        // The embedded trail stores one encoded row per group commit.
+        for damaged in ["X''", "X'02'", "X'01FFFFFF'", "X'0101'"] {
+            h.execute(&format!("UPDATE audit_batches SET records = {damaged}"))
+                .await;
+            match s.query_audit(&AuditQuery::default()).await {
+                Err(StoreError::Corrupt(msg)) => assert!(msg.contains("audit batch"), "{msg}"),
+                other => panic!("expected Corrupt for {damaged}, got {other:?}"),
+            }
+        }
+    } else {
+        h.execute("UPDATE audit_records SET matched_statements = 'not json'")
+            .await;
+        match s.query_audit(&AuditQuery::default()).await {
+            Err(StoreError::Corrupt(msg)) => assert!(msg.contains("matched_statements"), "{msg}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
 
-    h.execute("UPDATE audit_records SET matched_statements = '[]', checks = 'not json'")
-        .await;
-    match s.query_audit(&AuditQuery::default()).await {
-        Err(StoreError::Corrupt(msg)) => assert!(msg.contains("checks"), "{msg}"),
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
-    // Valid JSON of the wrong shape is just as corrupt.
-    h.execute(r#"UPDATE audit_records SET checks = '[{"action": "iam:GetUser"}]'"#)
-        .await;
-    match s.query_audit(&AuditQuery::default()).await {
-        Err(StoreError::Corrupt(msg)) => assert!(msg.contains("checks"), "{msg}"),
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+        h.execute("UPDATE audit_records SET matched_statements = '[]', checks = 'not json'")
+            .await;
+        match s.query_audit(&AuditQuery::default()).await {
+            Err(StoreError::Corrupt(msg)) => assert!(msg.contains("checks"), "{msg}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        // Valid JSON of the wrong shape is just as corrupt.
+        h.execute(r#"UPDATE audit_records SET checks = '[{"action": "iam:GetUser"}]'"#)
+            .await;
+        match s.query_audit(&AuditQuery::default()).await {
+            Err(StoreError::Corrupt(msg)) => assert!(msg.contains("checks"), "{msg}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
 
-    h.execute("UPDATE audit_records SET checks = '[]', time_us = 9223372036854775807")
-        .await;
-    assert!(matches!(
-        s.query_audit(&AuditQuery::default()).await,
-        Err(StoreError::Corrupt(_))
-    ));
+        h.execute("UPDATE audit_records SET checks = '[]', time_us = 9223372036854775807")
+            .await;
+        assert!(matches!(
+            s.query_audit(&AuditQuery::default()).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
 
     let bad_key = match s.backend() {
         "postgres" => "'\\xff'::bytea",
