@@ -160,7 +160,12 @@ async fn payloads_are_sealed_at_rest_and_bound_to_their_event() {
     let dir = tempfile::tempdir().unwrap();
     let (store, kms) = queue(&dir).await;
     let q = node(&store, &kms);
-    let secret = b"{\"password\":\"hunter2-very-secret\"}";
+    // As large as an asynchronous payload may be: past what KMS seals directly.
+    let secret = format!(
+        "{{\"password\":\"hunter2-very-secret\",\"pad\":\"{}\"}}",
+        "x".repeat(super::MAX_ASYNC_PAYLOAD - 50)
+    );
+    let secret = secret.as_bytes();
     enqueue(&q, &store, "e1", secret, at(0)).await;
     enqueue(&q, &store, "e2", b"{}", at(0)).await;
     let stored = store
@@ -192,4 +197,21 @@ async fn payloads_are_sealed_at_rest_and_bound_to_their_event() {
     let mut other_function: QueuedEvent = held[0].event.clone();
     other_function.function = "g".into();
     assert!(q.payload(&other_function).await.is_err());
+    // Truncated or garbled bytes are refused, never a panic.
+    let stored = store
+        .get(ns::ASYNC_PAYLOADS, "e1")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    for cut in [0, 1, 2, 3, 40, 200, stored.len() - 1] {
+        assert!(super::payload::open(&kms, "f", "e1", &stored[..cut])
+            .await
+            .is_err());
+    }
+    let mut flipped = stored.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(super::payload::open(&kms, "f", "e1", &flipped)
+        .await
+        .is_err());
 }

@@ -193,12 +193,14 @@ impl Worker {
 
     /// Ends `held` unrun (too old, or its attempts spent by a node that died).
     async fn fail(&self, held: &Held, f: &FunctionRecord, condition: Condition) {
+        // A payload that does not open still ends its event (its record says `null`), or the
+        // event would stay in the queue for good.
         let payload = match self.queue.payload(&held.event).await {
             Ok(Some(p)) => Bytes::from(p.to_vec()),
-            Ok(None) => Bytes::new(),
+            Ok(None) => Bytes::from_static(b"null"),
             Err(e) => {
                 tracing::warn!(event = %held.event.id, error = %e, "an asynchronous event's payload could not be read");
-                return;
+                Bytes::from_static(b"null")
             }
         };
         self.fail_with(held, f, condition, &payload, None).await
