@@ -16,8 +16,8 @@ use crate::async_queue::MAX_ASYNC_PAYLOAD;
 use crate::error::FunctionsError;
 use crate::function_ref::{FunctionRef, LATEST};
 use crate::invoker::{InvocationRequest, MAX_SYNC_PAYLOAD};
-use crate::records::FunctionRecord;
 use crate::records::Stored;
+use crate::records::{FunctionRecord, FunctionState};
 use crate::FunctionsService;
 
 /// `X-Amz-Client-Context`: at most 3583 bytes of base64 JSON.
@@ -203,6 +203,13 @@ async fn enqueue(
     f: &FunctionRecord,
     payload: &[u8],
 ) -> Result<Output, FunctionsError> {
+    // Refused as a synchronous invocation is: a function not ready to run queues nothing.
+    if f.state != FunctionState::Active {
+        return Err(FunctionsError::ResourceConflict(format!(
+            "The operation cannot be performed at this time. The function is currently in the following state: {}",
+            f.state.as_str()
+        )));
+    }
     // The request's id names the event (the function sees it as its request id); an id that
     // is not a plain token cannot be a store key part, so such a request gets one of its own.
     let id = match call.request_id {
