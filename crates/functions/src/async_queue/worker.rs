@@ -161,13 +161,22 @@ impl Worker {
         ) {
             Next::Done => {
                 let mut writes = AsyncQueue::finish_writes(&held);
-                let record = self.record(&held, &f, "Success", &payload, response.as_ref());
-                writes.extend(self.destination(&f, true, record).await);
+                if f.async_destination(true).is_some() {
+                    let record = self.record(&held, &f, "Success", &payload, response.as_ref());
+                    writes.extend(self.destination(&f, true, record).await);
+                }
                 self.settle(writes, None).await;
             }
             Next::Again(next, due) => {
-                if let Ok(None) | Err(_) = self.queue.move_to(&held, next, due).await {
-                    tracing::warn!(event = %held.event.id, "an asynchronous event could not be put back; another node holds it");
+                match self.queue.move_to(&held, next, due).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        tracing::info!(event = %held.event.id, "an asynchronous event was taken by another node meanwhile")
+                    }
+                    // Left where it is: due when this node's lease runs out, and counted.
+                    Err(e) => {
+                        tracing::warn!(event = %held.event.id, error = %e, "an asynchronous event could not be put back")
+                    }
                 }
             }
             Next::Fail(condition) => {
