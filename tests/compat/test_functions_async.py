@@ -3,7 +3,8 @@ event is queued in the store, and the function runs; a failing function runs thr
 retries, waiting the base and then twice the base) and its OnFailure destination receives AWS's
 invocation record; MaximumRetryAttempts=0 runs it once; an OnSuccess destination receives the
 record of a success; the Put/Get/Update/Delete/ListFunctionEventInvokeConfig operations and their
-errors; payloads past 256 KB and bad configurations are refused as AWS refuses them; a queued
+errors; payloads past 256 KB and bad configurations are refused as AWS refuses them; a
+throttled event waits in the queue without a byte of its payload in the clear on disk; a queued
 event survives SIGKILL and a restart (its attempts counted once); two nodes on one PostgreSQL
 store run each event once.
 
@@ -294,6 +295,23 @@ def test_bad_event_invocations_are_refused_and_queue_nothing(srv, lam):
     assert run["event"] == {"size": len(exact)}
     time.sleep(1)
     assert len(markers(srv, prefix)) == 1, "only the accepted event ran"
+
+
+def test_a_queued_payload_is_sealed_at_rest_and_a_throttled_event_waits(srv, lam):
+    """With reserved concurrency 0 the event stays queued (a throttle spends no attempt); the
+    store holds no byte of its secret. Once the reservation is removed it runs, once."""
+    name, prefix = recording_function(srv, make_role(srv))
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    secret = "sealed-" + uuid.uuid4().hex
+    invoke_event(lam, name, {"password": secret})
+    time.sleep(3)
+    assert markers(srv, prefix) == []
+    for path in srv.data_dir.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert secret.encode() not in path.read_bytes(), f"the payload is in the clear in {path}"
+    lam.delete_function_concurrency(FunctionName=name)
+    (run,) = wait_markers(srv, prefix, 1, timeout=30)
+    assert run["event"] == {"password": secret}
 
 
 RESTART_ARGS = ["--functions-python", sys.executable, "--functions-async-retry-base-ms", "4000"]
