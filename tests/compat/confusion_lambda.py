@@ -3,7 +3,9 @@ idea over rest-json, where a request names a function in its path (by name, full
 ARN, optionally with a `:qualifier`), in the `Qualifier` query member, and, for CreateFunction,
 in the body (`FunctionName`, the execution `Role`, `Tags`).
 
-Victims are functions the caller may do nothing with; each one records every invocation as a
+Victims are functions the caller may do nothing with (each with a policy statement, a
+reservation and an asynchronous invocation configuration a confused request could change); each
+one records every invocation, synchronous or queued, as a
 new version of a marker secret (its role may put values there and nothing else; the sandbox
 lets a function reach only Rampart), so a confused Invoke shows. The decoy function is tagged with the decoy tag
 and named under the decoy prefix; the caller may do `lambda:*` on the decoy prefix and on
@@ -177,6 +179,15 @@ def concurrency_path(function_id, version="2017-10-31"):
     return f"/{version}/functions/" + quote(function_id, safe="") + "/concurrency"
 
 
+def event_config_path(function_id, tail=""):
+    return "/2019-09-25/functions/" + quote(function_id, safe="") + "/event-invoke-config" + tail
+
+
+# Every victim has an asynchronous invocation configuration a confused Update or Delete would
+# change (and a confused Put replace).
+VICTIM_RETRIES = 1
+
+
 def _code_body():
     import base64
 
@@ -218,6 +229,15 @@ LAMBDA_CASES = [
     LambdaCase("GetFunctionConcurrency",
                lambda w, f: ("GET", concurrency_path(f, "2019-09-30"), None, None, None)),
     LambdaCase("DeleteFunctionConcurrency", lambda w, f: ("DELETE", concurrency_path(f), None, None, None)),
+    # Retries set to 0 would make the victim's failed events end at once.
+    LambdaCase("PutFunctionEventInvokeConfig",
+               lambda w, f: ("PUT", event_config_path(f), None, {"MaximumRetryAttempts": 0}, None)),
+    LambdaCase("UpdateFunctionEventInvokeConfig",
+               lambda w, f: ("POST", event_config_path(f), None, {"MaximumRetryAttempts": 0}, None)),
+    LambdaCase("GetFunctionEventInvokeConfig", lambda w, f: ("GET", event_config_path(f), None, None, None)),
+    LambdaCase("DeleteFunctionEventInvokeConfig", lambda w, f: ("DELETE", event_config_path(f), None, None, None)),
+    LambdaCase("ListFunctionEventInvokeConfigs",
+               lambda w, f: ("GET", event_config_path(f, "/list"), None, None, None)),
 ]
 LAMBDA_CASES_BY_OP = {c.op: c for c in LAMBDA_CASES}
 
@@ -261,7 +281,9 @@ def lambda_snapshot(lam, sm, w: LambdaWorld):
             got["Configuration"].pop("ResponseMetadata", None)
         policy = or_error(lam.get_policy, FunctionName=name)
         policy.pop("ResponseMetadata", None)
-        out["function"][label] = {"get": got, "policy": policy}
+        async_config = or_error(lam.get_function_event_invoke_config, FunctionName=name)
+        async_config.pop("ResponseMetadata", None)
+        out["function"][label] = {"get": got, "policy": policy, "async": async_config}
     versions = sm.list_secret_version_ids(SecretId=w.mark_secret, IncludeDeprecated=True)["Versions"]
     out["invocations"] = sorted(v["VersionId"] for v in versions)
     names = []

@@ -6,7 +6,8 @@ What this module proves:
 
 1. For EVERY operation in the server's `functions_operations!` table (a test fails if the table
    and this suite drift apart), a request aimed at a victim function — by name, full ARN,
-   partial ARN and qualified name — is refused with AccessDeniedException; so is the same
+   partial ARN and qualified name — is refused with AccessDeniedException (an asynchronous
+   Invoke too, before anything is queued); so is the same
    request with the decoy named where the operation does not read it (a query member, a body
    member, a header), and with the decoy tag among them.
 2. CreateFunction's second check: a name the caller may create, with a role it may not pass,
@@ -30,6 +31,7 @@ from confusion_cases import DECOY_TAG_KEY, differences, make_caller
 from conftest import start_server
 from confusion_lambda import (
     VICTIM_RESERVATION,
+    VICTIM_RETRIES,
     VICTIM_SID,
     LAMBDA_CASES,
     LAMBDA_CASES_BY_OP,
@@ -40,6 +42,7 @@ from confusion_lambda import (
     caller_policy,
     concurrency_path,
     decoy_members,
+    event_config_path,
     fn_path,
     lambda_snapshot,
     marker_policy,
@@ -106,6 +109,7 @@ def world(server):
         lam.add_permission(FunctionName=victim, StatementId=VICTIM_SID, Action="lambda:InvokeFunction",
                            Principal=account)
         lam.put_function_concurrency(FunctionName=victim, ReservedConcurrentExecutions=VICTIM_RESERVATION)
+        lam.put_function_event_invoke_config(FunctionName=victim, MaximumRetryAttempts=VICTIM_RETRIES)
     w.caller = make_caller(iam, f"cv-fn-caller-{s}", caller_policy(w, decoy_tag_value))
     w.created["caller_arn"] = iam.get_user(UserName=f"cv-fn-caller-{s}")["User"]["Arn"]
     w.created["before"] = lambda_snapshot(lam, sm, w)
@@ -193,6 +197,15 @@ def test_request_tags_do_not_stand_for_resource_tags(server, world):
     assert denied(r), r
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_event_invoke_of_a_victim_is_denied_and_queues_nothing(server, world, form):
+    """Invoke with `InvocationType: Event` decides the same check before anything is queued
+    (the marker secret in the snapshot would show a queued event running)."""
+    r = send_rest(server, world.caller, "POST", fn_path(world.victim_ids("plain")[form], "/invocations"),
+                  body={"confused": "event"}, headers={"X-Amz-Invocation-Type": "Event"})
+    assert denied(r), r
+
+
 def test_duplicated_qualifier_does_not_reach_a_victim(server, world):
     """A function name with one qualifier and a Qualifier member with another is refused, in
     either order."""
@@ -212,6 +225,18 @@ def test_lambda_unchanged_by_confusion_requests(server, world):
     assert not diff, "Lambda confusion requests changed the victims:\n" + "\n".join(diff)
 
 
+def invoke_event_and_wait(lam, sm, name, mark):
+    """An asynchronous invocation of `name`, once it ran (its marker secret has a new version)."""
+    def versions():
+        return {v["VersionId"] for v in sm.list_secret_version_ids(SecretId=mark, IncludeDeprecated=True)["Versions"]}
+    before = versions()
+    assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"y": 1}')["StatusCode"] == 202
+    deadline = time.time() + 30
+    while versions() == before:
+        assert time.time() < deadline, "the queued invocation did not run"
+        time.sleep(0.3)
+
+
 def test_lambda_snapshot_detects_each_kind_of_change(server, world):
     lam, sm = server.client("lambda"), server.client("secretsmanager")
     scratch = f"cv-fn-scratch-{world.suffix}"
@@ -224,6 +249,9 @@ def test_lambda_snapshot_detects_each_kind_of_change(server, world):
         ("permission added", lambda: lam.add_permission(FunctionName=scratch, StatementId="s",
                                                         Action="lambda:InvokeFunction", Principal=world.account)),
         ("reserved", lambda: lam.put_function_concurrency(FunctionName=scratch, ReservedConcurrentExecutions=1)),
+        ("async configured", lambda: lam.put_function_event_invoke_config(FunctionName=scratch,
+                                                                         MaximumRetryAttempts=0)),
+        ("invoked asynchronously", lambda: invoke_event_and_wait(lam, sm, scratch, w.mark_secret)),
         ("configuration updated", lambda: (lam.update_function_configuration(FunctionName=scratch, Description="x"),
                                            wait_updated(lam, scratch))),
         ("new function", lambda: create_function(lam, w, f"cv-fn-scratch-new-{world.suffix}")),
@@ -268,6 +296,21 @@ def test_lambda_positive_controls_on_decoy(server, world):
     assert r.ok and r.json() == {"ReservedConcurrentExecutions": 3}, r
     r = send_rest(server, world.caller, "DELETE", concurrency_path(d), query=[("FunctionName", victim)])
     assert r.status == 204, r
+    r = send_rest(server, world.caller, "PUT", event_config_path(d), query=[("FunctionName", victim)],
+                  body={"MaximumRetryAttempts": 0, "FunctionName": victim})
+    assert r.ok and r.json()["MaximumRetryAttempts"] == 0, r
+    r = send_rest(server, world.caller, "POST", event_config_path(d), body={"MaximumEventAgeInSeconds": 120,
+                                                                          "FunctionName": victim})
+    assert r.ok and r.json()["MaximumEventAgeInSeconds"] == 120 and r.json()["MaximumRetryAttempts"] == 0, r
+    r = send_rest(server, world.caller, "GET", event_config_path(d), query=[("FunctionName", victim)])
+    assert r.ok and r.json()["FunctionArn"] == world.arn(d) + ":$LATEST", r
+    r = send_rest(server, world.caller, "GET", event_config_path(d, "/list"), query=[("FunctionName", victim)])
+    assert r.ok and len(r.json()["FunctionEventInvokeConfigs"]) == 1, r
+    r = send_rest(server, world.caller, "DELETE", event_config_path(d), query=[("FunctionName", victim)])
+    assert r.status == 204, r
+    r = send_rest(server, world.caller, "POST", fn_path(d, "/invocations"), body={"FunctionName": victim},
+                  headers={"X-Amz-Invocation-Type": "Event"})
+    assert r.status == 202 and r.body == "", r
     r = send_rest(server, world.caller, "PUT", fn_path(d, "/configuration"),
                   body={"Description": "control", "FunctionName": victim})
     assert r.ok and r.json()["Description"] == "control", r

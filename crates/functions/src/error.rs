@@ -42,7 +42,8 @@ pub enum FunctionsError {
     /// An invocation's payload is larger than Lambda accepts.
     #[error("{0}")]
     RequestTooLarge(String),
-    /// A deployment package larger than a direct upload may be.
+    /// A deployment package larger than a direct upload may be, or an asynchronous
+    /// invocation's payload past 256 KB.
     #[error("{0}")]
     RequestEntityTooLarge(String),
     /// An invocation's payload is not JSON.

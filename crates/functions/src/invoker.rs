@@ -54,6 +54,9 @@ pub struct HostConfig {
     /// Concurrent executions the account may have on this node (reserved and unreserved
     /// together; `--functions-account-concurrency`).
     pub account_concurrency: u32,
+    /// The wait before an asynchronous invocation's first retry; the second waits twice as
+    /// long (AWS: one minute, then two; `--functions-async-retry-base-ms`).
+    pub async_retry_base: Duration,
 }
 
 /// What an invocation is asked to do.
@@ -348,6 +351,18 @@ impl Invoker {
         f: &FunctionRecord,
         request: InvocationRequest,
     ) -> Result<InvocationResult, FunctionsError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        self.invoke_as_request(f, request, request_id).await
+    }
+
+    /// [`Invoker::invoke`] under a request id of the caller's: an asynchronous invocation's
+    /// id is its `Invoke` request's, the same on every attempt.
+    pub async fn invoke_as_request(
+        &self,
+        f: &FunctionRecord,
+        request: InvocationRequest,
+        request_id: String,
+    ) -> Result<InvocationResult, FunctionsError> {
         if f.state != FunctionState::Active {
             return Err(FunctionsError::ResourceConflict(format!(
                 "The operation cannot be performed at this time. The function is currently in the following state: {}",
@@ -359,7 +374,6 @@ impl Invoker {
             .concurrency
             .acquire(&f.name, f.reserved_concurrency)
             .map_err(|reason| FunctionsError::TooManyRequests(reason, "Rate Exceeded.".into()))?;
-        let request_id = uuid::Uuid::new_v4().to_string();
         let needed = Duration::from_secs(u64::from(f.timeout) + 60);
         let (mut env, slot) = match self.pool.take(&f.name, &f.environment_key(), needed) {
             Some(warm) => {

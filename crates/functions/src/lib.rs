@@ -18,6 +18,8 @@
 //!   privileges, process group), log capture, the warm pool, the Runtime API peer check.
 //! - [`runtime_api`]: the Runtime API served to one environment on its own loopback port.
 //! - [`invoker`]: [`Invoker`], the one in-process way to run a function.
+//! - [`async_queue`]: asynchronous invocations (`InvocationType: Event`), queued durably in
+//!   the store, retried and sent to destinations by a worker on every node.
 //! - [`service`]: [`FunctionsService`]; `api/`: the Lambda API (rest-json), one module per
 //!   family (`functions`, `invoke`) with `wire` for the shapes botocore parses.
 //! - [`error`]: [`FunctionsError`], one variant per AWS error code.
@@ -27,6 +29,7 @@
 //! service.
 
 mod api;
+pub mod async_queue;
 pub mod code;
 pub mod concurrency;
 pub mod environment;

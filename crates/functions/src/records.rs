@@ -20,6 +20,11 @@ pub mod ns {
     pub const FUNCTIONS: &str = "lambda/functions";
     /// Deployment packages (the zip as uploaded), by `<name>/<revision id>`.
     pub const CODE: &str = "lambda/code";
+    /// Asynchronous invocations waiting to run, by `<due>/<event id>/<generation>`
+    /// ([`crate::async_queue`]).
+    pub const ASYNC_QUEUE: &str = "lambda/async-queue";
+    /// Their payloads, sealed through KMS, by event id.
+    pub const ASYNC_PAYLOADS: &str = "lambda/async-payloads";
 }
 
 /// Where a function is in its life, as `State` reports it.
@@ -153,9 +158,65 @@ pub struct FunctionRecord {
     /// concurrency.
     #[serde(default)]
     pub reserved_concurrency: Option<u32>,
+    /// How asynchronous invocations are retried and where their records go
+    /// (PutFunctionEventInvokeConfig), None when the function has no such configuration.
+    #[serde(default)]
+    pub event_invoke_config: Option<EventInvokeConfig>,
 }
 
+/// A function's configuration for asynchronous invocation (`FunctionEventInvokeConfig`).
+/// Members left unset take AWS's defaults when an event runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInvokeConfig {
+    /// Retries after a function error (0–2; AWS's default 2).
+    #[serde(default)]
+    pub maximum_retry_attempts: Option<u32>,
+    /// How long an event may wait to run (60–21600 s; AWS's default 21600).
+    #[serde(default)]
+    pub maximum_event_age_seconds: Option<u32>,
+    /// The function that receives the record of a successful invocation.
+    #[serde(default)]
+    pub on_success: Option<String>,
+    /// The function that receives the record of an event that failed for good.
+    #[serde(default)]
+    pub on_failure: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_modified: OffsetDateTime,
+}
+
+/// AWS's default `MaximumRetryAttempts`.
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 2;
+/// AWS's default (and largest) `MaximumEventAgeInSeconds`: six hours.
+pub const DEFAULT_EVENT_AGE_SECONDS: u32 = 21_600;
+
 impl FunctionRecord {
+    /// Retries after a function error for an asynchronous invocation.
+    pub fn async_retry_attempts(&self) -> u32 {
+        self.event_invoke_config
+            .as_ref()
+            .and_then(|c| c.maximum_retry_attempts)
+            .unwrap_or(DEFAULT_RETRY_ATTEMPTS)
+    }
+
+    /// How long an asynchronous invocation may wait to run.
+    pub fn async_event_age(&self) -> time::Duration {
+        let seconds = self
+            .event_invoke_config
+            .as_ref()
+            .and_then(|c| c.maximum_event_age_seconds)
+            .unwrap_or(DEFAULT_EVENT_AGE_SECONDS);
+        time::Duration::seconds(i64::from(seconds))
+    }
+
+    /// Where the record of an asynchronous invocation goes: `on_success` or `on_failure`.
+    pub fn async_destination(&self, success: bool) -> Option<&str> {
+        let c = self.event_invoke_config.as_ref()?;
+        match success {
+            true => c.on_success.as_deref(),
+            false => c.on_failure.as_deref(),
+        }
+    }
+
     /// Whether a change of code or configuration may start now: AWS refuses one while the
     /// function is being created or another update runs.
     pub fn check_updatable(&self) -> Result<(), FunctionsError> {
@@ -340,6 +401,7 @@ mod tests {
             last_update: None,
             policy: None,
             reserved_concurrency: None,
+            event_invoke_config: None,
         }
     }
 
@@ -388,7 +450,12 @@ mod tests {
     #[test]
     fn records_written_before_these_fields_still_read() {
         let mut json = serde_json::to_value(record()).unwrap();
-        for field in ["last_update", "policy", "reserved_concurrency"] {
+        for field in [
+            "last_update",
+            "policy",
+            "reserved_concurrency",
+            "event_invoke_config",
+        ] {
             json.as_object_mut().unwrap().remove(field);
         }
         let read = decode("f", json.to_string().as_bytes()).unwrap();

@@ -77,6 +77,18 @@ pub trait RoleDirectory: Send + Sync + 'static {
         function_arn: &str,
     ) -> Result<RoleCredentials, RoleError>;
 
+    /// Whether a session of the execution role `role_arn` named `session_name` (a function's
+    /// own, as its environments run) is allowed `check` — by the role's identity policies and
+    /// permissions boundary, with the resource policy the check carries. An asynchronous
+    /// invocation's destination runs only if the source function's role may invoke it, as on
+    /// AWS. A role that does not exist is allowed nothing.
+    async fn role_allows(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        check: &Check,
+    ) -> Result<bool, RoleError>;
+
     /// Whether `check` (carrying the function's resource policy) is allowed to the service
     /// principal `caller`, decided by the authorizer every request passes: a service
     /// principal has no policies of its own, so only a resource policy naming it allows.

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use rampart_kms::KmsService;
 use rampart_store::Store;
 
+use crate::async_queue::worker::Worker;
+use crate::async_queue::AsyncQueue;
 use crate::error::FunctionsError;
 use crate::invoker::{HostConfig, Invoker};
 use crate::roles::RoleDirectory;
@@ -18,12 +20,15 @@ pub struct FunctionsService {
     pub(crate) account_id: String,
     pub(crate) region: String,
     pub(crate) invoker: Arc<Invoker>,
+    /// Asynchronous invocations, queued in the store.
+    pub(crate) queue: Arc<AsyncQueue>,
 }
 
 impl FunctionsService {
     /// The service, with this node prepared to run functions under `host.root`. Starts the
-    /// reaper of idle environments and finishes activating functions left `Pending`, so it
-    /// must be called inside the Tokio runtime.
+    /// reaper of idle environments and the worker of the asynchronous invocation queue, and
+    /// finishes activating functions left `Pending`, so it must be called inside the Tokio
+    /// runtime.
     pub async fn start(
         store: Arc<dyn Store>,
         kms: Arc<KmsService>,
@@ -32,6 +37,12 @@ impl FunctionsService {
         region: String,
         host: HostConfig,
     ) -> Result<Self, FunctionsError> {
+        let queue = Arc::new(AsyncQueue::new(
+            store.clone(),
+            kms.clone(),
+            host.async_retry_base,
+        ));
+        let permits = host.max_environments.max(1);
         let invoker = Arc::new(Invoker::new(
             store.clone(),
             kms.clone(),
@@ -50,6 +61,15 @@ impl FunctionsService {
         }
         invoker.spawn_reaper();
         invoker.resume_pending().await?;
+        Arc::new(Worker {
+            queue: queue.clone(),
+            invoker: invoker.clone(),
+            roles: roles.clone(),
+            account_id: account_id.clone(),
+            region: region.clone(),
+            permits: Arc::new(tokio::sync::Semaphore::new(permits)),
+        })
+        .spawn();
         Ok(FunctionsService {
             store,
             kms,
@@ -57,6 +77,7 @@ impl FunctionsService {
             account_id,
             region,
             invoker,
+            queue,
         })
     }
 

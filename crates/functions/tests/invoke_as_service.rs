@@ -38,6 +38,10 @@ impl RoleDirectory for FakeIam {
         Err(RoleError::Unavailable("not in this test".into()))
     }
 
+    async fn role_allows(&self, _: &str, _: &str, _: &Check) -> Result<bool, RoleError> {
+        Ok(false)
+    }
+
     fn allows_service(&self, caller: &ServiceCaller<'_>, check: &Check) -> bool {
         self.asked.lock().unwrap().push((
             caller.service.to_owned(),
@@ -77,6 +81,7 @@ fn function(name: &str, policy: Option<FunctionPolicy>) -> FunctionRecord {
         last_update: None,
         policy,
         reserved_concurrency: None,
+        event_invoke_config: None,
     }
 }
 
@@ -104,6 +109,7 @@ async fn invoker(allow: bool) -> (tempfile::TempDir, Arc<FakeIam>, Invoker, Arc<
         interpreter_paths: Vec::new(),
         max_environments: 4,
         account_concurrency: 4,
+        async_retry_base: std::time::Duration::from_secs(60),
     };
     let invoker = Invoker::new(
         store.clone(),

@@ -208,6 +208,15 @@ pub struct ServeArgs {
         default_value_t = 0
     )]
     pub functions_account_concurrency: usize,
+    /// Milliseconds before an asynchronous invocation (InvocationType Event) that failed is
+    /// retried; the second retry waits twice as long (AWS: one minute, then two). Lower it
+    /// only to test retries.
+    #[arg(
+        long,
+        env = "RAMPART_FUNCTIONS_ASYNC_RETRY_BASE_MS",
+        default_value_t = 60_000
+    )]
+    pub functions_async_retry_base_ms: u64,
     /// Test only: accept STS session durations shorter than AWS's 900 s minimum, so that
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]

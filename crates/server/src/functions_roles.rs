@@ -10,9 +10,12 @@ use std::sync::Arc;
 use rampart_core::{AuditRecord, RootKeyring};
 use rampart_functions::roles::LAMBDA_PRINCIPAL;
 use rampart_functions::{ExecutionRole, RoleCredentials, RoleDirectory, RoleError, ServiceCaller};
+use rampart_iam::authorizer::AttachedPolicy;
 use rampart_iam::entities::{self, Role};
+use rampart_iam::evaluation::{role_policies, CompiledPolicyCache};
 use rampart_iam::sessions::{issue, SessionOrigin};
 use rampart_iam::{Authorizer, Caller, RequestFacts, ServicePrincipal};
+use rampart_policy::{evaluate, EvaluationContext, RequestPrincipal};
 use rampart_store::Store;
 use rampart_wire::{Check, ResourcePolicy, ResourcePolicyKind};
 use time::{Duration, OffsetDateTime};
@@ -133,6 +136,53 @@ impl RoleDirectory for IamRoles {
             session_token: Zeroizing::new(creds.session_token),
             expires_at: creds.expires_at,
         })
+    }
+
+    /// Decided as the authorizer decides a role session's request (the role's identity policies
+    /// and boundary, the check's resource policy), over a session that has no session policy:
+    /// the one the function's environments run under. Only `aws:ResourceTag/*` and the other
+    /// keys the check carries are in the context: there is no request, so no source address.
+    async fn role_allows(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        check: &Check,
+    ) -> Result<bool, RoleError> {
+        let Some(role) = self.load(role_arn).await? else {
+            return Ok(false);
+        };
+        let policies = role_policies(self.store.as_ref(), &CompiledPolicyCache::default(), &role)
+            .await
+            .map_err(|e| RoleError::Unavailable(e.to_string()))?;
+        let principal = RequestPrincipal::role_session(&role.arn, session_name, &role.role_id)
+            .with_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
+        let resource = check.resource.as_str();
+        let mut ctx = EvaluationContext::new(principal, &check.action, resource)
+            .with_current_time(OffsetDateTime::now_utc().unix_timestamp())
+            .with_secure_transport(true)
+            .with_requested_region(&self.region);
+        let mut keys: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+        for (key, value) in &check.condition_keys {
+            keys.entry(key.to_ascii_lowercase())
+                .or_default()
+                .push(value.as_str());
+        }
+        for (key, values) in keys {
+            match values.as_slice() {
+                [one] => {
+                    ctx.set(&key, *one);
+                }
+                _ => {
+                    ctx.set_values(&key, values);
+                }
+            }
+        }
+        let attached = AttachedPolicy::compile(resource, check.resource_policy.as_ref());
+        let resource_policy = match &attached {
+            AttachedPolicy::Compiled(p) => Some(p.as_ref()),
+            _ => None,
+        };
+        Ok(evaluate(policies.all().chain(resource_policy), &ctx).is_allowed())
     }
 
     fn allows_service(&self, caller: &ServiceCaller<'_>, check: &Check) -> bool {

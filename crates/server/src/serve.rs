@@ -156,6 +156,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 }
                 .try_into()
                 .unwrap_or(u32::MAX),
+                async_retry_base: std::time::Duration::from_millis(
+                    args.functions_async_retry_base_ms,
+                ),
             },
         )
         .await

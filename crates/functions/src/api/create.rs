@@ -402,6 +402,7 @@ impl FunctionsOperation for CreateFunction {
             last_update: None,
             policy: None,
             reserved_concurrency: None,
+            event_invoke_config: None,
         };
         let writes = vec![
             records::put_function(&record, Expect::Absent),

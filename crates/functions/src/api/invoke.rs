@@ -1,20 +1,23 @@
-//! Invoke: `RequestResponse` (run the function, answer its result or its error) and `DryRun`
-//! (only whether the caller may invoke it). Both go through the one in-process
-//! [`crate::Invoker`] every other caller (gateway, queues, secret rotation) uses.
+//! Invoke: `RequestResponse` (run the function, answer its result or its error), `Event`
+//! (queue it durably and answer 202: [`crate::async_queue`]) and `DryRun` (only whether the
+//! caller may invoke it). Every invocation runs through the one in-process [`crate::Invoker`]
+//! every other caller (gateway, queues, secret rotation) uses.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+use rampart_store::request_audit;
 use rampart_wire::service::RestInput;
 use rampart_wire::{Check, Output};
 
 use super::{Call, FunctionsOperation};
+use crate::async_queue::MAX_ASYNC_PAYLOAD;
 use crate::error::FunctionsError;
 use crate::function_ref::{FunctionRef, LATEST};
 use crate::invoker::{InvocationRequest, MAX_SYNC_PAYLOAD};
-use crate::records::FunctionRecord;
 use crate::records::Stored;
+use crate::records::{FunctionRecord, FunctionState};
 use crate::FunctionsService;
 
 /// `X-Amz-Client-Context`: at most 3583 bytes of base64 JSON.
@@ -23,6 +26,7 @@ const MAX_CLIENT_CONTEXT: usize = 3583;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InvocationType {
     RequestResponse,
+    Event,
     DryRun,
 }
 
@@ -51,11 +55,7 @@ impl FunctionsOperation for Invoke {
         let kind = match header(input, "x-amz-invocation-type")? {
             None | Some("RequestResponse") => InvocationType::RequestResponse,
             Some("DryRun") => InvocationType::DryRun,
-            Some("Event") => {
-                return Err(FunctionsError::InvalidParameterValue(
-                    "Asynchronous invocation (InvocationType Event) is not supported by this Rampart host yet.".into(),
-                ))
-            }
+            Some("Event") => InvocationType::Event,
             Some(other) => {
                 return Err(FunctionsError::constraint(
                     other,
@@ -96,6 +96,12 @@ impl FunctionsOperation for Invoke {
             }
             None => None,
         };
+        if kind == InvocationType::Event && input.body.len() > MAX_ASYNC_PAYLOAD {
+            return Err(FunctionsError::RequestEntityTooLarge(format!(
+                "{} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD} bytes)",
+                input.body.len()
+            )));
+        }
         if input.body.len() > MAX_SYNC_PAYLOAD {
             return Err(FunctionsError::RequestTooLarge(format!(
                 "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
@@ -132,15 +138,25 @@ impl FunctionsOperation for Invoke {
         Ok(checks)
     }
 
-    async fn execute(self, svc: &FunctionsService, _: &Call<'_>) -> Result<Output, FunctionsError> {
+    async fn execute(
+        self,
+        svc: &FunctionsService,
+        call: &Call<'_>,
+    ) -> Result<Output, FunctionsError> {
         let function = super::functions_found(&self.named, self.function.as_ref())?;
         let version = HeaderValue::from_static(LATEST);
-        if self.kind == InvocationType::DryRun {
-            return Ok(Output::Raw {
-                status: 204,
-                headers: vec![(HeaderName::from_static("x-amz-executed-version"), version)],
-                body: Bytes::new(),
-            });
+        match self.kind {
+            InvocationType::DryRun => {
+                return Ok(Output::Raw {
+                    status: 204,
+                    headers: vec![(HeaderName::from_static("x-amz-executed-version"), version)],
+                    body: Bytes::new(),
+                })
+            }
+            InvocationType::Event => {
+                return enqueue(svc, call, &function.record, &self.payload).await
+            }
+            InvocationType::RequestResponse => {}
         }
         let result = svc
             .invoker
@@ -176,4 +192,44 @@ impl FunctionsOperation for Invoke {
             body: result.payload,
         })
     }
+}
+
+/// Queues an asynchronous invocation of `f` — durable, with the request's audit record, before
+/// the answer — and wakes this node's worker. The answer is AWS's: 202, no body (the version
+/// that runs is decided when it runs, so no `X-Amz-Executed-Version`).
+async fn enqueue(
+    svc: &FunctionsService,
+    call: &Call<'_>,
+    f: &FunctionRecord,
+    payload: &[u8],
+) -> Result<Output, FunctionsError> {
+    // Refused as a synchronous invocation is: a function not ready to run queues nothing.
+    if f.state != FunctionState::Active {
+        return Err(FunctionsError::ResourceConflict(format!(
+            "The operation cannot be performed at this time. The function is currently in the following state: {}",
+            f.state.as_str()
+        )));
+    }
+    // The request's id names the event (the function sees it as its request id); an id that
+    // is not a plain token cannot be a store key part, so such a request gets one of its own.
+    let id = match call.request_id {
+        id if !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            id.to_owned()
+        }
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
+    let writes = svc
+        .queue
+        .enqueue_writes(&f.name, &id, payload, time::OffsetDateTime::now_utc())
+        .await?;
+    request_audit::commit(svc.store.as_ref(), writes).await?;
+    svc.queue.wake();
+    Ok(Output::Raw {
+        status: 202,
+        headers: Vec::new(),
+        body: Bytes::new(),
+    })
 }

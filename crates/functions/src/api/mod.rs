@@ -9,6 +9,7 @@
 
 mod concurrency;
 mod create;
+mod event_invoke_config;
 mod functions;
 mod invoke;
 mod policy;
@@ -35,6 +36,8 @@ pub const PROTOCOL: Protocol = Protocol::RestJson;
 pub struct Call<'a> {
     pub op: &'static str,
     pub caller: &'a CallerIdentity,
+    /// The request's id (an asynchronous invocation keeps it as its own).
+    pub request_id: &'a str,
 }
 
 impl Call<'_> {
@@ -92,6 +95,7 @@ fn call<'a>(ctx: &OperationContext<'a>) -> Result<Call<'a>, FunctionsError> {
     Ok(Call {
         op: ctx.operation.name,
         caller,
+        request_id: ctx.request_id,
     })
 }
 
@@ -138,6 +142,11 @@ functions_operations! {
     read "GetFunctionConcurrency" "GET" "/2019-09-30/functions/{FunctionName}/concurrency" => concurrency::GetFunctionConcurrency;
     write "DeleteFunctionConcurrency" "DELETE" "/2017-10-31/functions/{FunctionName}/concurrency" => concurrency::DeleteFunctionConcurrency;
     write "UpdateFunctionConfiguration" "PUT" "/2015-03-31/functions/{FunctionName}/configuration" => update::UpdateFunctionConfiguration;
+    write "PutFunctionEventInvokeConfig" "PUT" "/2019-09-25/functions/{FunctionName}/event-invoke-config" => event_invoke_config::PutFunctionEventInvokeConfig;
+    write "UpdateFunctionEventInvokeConfig" "POST" "/2019-09-25/functions/{FunctionName}/event-invoke-config" => event_invoke_config::UpdateFunctionEventInvokeConfig;
+    read "GetFunctionEventInvokeConfig" "GET" "/2019-09-25/functions/{FunctionName}/event-invoke-config" => event_invoke_config::GetFunctionEventInvokeConfig;
+    write "DeleteFunctionEventInvokeConfig" "DELETE" "/2019-09-25/functions/{FunctionName}/event-invoke-config" => event_invoke_config::DeleteFunctionEventInvokeConfig;
+    read "ListFunctionEventInvokeConfigs" "GET" "/2019-09-25/functions/{FunctionName}/event-invoke-config/list" => event_invoke_config::ListFunctionEventInvokeConfigs;
 }
 
 fn unknown(operation: &str) -> FunctionsError {
