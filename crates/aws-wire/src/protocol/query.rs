@@ -237,16 +237,31 @@ pub fn encode_result(
     result: Option<&str>,
     request_id: &str,
 ) -> EncodedResponse {
-    let mut body = String::with_capacity(200 + result.map_or(0, str::len));
-    body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    body.push_str(&format!("<{operation}Response xmlns=\"{xml_namespace}\">"));
+    // Pieces pushed one by one: `format!` here was a tenth of a request's own work.
+    let mut body = String::with_capacity(
+        140 + 3 * operation.len() + xml_namespace.len() + result.map_or(0, str::len),
+    );
+    for piece in [
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<",
+        operation,
+        "Response xmlns=\"",
+        xml_namespace,
+        "\">",
+    ] {
+        body.push_str(piece);
+    }
     if let Some(result) = result {
-        body.push_str(&format!("<{operation}Result>{result}</{operation}Result>"));
+        for piece in [
+            "<", operation, "Result>", result, "</", operation, "Result>",
+        ] {
+            body.push_str(piece);
+        }
     }
     body.push_str("<ResponseMetadata><RequestId>");
     body.push_str(&quick_xml::escape::escape(request_id));
-    body.push_str("</RequestId></ResponseMetadata>");
-    body.push_str(&format!("</{operation}Response>"));
+    for piece in ["</RequestId></ResponseMetadata></", operation, "Response>"] {
+        body.push_str(piece);
+    }
     EncodedResponse {
         status: 200,
         content_type: "text/xml",
@@ -289,6 +304,29 @@ pub fn encode_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn success_envelope_is_exact() {
+        let with = encode_result(
+            "https://sts.amazonaws.com/doc/2011-06-15/",
+            "GetCallerIdentity",
+            Some("<Account>1</Account>"),
+            "r&1",
+        );
+        assert_eq!(
+            String::from_utf8(with.body).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetCallerIdentityResponse \
+             xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+             <Account>1</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r&amp;1\
+             </RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        );
+        let without = encode_result("ns", "DeleteUser", None, "r");
+        assert_eq!(
+            String::from_utf8(without.body).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteUserResponse xmlns=\"ns\">\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DeleteUserResponse>"
+        );
+    }
 
     #[test]
     fn parses_forms() {
