@@ -317,7 +317,8 @@ mod tests {
             seq: 0,
             time: OffsetDateTime::from_unix_timestamp(1_700_000_000 + i64::from(n)).unwrap(),
             request_id: format!("req-{n}"),
-            principal_arn: (n.is_multiple_of(2)).then(|| "arn:aws:iam::000000000000:user/alice".into()),
+            principal_arn: (n.is_multiple_of(2))
+                .then(|| "arn:aws:iam::000000000000:user/alice".into()),
             access_key_id: Some("AKIAEXAMPLE".into()),
             source_ip: "192.0.2.1".into(),
             tls: n.is_multiple_of(3),
