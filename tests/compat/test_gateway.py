@@ -359,6 +359,20 @@ def test_not_found(server, served, gw):
     assert call(server, bare, "/a").status == 404  # a route without an integration
 
 
+def test_heads_over_api_gateways_quota(server, served):
+    """API Gateway's quota on the request line and header values together (10240 bytes): a
+    request line over it alone is 414, header values taking it over are 431 — both before any
+    route or function sees the request; just under it is served."""
+    # `GET /items/<id> HTTP/1.1` on the `$default` stage: 4 + 7 + len(id) + 9 bytes of line.
+    fits = "a" * (10240 - len("GET /items/ HTTP/1.1") - 200)
+    assert call(server, served, "/items/" + fits, by_host=True).status == 200
+    long = call(server, served, "/items/" + "a" * 10240, by_host=True)
+    assert long.status == 414 and long.json() == {"message": "Request-URI Too Long"}
+    big = call(server, served, "/items/1", by_host=True, headers={"x-big": "v" * 10240})
+    assert big.status == 431 and big.json() == {"message": "Request Header Fields Too Large"}
+    assert call(server, served, "/items/1", by_host=True, headers={"x-ok": "v" * 8000}).status == 200
+
+
 def test_function_deleted_meanwhile(server, gw):
     fn = create_function(server)
     api_id = http_api(gw)["ApiId"]

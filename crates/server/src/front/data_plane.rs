@@ -95,10 +95,48 @@ async fn handle(State(planes): State<Arc<DataPlanes>>, mut request: Request) -> 
     let Some(route) = request.extensions_mut().remove::<DataPlaneRoute>() else {
         return not_found();
     };
+    if let Some(refusal) = oversized_head(&request) {
+        return refusal;
+    }
     match planes.find(&route.api_id) {
         Some(plane) => plane.handle(route, request).await,
         None => not_found(),
     }
+}
+
+/// API Gateway's HTTP API quota on a request's head: "total combined size of request line and
+/// header values", 10240 bytes. Enforced before any route, authorizer or function sees it.
+pub const MAX_HEAD_BYTES: usize = 10240;
+
+/// A request whose head is over [`MAX_HEAD_BYTES`]: `414` when the request line alone is,
+/// `431` when its header values take it over, each with API Gateway's `{"message": …}` body.
+fn oversized_head(request: &Request) -> Option<Response> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len());
+    // `METHOD SP target SP HTTP/1.1`.
+    let line = request.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+    if line > MAX_HEAD_BYTES {
+        return Some(refusal(StatusCode::URI_TOO_LONG, "Request-URI Too Long"));
+    }
+    let values: usize = request.headers().values().map(HeaderValue::len).sum();
+    (line + values > MAX_HEAD_BYTES).then(|| {
+        refusal(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request Header Fields Too Large",
+        )
+    })
+}
+
+fn refusal(status: StatusCode, message: &'static str) -> Response {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// API Gateway's answer to a request no route matches.
@@ -214,6 +252,33 @@ fn route(api_id: String, stage: &str, path: &str) -> DataPlaneRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn head(target: &str, header_bytes: usize) -> Request {
+        let mut request = Request::builder().uri(target).body(Body::empty()).unwrap();
+        if header_bytes > 0 {
+            let value = HeaderValue::from_str(&"v".repeat(header_bytes)).unwrap();
+            request.headers_mut().insert("x-big", value);
+        }
+        request
+    }
+
+    #[test]
+    fn heads_over_the_quota_are_refused() {
+        let line_overhead = "GET ".len() + " HTTP/1.1".len();
+        let fits = format!("/{}", "a".repeat(MAX_HEAD_BYTES - line_overhead - 1));
+        assert!(oversized_head(&head(&fits, 0)).is_none());
+        let too_long = format!("/{}", "a".repeat(MAX_HEAD_BYTES - line_overhead));
+        let refused = oversized_head(&head(&too_long, 0)).expect("refused");
+        assert_eq!(refused.status(), StatusCode::URI_TOO_LONG);
+        let short = "/items?q=1";
+        let room = MAX_HEAD_BYTES - line_overhead - short.len();
+        assert!(oversized_head(&head(short, room)).is_none());
+        let refused = oversized_head(&head(short, room + 1)).expect("refused");
+        assert_eq!(
+            refused.status(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+    }
 
     fn id(s: &str) -> Option<Option<String>> {
         Some(Some(s.to_owned()))
