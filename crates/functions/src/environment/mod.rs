@@ -294,13 +294,18 @@ impl ExecutionEnvironment {
             };
         }
         let init_limit = if cold { INIT_LIMIT } else { WARM_TAKE_LIMIT };
-        // Until the runtime takes the invocation.
+        // Until the runtime takes the invocation. Taking is looked at first: a quick runtime
+        // has taken and answered by the time this task polls, and its start is still cold.
         let deadline = tokio::select! {
+            biased;
             taken = &mut taken_rx => match taken {
                 Ok(deadline) => deadline,
                 Err(_) => Instant::now(),
             },
             outcome = &mut done_rx => {
+                if cold {
+                    self.init_duration = Some(self.started.elapsed());
+                }
                 let (payload, reusable, function_error) = finished(outcome);
                 return self.outcome(payload, function_error, reusable, begun);
             }
