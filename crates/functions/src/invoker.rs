@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::code;
 use crate::concurrency::Concurrency;
+use crate::environment::isolation::Isolation;
 use crate::environment::pool::Pool;
 use crate::environment::sandbox::Limits;
 use crate::environment::{ExecutionEnvironment, Launch, StartFailure};
@@ -419,7 +420,9 @@ impl Invoker {
             .platform_line(&format!("END RequestId: {request_id}"));
         env.logs.platform_line(&report);
         let log_tail = request.tail.then(|| env.logs.tail());
-        if outcome.reusable {
+        // A per-invocation environment is dropped here: its process tree is killed and its
+        // tmp directory removed before the next invocation can start.
+        if outcome.reusable && env.isolation == Isolation::Warm {
             self.pool.put(&f.name, env, slot);
         }
         Ok(InvocationResult {
@@ -443,6 +446,7 @@ impl Invoker {
             Some(sealed) => sealing::open(&self.kms, &f.name, sealed).await?.0,
             None => Default::default(),
         };
+        let isolation = Isolation::of(user_variables.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let credentials =
             self.roles
                 .assume(&f.role, &f.name, &f.arn)
@@ -542,14 +546,15 @@ impl Invoker {
             tcp_connect: endpoint_port(&self.host.endpoint).into_iter().collect(),
         };
         tracing::debug!(function = %f.name, "starting an execution environment");
-        Ok(ExecutionEnvironment::start(
+        let started = ExecutionEnvironment::start(
             launch,
             f.arn.clone(),
             f.environment_key(),
             f.memory_size,
             credentials.expires_at,
         )
-        .await)
+        .await;
+        Ok(started.map(|env| env.with_isolation(isolation)))
     }
 }
 

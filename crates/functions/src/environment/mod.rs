@@ -5,6 +5,7 @@
 //! the next invocation of the same function revision ([`pool`]); dropping it kills its
 //! whole process group.
 
+pub mod isolation;
 pub mod logs;
 pub mod peer;
 pub mod pool;
@@ -26,6 +27,7 @@ use zeroize::Zeroizing;
 
 use crate::code::remove_tree;
 use crate::runtime_api::{self, Invocation, RuntimeChannel, RuntimeOutcome};
+use isolation::Isolation;
 use logs::LogCapture;
 use sandbox::{Confinement, Limits, Reach};
 
@@ -90,6 +92,8 @@ pub struct ExecutionEnvironment {
     pub init_duration: Option<Duration>,
     pub last_used: Instant,
     memory_size: u32,
+    /// Whether it may serve another invocation after its first ([`isolation`]).
+    pub isolation: Isolation,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -196,6 +200,7 @@ impl ExecutionEnvironment {
             init_duration: None,
             last_used: started,
             memory_size,
+            isolation: Isolation::Warm,
         })
     }
 
@@ -352,6 +357,12 @@ impl ExecutionEnvironment {
             reusable,
             duration: since.elapsed(),
         }
+    }
+
+    /// The environment, living as `isolation` says.
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
     }
 
     /// The memory size the function was configured with.
