@@ -155,3 +155,73 @@ def test_isolation_is_updatable_and_misspellings_are_refused(lam, role):
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"RAMPART_ISOLATION": "warm"}})
     wait_updated(lam, name)
     assert [run(lam, name)["calls"] for _ in range(2)] == [1, 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# As root: a PID namespace, a root and a uid of each environment's own
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="Rampart changes user and namespaces only as root")
+
+LOOK = ('echo "shell $$ parent $PPID"; echo "ids $(id -u) $(id -g)"; echo "tmp-owner $(stat -c %u "$TMPDIR")"; '
+        'ls /proc >/dev/null 2>&1 && echo "proc visible" || echo "proc hidden"')
+
+
+def field(out, name):
+    return next(line.split()[1:] for line in out.splitlines() if line.startswith(name))
+
+
+def host_processes_of(uid):
+    """Host pids of the processes running as `uid`."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                uids = next(line.split()[1:] for line in f if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uids[0]) == uid:
+            pids.append(int(pid))
+    return pids
+
+
+@as_root
+def test_an_environment_is_pid_1_of_its_own_namespace_under_its_functions_uid(lam, role):
+    a = vulnerable(lam, role)
+    b = vulnerable(lam, role)
+    seen = {}
+    for name in (a, b):
+        result = run(lam, name, LOOK)
+        out = result["cmd"]["stdout"]
+        # The runtime is PID 1 of a namespace of its own; the injected shell is its child.
+        assert (result["pid"], result["ppid"]) == (1, 0), result
+        assert field(out, "shell")[2] == "1", out
+        uid, gid = map(int, field(out, "ids"))
+        assert uid == result["uid"] and gid == result["gid"]
+        assert uid >= 3_000_000_000 and gid == uid, out
+        assert int(field(out, "tmp-owner")[0]) == uid, out
+        assert "proc hidden" in out, out
+        seen[name] = (uid, result["tmp"])
+    assert seen[a][0] != seen[b][0], "two functions share a uid"
+    # The warm environment of a keeps its uid.
+    assert run(lam, a)["uid"] == seen[a][0]
+
+
+@as_root
+def test_injected_command_cannot_signal_rampart_or_another_functions_process(lam, role, srv):
+    a = vulnerable(lam, role)
+    b = vulnerable(lam, role)
+    b_uid, b_tmp = run(lam, b)["uid"], None
+    b_result = run(lam, b)
+    b_tmp = b_result["tmp"]
+    targets = host_processes_of(b_uid)
+    assert targets, "function b's runtime is not running as its uid"
+    for pid in [srv.proc.pid, *targets]:
+        for sig in ("0", "KILL"):
+            out = run(lam, a, f"kill -{sig} {pid} 2>&1; echo rc=$?")["cmd"]["stdout"]
+            assert "rc=0" not in out, (pid, sig, out)
+    # b is unharmed, Rampart too.
+    assert run(lam, b)["calls"] == b_result["calls"] + 1
+    assert srv.proc.poll() is None
+    # b's tmp is not even there for a (it is not in a's root).
+    out = run(lam, a, f"ls {b_tmp} 2>&1; echo rc=$?")["cmd"]["stdout"]
+    assert "rc=0" not in out and "No such file" in out, out

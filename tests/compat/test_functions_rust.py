@@ -111,7 +111,7 @@ def test_rust_function_lifecycle(lam, role, bootstrap, srv):
 
     # Warm: the same process answers the next event.
     _, again = invoke(lam, name, {"second": True})
-    assert again["pid"] == result["pid"] and again["echo"] == {"second": True}
+    assert again["environment"] == result["environment"] and again["echo"] == {"second": True}
     assert again["request_id"] != result["request_id"]
 
     # The function's error, in the runtime's own error shape.
@@ -127,7 +127,7 @@ def test_rust_function_lifecycle(lam, role, bootstrap, srv):
     wait_updated(lam, name)
     _, after = invoke(lam, name, {"third": 3})
     assert after["greeting"] == "hello from v2" and after["echo"] == {"third": 3}
-    assert after["pid"] != result["pid"]
+    assert after["environment"] != result["environment"]
 
     lam.delete_function(FunctionName=name)
     code, _, status, _ = error_of(lam.get_function, FunctionName=name)

@@ -73,7 +73,7 @@ def test_update_function_code_runs_the_new_code_in_a_new_environment(lam, role):
     assert got["CodeSha256"] == sha(v2) and got["RevisionId"] == updated["RevisionId"]
     _, second = invoke(lam, name)
     assert second["version"] == "v2"
-    assert second["pid"] != first["pid"], "the old revision's warm environment served the new code"
+    assert second["environment"] != first["environment"], "the old revision's warm environment served the new code"
 
 
 def test_update_function_code_dry_run_changes_nothing(lam, role):
@@ -103,13 +103,13 @@ def test_revision_id_is_a_precondition(lam, role):
     assert updated["Description"] == "now" and updated["RevisionId"] != current
     wait_updated(lam, name)
     # Even an update no environment reads retires the old revision's environments.
-    assert invoke(lam, name)[1]["pid"] != before["pid"]
+    assert invoke(lam, name)[1]["environment"] != before["environment"]
 
 
 def test_update_function_configuration(lam, role, srv):
     two_handlers = make_zip({"app.py": "def handler(e, c):\n    return 'app'\n",
                              "other.py": "import os\n\ndef main(e, c):\n    return {'greeting': os.environ.get('GREETING'),"
-                                         " 'memory': os.environ.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE'), 'pid': os.getpid()}\n"})
+                                         " 'memory': os.environ.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE'), 'environment': os.environ['TMPDIR']}\n"})
     name = create(lam, role, zip_bytes=two_handlers, Environment={"Variables": {"GREETING": "hello"}})["FunctionName"]
     assert invoke(lam, name)[1] == "app"
     secret = f"s3cr3t-{uuid.uuid4().hex}"

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::code;
 use crate::concurrency::Concurrency;
+use crate::environment::identity::Identities;
 use crate::environment::isolation::Isolation;
 use crate::environment::pool::Pool;
 use crate::environment::sandbox::Limits;
@@ -89,6 +90,8 @@ pub struct Invoker {
     host: HostConfig,
     pool: Pool,
     concurrency: Arc<Concurrency>,
+    /// The users environments run as, one per function (when Rampart runs as root).
+    identities: Identities,
     /// Whether the host's Python can import `awslambdaric`, asked once.
     python_ric: OnceCell<bool>,
     /// Set once the shipped Python runtime loop is on disk.
@@ -117,6 +120,7 @@ impl Invoker {
             account_id,
             region,
             host,
+            identities: Identities::for_this_process(),
             python_ric: OnceCell::new(),
             bootstrap_written: OnceCell::new(),
         }
@@ -151,6 +155,7 @@ impl Invoker {
             self.code_root(),
             self.runtimes_dir(),
             self.host.root.join("tmp"),
+            self.host.root.join("jail"),
         ] {
             std::fs::create_dir_all(dir)?;
         }
@@ -544,6 +549,8 @@ impl Invoker {
             limits: Limits::for_memory(f.memory_size),
             read_only,
             tcp_connect: endpoint_port(&self.host.endpoint).into_iter().collect(),
+            identity: self.identities.of(&f.name),
+            jail_dir: self.host.root.join("jail"),
         };
         tracing::debug!(function = %f.name, "starting an execution environment");
         let started = ExecutionEnvironment::start(

@@ -58,7 +58,13 @@ mod tests {
             Isolation::parse("per-invocation").unwrap(),
             Isolation::PerInvocation
         );
-        for bad in ["", "Per-Invocation", "per_invocation", "always", "per-invocation "] {
+        for bad in [
+            "",
+            "Per-Invocation",
+            "per_invocation",
+            "always",
+            "per-invocation ",
+        ] {
             assert!(
                 matches!(
                     Isolation::parse(bad),
@@ -71,7 +77,10 @@ mod tests {
 
     #[test]
     fn a_function_without_the_variable_is_warm() {
-        assert_eq!(Isolation::of([("GREETING", "hi")].into_iter()), Isolation::Warm);
+        assert_eq!(
+            Isolation::of([("GREETING", "hi")].into_iter()),
+            Isolation::Warm
+        );
         assert_eq!(
             Isolation::of([("A", "1"), (ISOLATION_VARIABLE, "per-invocation")].into_iter()),
             Isolation::PerInvocation

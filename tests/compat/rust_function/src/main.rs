@@ -24,7 +24,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "handler": env("_HANDLER"),
         "region": env("AWS_REGION"),
         "key_prefix": env("AWS_ACCESS_KEY_ID").map(|k| k.chars().take(4).collect::<String>()),
-        "pid": std::process::id(),
+        // Unique to the execution environment.
+        "environment": env("TMPDIR"),
     }))
 }
 
