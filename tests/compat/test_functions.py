@@ -521,13 +521,25 @@ def test_provided_runtime_runs_the_bootstrap(lam, role):
 
 
 def test_bootstrap_that_is_not_executable(lam, role):
+    """As Lambda answers it: `Runtime.InvalidEntrypoint`, `fork/exec <bootstrap>: permission
+    denied` — under root too, since the environment runs as its function's own uid."""
     zip_bytes = make_zip({"bootstrap": (bootstrap_script(PROVIDED_CLIENT), 0o644)})
+    name = create(lam, role, zip_bytes=zip_bytes, Runtime="provided.al2023", Handler="x")["FunctionName"]
+    answer, error = invoke(lam, name, {})
+    assert answer["StatusCode"] == 200 and answer["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.InvalidEntrypoint", error
+    assert re.search(r"fork/exec /\S+/bootstrap: permission denied$", error["errorMessage"]), error
+    # The function is not broken for good: each invocation answers the same.
+    assert invoke(lam, name, {})[1]["errorType"] == "Runtime.InvalidEntrypoint"
+
+
+def test_bootstrap_that_is_not_a_program(lam, role):
+    zip_bytes = make_zip({"bootstrap": ("this is not a program\n", 0o755)})
     name = create(lam, role, zip_bytes=zip_bytes, Runtime="provided.al2023", Handler="x")["FunctionName"]
     answer, error = invoke(lam, name, {})
     assert answer["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Runtime.InvalidEntrypoint", error
-    if os.geteuid() != 0:
-        assert "permission denied" in error["errorMessage"]
+    assert error["errorMessage"].endswith("bootstrap: exec format error"), error
 
 
 def test_runtime_that_exits(lam, role):

@@ -12,6 +12,7 @@ import hashlib
 import io
 import signal
 import sys
+import time
 import uuid
 import zipfile
 
@@ -255,3 +256,51 @@ def test_payload_past_six_megabytes(lam, role):
     assert str(limit) in message
     # The function was not touched: its next invocation is an ordinary one.
     assert invoke(lam, name, {"after": 1})[1]["event"] == {"after": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Unpacked code on the node: removed once no function names it
+
+
+def unpacked(srv):
+    """The packages unpacked on the server's node, by SHA-256 hex."""
+    code = srv.data_dir / "functions" / "code"
+    return {p.name for p in code.iterdir() if not p.name.startswith(".")} if code.is_dir() else set()
+
+
+def eventually_true(check, seconds=10):
+    deadline = time.time() + seconds
+    while not check():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_unpacked_code_goes_with_the_last_function_using_it(lam, role, srv):
+    shared = app_zip(f"shared-{uuid.uuid4().hex}")
+    digest = hashlib.sha256(shared).hexdigest()
+    a = create(lam, role, zip_bytes=shared)["FunctionName"]
+    b = create(lam, role, zip_bytes=shared)["FunctionName"]
+    assert invoke(lam, a)[1]["version"].startswith("shared-") and invoke(lam, b)[1]
+    assert digest in unpacked(srv)
+    lam.delete_function(FunctionName=a)
+    # b still runs from it: the sweep after the delete leaves it.
+    time.sleep(1)
+    assert digest in unpacked(srv)
+    assert invoke(lam, b)[1]["version"].startswith("shared-")
+    lam.delete_function(FunctionName=b)
+    assert eventually_true(lambda: digest not in unpacked(srv)), "the deleted functions' code is still unpacked"
+
+
+def test_old_code_goes_after_an_update(lam, role, srv):
+    v1, v2 = app_zip(f"old-{uuid.uuid4().hex}"), app_zip(f"new-{uuid.uuid4().hex}")
+    old, new = hashlib.sha256(v1).hexdigest(), hashlib.sha256(v2).hexdigest()
+    name = create(lam, role, zip_bytes=v1)["FunctionName"]
+    assert invoke(lam, name)[1]["version"].startswith("old-")
+    assert old in unpacked(srv)
+    lam.update_function_code(FunctionName=name, ZipFile=v2)
+    wait_updated(lam, name)
+    assert invoke(lam, name)[1]["version"].startswith("new-")
+    assert eventually_true(lambda: old not in unpacked(srv)), "the replaced code is still unpacked"
+    assert new in unpacked(srv)

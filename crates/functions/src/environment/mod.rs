@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::code::remove_tree;
 use crate::runtime_api::{self, Invocation, RuntimeChannel, RuntimeOutcome};
+use crate::unpacked::CodeLease;
 use isolation::Isolation;
 use jail::Jail;
 use logs::LogCapture;
@@ -104,6 +105,8 @@ pub struct ExecutionEnvironment {
     memory_size: u32,
     /// Whether it may serve another invocation after its first ([`isolation`]).
     pub isolation: Isolation,
+    /// Its code's directory, kept from the sweep while it lives.
+    code: Option<CodeLease>,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -179,6 +182,7 @@ impl ExecutionEnvironment {
             last_used: started,
             memory_size,
             isolation: Isolation::Warm,
+            code: None,
         })
     }
 
@@ -343,6 +347,12 @@ impl ExecutionEnvironment {
         self
     }
 
+    /// The environment, holding its code's directory for as long as it lives.
+    pub fn holding(mut self, code: CodeLease) -> Self {
+        self.code = Some(code);
+        self
+    }
+
     /// The memory size the function was configured with.
     pub fn memory_size(&self) -> u32 {
         self.memory_size
@@ -435,11 +445,12 @@ async fn start_process(
 }
 
 /// How a failed exec reads, as Lambda words it (`permission denied`, `no such file or
-/// directory`).
+/// directory`, `exec format error`).
 fn entrypoint_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+    match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => "permission denied".into(),
+        Some(libc::ENOENT) => "no such file or directory".into(),
+        Some(libc::ENOEXEC) => "exec format error".into(),
         _ => e.to_string(),
     }
 }
