@@ -225,3 +225,18 @@ def test_injected_command_cannot_signal_rampart_or_another_functions_process(lam
     # b's tmp is not even there for a (it is not in a's root).
     out = run(lam, a, f"ls {b_tmp} 2>&1; echo rc=$?")["cmd"]["stdout"]
     assert "rc=0" not in out and "No such file" in out, out
+
+
+@as_root
+def test_process_limit_holds_and_cannot_be_raised(lam, role):
+    """A fork bomb meets RLIMIT_NPROC, which root would ignore: the hard limit (4096) cannot be
+    raised, and under a lowered soft limit the kernel refuses the forks past it (shown with 40
+    rather than 4096 to keep the host quiet; per-invocation isolation ends the sleepers)."""
+    name = vulnerable(lam, role, Environment=PER_INVOCATION)
+    out = run(lam, name, 'ulimit -Hp; ulimit -Hp 100000 2>/dev/null && echo raised || echo "not raised"; '
+                         '(ulimit -Sp 40; i=0; while [ $i -lt 200 ]; do sleep 5 & echo >> "$TMPDIR/forks"; '
+                         'i=$((i+1)); done) 2>/dev/null; echo "started $(wc -l < "$TMPDIR/forks")"')["cmd"]
+    lines = out["stdout"].splitlines()
+    assert lines[:2] == ["4096", "not raised"], out
+    started = int(lines[2].split()[1])
+    assert 0 < started < 40, out

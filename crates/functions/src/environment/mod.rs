@@ -425,7 +425,7 @@ async fn start_process(
     };
     let mut result = prepare(identity)?.start().await;
     if let (Some(_), Err(e)) = (identity, &result) {
-        if matches!(e.stage, Stage::Clone | Stage::Jail) {
+        if matches!(e.stage, Stage::Clone | Stage::Jail | Stage::Identity) {
             NAMESPACES_AVAILABLE.store(false, Ordering::Relaxed);
             tracing::warn!(error = %e, "execution environments cannot have namespaces of their own here: they run as Rampart's user in its namespaces");
             result = prepare(None)?.start().await;
