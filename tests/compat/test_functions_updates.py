@@ -251,8 +251,10 @@ def test_payload_past_six_megabytes(lam, role):
     name = create(lam, role)["FunctionName"]
     limit = 6 * 1024 * 1024
     just_over = b'"' + b"x" * (limit - 1) + b'"'
-    code, message, status, _ = error_of(lam.invoke, FunctionName=name, Payload=just_over)
+    code, message, status, response = error_of(lam.invoke, FunctionName=name, Payload=just_over)
+    # botocore's model: RequestTooLargeException, 413, members Type and message.
     assert (code, status) == ("RequestTooLargeException", 413)
+    assert response["Type"] == "User", response
     assert str(limit) in message
     # The function was not touched: its next invocation is an ordinary one.
     assert invoke(lam, name, {"after": 1})[1]["event"] == {"after": 1}
