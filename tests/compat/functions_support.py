@@ -21,8 +21,8 @@ LAMBDA_TRUST = json.dumps({
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 })
 
-# Answers which code ran (VERSION), what it was given, and its configuration as the
-# environment sees it; sleeps when asked (to hold an execution open).
+# Answers which code ran (VERSION), in which environment, what it was given, and its
+# configuration as the environment sees it; sleeps when asked (to hold an execution open).
 HANDLER = '''
 import os, time
 
@@ -34,6 +34,8 @@ def handler(event, context):
     return {{
         "version": VERSION,
         "pid": os.getpid(),
+        # Unique to the execution environment (its pid is 1 in a PID namespace of its own).
+        "environment": os.environ.get("TMPDIR"),
         "event": event,
         "greeting": os.environ.get("GREETING"),
         "memory": os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),

@@ -192,7 +192,7 @@ def test_policy_change_keeps_the_function_warm(lam, fn, account):
     lam.add_permission(FunctionName=name, StatementId="s", Action="lambda:InvokeFunction", Principal=account)
     answer, result = invoke(lam, name, {"n": 1})
     assert "FunctionError" not in answer and result["event"] == {"n": 1}
-    assert result["pid"] == before["pid"]
+    assert result["environment"] == before["environment"]
 
 
 def test_permission_added_while_the_function_is_created(lam, role, account):

@@ -12,6 +12,7 @@ import hashlib
 import io
 import signal
 import sys
+import time
 import uuid
 import zipfile
 
@@ -73,7 +74,7 @@ def test_update_function_code_runs_the_new_code_in_a_new_environment(lam, role):
     assert got["CodeSha256"] == sha(v2) and got["RevisionId"] == updated["RevisionId"]
     _, second = invoke(lam, name)
     assert second["version"] == "v2"
-    assert second["pid"] != first["pid"], "the old revision's warm environment served the new code"
+    assert second["environment"] != first["environment"], "the old revision's warm environment served the new code"
 
 
 def test_update_function_code_dry_run_changes_nothing(lam, role):
@@ -103,13 +104,13 @@ def test_revision_id_is_a_precondition(lam, role):
     assert updated["Description"] == "now" and updated["RevisionId"] != current
     wait_updated(lam, name)
     # Even an update no environment reads retires the old revision's environments.
-    assert invoke(lam, name)[1]["pid"] != before["pid"]
+    assert invoke(lam, name)[1]["environment"] != before["environment"]
 
 
 def test_update_function_configuration(lam, role, srv):
     two_handlers = make_zip({"app.py": "def handler(e, c):\n    return 'app'\n",
                              "other.py": "import os\n\ndef main(e, c):\n    return {'greeting': os.environ.get('GREETING'),"
-                                         " 'memory': os.environ.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE'), 'pid': os.getpid()}\n"})
+                                         " 'memory': os.environ.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE'), 'environment': os.environ['TMPDIR']}\n"})
     name = create(lam, role, zip_bytes=two_handlers, Environment={"Variables": {"GREETING": "hello"}})["FunctionName"]
     assert invoke(lam, name)[1] == "app"
     secret = f"s3cr3t-{uuid.uuid4().hex}"
@@ -250,8 +251,58 @@ def test_payload_past_six_megabytes(lam, role):
     name = create(lam, role)["FunctionName"]
     limit = 6 * 1024 * 1024
     just_over = b'"' + b"x" * (limit - 1) + b'"'
-    code, message, status, _ = error_of(lam.invoke, FunctionName=name, Payload=just_over)
+    code, message, status, response = error_of(lam.invoke, FunctionName=name, Payload=just_over)
+    # botocore's model: RequestTooLargeException, 413, members Type and message.
     assert (code, status) == ("RequestTooLargeException", 413)
+    assert response["Type"] == "User", response
     assert str(limit) in message
     # The function was not touched: its next invocation is an ordinary one.
     assert invoke(lam, name, {"after": 1})[1]["event"] == {"after": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Unpacked code on the node: removed once no function names it
+
+
+def unpacked(srv):
+    """The packages unpacked on the server's node, by SHA-256 hex."""
+    code = srv.data_dir / "functions" / "code"
+    return {p.name for p in code.iterdir() if not p.name.startswith(".")} if code.is_dir() else set()
+
+
+def eventually_true(check, seconds=10):
+    deadline = time.time() + seconds
+    while not check():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_unpacked_code_goes_with_the_last_function_using_it(lam, role, srv):
+    shared = app_zip(f"shared-{uuid.uuid4().hex}")
+    digest = hashlib.sha256(shared).hexdigest()
+    a = create(lam, role, zip_bytes=shared)["FunctionName"]
+    b = create(lam, role, zip_bytes=shared)["FunctionName"]
+    assert invoke(lam, a)[1]["version"].startswith("shared-") and invoke(lam, b)[1]
+    assert digest in unpacked(srv)
+    lam.delete_function(FunctionName=a)
+    # b still runs from it: the sweep after the delete leaves it.
+    time.sleep(1)
+    assert digest in unpacked(srv)
+    assert invoke(lam, b)[1]["version"].startswith("shared-")
+    lam.delete_function(FunctionName=b)
+    assert eventually_true(lambda: digest not in unpacked(srv)), "the deleted functions' code is still unpacked"
+
+
+def test_old_code_goes_after_an_update(lam, role, srv):
+    v1, v2 = app_zip(f"old-{uuid.uuid4().hex}"), app_zip(f"new-{uuid.uuid4().hex}")
+    old, new = hashlib.sha256(v1).hexdigest(), hashlib.sha256(v2).hexdigest()
+    name = create(lam, role, zip_bytes=v1)["FunctionName"]
+    assert invoke(lam, name)[1]["version"].startswith("old-")
+    assert old in unpacked(srv)
+    lam.update_function_code(FunctionName=name, ZipFile=v2)
+    wait_updated(lam, name)
+    assert invoke(lam, name)[1]["version"].startswith("new-")
+    assert eventually_true(lambda: old not in unpacked(srv)), "the replaced code is still unpacked"
+    assert new in unpacked(srv)

@@ -153,9 +153,19 @@ impl From<FunctionsError> for ServiceError {
             FunctionsError::Common(error) => error,
             FunctionsError::TooManyRequests(reason, message) => {
                 ServiceError::new("TooManyRequestsException", 429, message)
+                    .with_member("Type", "User")
                     .with_member("Reason", reason.as_str())
             }
-            other => ServiceError::new(other.code().to_owned(), other.status(), other.to_string()),
+            other => {
+                // Lambda's error shapes carry whose fault it was (`Type`), as botocore parses it.
+                let fault = if other.status() >= 500 {
+                    "Service"
+                } else {
+                    "User"
+                };
+                ServiceError::new(other.code().to_owned(), other.status(), other.to_string())
+                    .with_member("Type", fault)
+            }
         }
     }
 }

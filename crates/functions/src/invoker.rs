@@ -21,6 +21,8 @@ use zeroize::Zeroizing;
 
 use crate::code;
 use crate::concurrency::Concurrency;
+use crate::environment::identity::Identities;
+use crate::environment::isolation::Isolation;
 use crate::environment::pool::Pool;
 use crate::environment::sandbox::Limits;
 use crate::environment::{ExecutionEnvironment, Launch, StartFailure};
@@ -28,9 +30,14 @@ use crate::error::{FunctionsError, ThrottleReason};
 use crate::function_ref::LATEST;
 use crate::records::{self, FunctionRecord, FunctionState, LastUpdate, UpdateStatus};
 use crate::roles::{RoleDirectory, RoleError, LAMBDA_PRINCIPAL};
-use crate::runtimes::{Runtime, PYTHON_BOOTSTRAP};
+use crate::runtimes::Runtime;
 use crate::sealing;
+use crate::unpacked::CodeInUse;
 
+mod code_sweep;
+mod host;
+
+use host::{create_private_dir, endpoint_port};
 mod service_principals;
 
 /// The largest payload of a synchronous invocation, request or response (AWS: 6 MB).
@@ -91,6 +98,10 @@ pub struct Invoker {
     host: HostConfig,
     pool: Pool,
     concurrency: Arc<Concurrency>,
+    /// The users environments run as, one per function (when Rampart runs as root).
+    identities: Identities,
+    /// The unpacked packages this node's environments run from.
+    code_in_use: Arc<CodeInUse>,
     /// Whether the host's Python can import `awslambdaric`, asked once.
     python_ric: OnceCell<bool>,
     /// Set once the shipped Python runtime loop is on disk.
@@ -119,70 +130,23 @@ impl Invoker {
             account_id,
             region,
             host,
+            identities: Identities::for_this_process(),
+            code_in_use: Arc::default(),
             python_ric: OnceCell::new(),
             bootstrap_written: OnceCell::new(),
         }
-    }
-
-    fn code_root(&self) -> PathBuf {
-        self.host.root.join("code")
-    }
-
-    fn runtimes_dir(&self) -> PathBuf {
-        self.host.root.join("runtimes")
-    }
-
-    /// Forgets the private directories of environments of an earlier run. Nothing is written
-    /// at start: the directories are made when a function first runs here.
-    pub fn prepare_host(&self) -> std::io::Result<()> {
-        let tmp = self.host.root.join("tmp");
-        if tmp.exists() {
-            code::remove_tree(&tmp);
-        }
-        Ok(())
-    }
-
-    /// This node's directories (`<root>` 0711; `code`, `tmp`, `runtimes`), made on first use.
-    fn host_dirs(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        if !self.host.root.is_dir() {
-            std::fs::create_dir_all(&self.host.root)?;
-            std::fs::set_permissions(&self.host.root, std::fs::Permissions::from_mode(0o711))?;
-        }
-        for dir in [
-            self.code_root(),
-            self.runtimes_dir(),
-            self.host.root.join("tmp"),
-        ] {
-            std::fs::create_dir_all(dir)?;
-        }
-        Ok(())
-    }
-
-    /// The Python runtime loop Rampart ships, written (read-only) once per process.
-    async fn python_bootstrap(&self) -> Result<PathBuf, FunctionsError> {
-        use std::os::unix::fs::PermissionsExt;
-        let path = self.runtimes_dir().join("python_bootstrap.py");
-        self.bootstrap_written
-            .get_or_try_init(|| async {
-                let staged = self.runtimes_dir().join(".python_bootstrap.py.new");
-                let _ = std::fs::remove_file(&staged);
-                std::fs::write(&staged, PYTHON_BOOTSTRAP)?;
-                std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o444))?;
-                std::fs::rename(&staged, &path)
-            })
-            .await
-            .map_err(|e| {
-                FunctionsError::Service(format!("The Python runtime cannot be written: {e}"))
-            })?;
-        Ok(path)
     }
 
     /// Unpacks the package `code_key` of `name` on this node and marks the function
     /// `Active` (or `Failed`), in the background.
     pub fn spawn_activation(self: &Arc<Self>, name: String, code_key: String) {
         let invoker = self.clone();
-        tokio::spawn(async move { invoker.activate(&name, &code_key).await });
+        tokio::spawn(async move {
+            // An update's old package may now be unused.
+            if invoker.activate(&name, &code_key).await {
+                invoker.spawn_code_sweep();
+            }
+        });
     }
 
     /// Activates every function left `Pending` or mid-update (a node stopped while
@@ -192,6 +156,8 @@ impl Invoker {
         loop {
             let page = records::list_functions(self.store.as_ref(), after.as_deref(), 100).await?;
             let Some(last) = page.last() else {
+                // Code of functions deleted while this node was down.
+                self.spawn_code_sweep();
                 return Ok(());
             };
             after = Some(last.name.clone());
@@ -212,17 +178,17 @@ impl Invoker {
     /// or `Failed`) or its update (`LastUpdateStatus` `InProgress` → `Successful` or
     /// `Failed`); nothing if the function moved on to other code meanwhile. Keyed by the
     /// package, not the revision: a policy change or a reservation while it runs is no reason
-    /// to stop.
-    async fn activate(&self, name: &str, code_key: &str) {
+    /// to stop. Answers whether an update was finished.
+    async fn activate(&self, name: &str, code_key: &str) -> bool {
         for _ in 0..4 {
             let stored = match records::load_function(self.store.as_ref(), name).await {
                 Ok(Some(s)) => s,
-                _ => return,
+                _ => return false,
             };
             let f = &stored.record;
             let updating = f.is_updating();
             if f.code.key != code_key || (f.state != FunctionState::Pending && !updating) {
-                return;
+                return false;
             }
             let mut next = f.clone();
             let prepared = self.code_dir(f).await;
@@ -265,14 +231,15 @@ impl Invoker {
             );
             let write = records::put_function(&next, Expect::Version(stored.version));
             match self.store.commit_audited(vec![write], &record).await {
-                Ok(_) => return,
+                Ok(_) => return updating && prepared.is_ok(),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => {
                     tracing::error!(function = name, error = %e, "the function's state could not be stored");
-                    return;
+                    return false;
                 }
             }
         }
+        false
     }
 
     /// The function's unpacked code on this node, unpacking the stored package if needed.
@@ -314,34 +281,20 @@ impl Invoker {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let mut ticks: u32 = 0;
             loop {
                 tick.tick().await;
-                match weak.upgrade() {
-                    Some(invoker) => invoker.pool.reap(),
-                    None => return,
+                let Some(invoker) = weak.upgrade() else {
+                    return;
+                };
+                invoker.pool.reap();
+                ticks += 1;
+                if ticks == code_sweep::SWEEP_EVERY_TICKS {
+                    ticks = 0;
+                    invoker.spawn_code_sweep();
                 }
             }
         });
-    }
-
-    async fn python_has_ric(&self) -> bool {
-        *self
-            .python_ric
-            .get_or_init(|| async {
-                let probe = tokio::process::Command::new(&self.host.python)
-                    .args(["-c", "import awslambdaric"])
-                    .env_clear()
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .kill_on_drop(true)
-                    .status();
-                matches!(
-                    tokio::time::timeout(Duration::from_secs(20), probe).await,
-                    Ok(Ok(status)) if status.success()
-                )
-            })
-            .await
     }
 
     /// Runs `request` on the function `f` (its `$LATEST`): in a warm environment of its
@@ -433,7 +386,9 @@ impl Invoker {
             .platform_line(&format!("END RequestId: {request_id}"));
         env.logs.platform_line(&report);
         let log_tail = request.tail.then(|| env.logs.tail());
-        if outcome.reusable {
+        // A per-invocation environment is dropped here: its process tree is killed and its
+        // tmp directory removed before the next invocation can start.
+        if outcome.reusable && env.isolation == Isolation::Warm {
             self.pool.put(&f.name, env, slot);
         }
         Ok(InvocationResult {
@@ -449,6 +404,8 @@ impl Invoker {
         &self,
         f: &FunctionRecord,
     ) -> Result<Result<ExecutionEnvironment, StartFailure>, FunctionsError> {
+        // Held before the directory is looked for, so no sweep removes it under the environment.
+        let code = self.code_in_use.lease(&f.code.sha256_hex());
         let code_dir = self.code_dir(f).await?;
         self.host_dirs().map_err(|e| {
             FunctionsError::Service(format!("The functions directory cannot be made: {e}"))
@@ -457,6 +414,7 @@ impl Invoker {
             Some(sealed) => sealing::open(&self.kms, &f.name, sealed).await?.0,
             None => Default::default(),
         };
+        let isolation = Isolation::of(user_variables.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let credentials =
             self.roles
                 .assume(&f.role, &f.name, &f.arn)
@@ -554,45 +512,18 @@ impl Invoker {
             limits: Limits::for_memory(f.memory_size),
             read_only,
             tcp_connect: endpoint_port(&self.host.endpoint).into_iter().collect(),
+            identity: self.identities.of(&f.name),
+            jail_dir: self.host.root.join("jail"),
         };
         tracing::debug!(function = %f.name, "starting an execution environment");
-        Ok(ExecutionEnvironment::start(
+        let started = ExecutionEnvironment::start(
             launch,
             f.arn.clone(),
             f.environment_key(),
             f.memory_size,
             credentials.expires_at,
         )
-        .await)
-    }
-}
-
-/// The port of `http(s)://host:port[/…]` (or the scheme's default).
-fn endpoint_port(endpoint: &str) -> Option<u16> {
-    let (scheme, rest) = endpoint.split_once("://")?;
-    let authority = rest.split('/').next()?;
-    match authority.rsplit_once(':') {
-        Some((_, port)) if !port.ends_with(']') => port.parse().ok(),
-        _ => Some(if scheme == "https" { 443 } else { 80 }),
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoint_ports() {
-        assert_eq!(endpoint_port("http://127.0.0.1:4566"), Some(4566));
-        assert_eq!(endpoint_port("https://[::1]:8443/"), Some(8443));
-        assert_eq!(endpoint_port("https://rampart.example"), Some(443));
-        assert_eq!(endpoint_port("http://[::1]"), Some(80));
-        assert_eq!(endpoint_port("nonsense"), None);
+        .await;
+        Ok(started.map(|env| env.with_isolation(isolation).holding(code)))
     }
 }

@@ -9,6 +9,8 @@
 //!   packages (`lambda/code`).
 //! - [`code`]: reading a zip once at upload (zip-slip, links, quotas), its digest, unpacking
 //!   it read-only on each node.
+//! - [`unpacked`]: which unpacked packages environments hold, and the sweep that removes the
+//!   ones no function names.
 //! - [`sealing`]: environment variables sealed through KMS under `alias/aws/lambda`.
 //! - [`roles`]: [`RoleDirectory`], what Lambda needs of IAM (a role and whether it trusts
 //!   Lambda; a role session for an environment), implemented by the server over IAM.
@@ -42,6 +44,7 @@ pub mod runtime_api;
 pub mod runtimes;
 pub mod sealing;
 pub mod service;
+pub mod unpacked;
 
 pub use api::{OPERATIONS, PROTOCOL};
 pub use error::FunctionsError;

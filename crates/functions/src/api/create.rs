@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use super::wire::{self, check_length, check_range, configuration};
 use super::{Call, FunctionsOperation};
 use crate::code::DeploymentPackage;
+use crate::environment::isolation::{Isolation, ISOLATION_VARIABLE};
 use crate::error::FunctionsError;
 use crate::function_ref::FunctionRef;
 use crate::records::{self, CodeMeta, FunctionRecord, FunctionState};
@@ -159,6 +160,9 @@ pub(super) fn variables(
         }
         if RESERVED_VARIABLES.contains(&key.as_str()) {
             reserved.push(key.as_str());
+        }
+        if key == ISOLATION_VARIABLE {
+            Isolation::parse(value)?;
         }
         size += key.len() + value.len();
     }

@@ -381,7 +381,7 @@ impl FunctionsOperation for DeleteFunction {
             ));
         }
         let f = &current.record;
-        svc.invoker.retire(&f.name);
+        svc.invoker.deleted(&f.name);
         // Its reservation no longer holds back the account's unreserved concurrency.
         svc.invoker.concurrency().set_reserved(&f.name, None);
         Ok(Output::Rest {

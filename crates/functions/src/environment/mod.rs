@@ -5,14 +5,18 @@
 //! the next invocation of the same function revision ([`pool`]); dropping it kills its
 //! whole process group.
 
+pub mod identity;
+pub mod isolation;
+pub mod jail;
 pub mod logs;
 pub mod peer;
 pub mod pool;
 pub mod sandbox;
+pub mod spawn;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +30,12 @@ use zeroize::Zeroizing;
 
 use crate::code::remove_tree;
 use crate::runtime_api::{self, Invocation, RuntimeChannel, RuntimeOutcome};
+use crate::unpacked::CodeLease;
+use isolation::Isolation;
+use jail::Jail;
 use logs::LogCapture;
 use sandbox::{Confinement, Limits, Reach};
+use spawn::{Identity, Process, Spawn, Stage};
 
 /// How long a new environment's runtime may take to ask for its first invocation
 /// (Lambda's on-demand initialization limit).
@@ -52,6 +60,11 @@ pub struct Launch {
     pub read_only: Vec<PathBuf>,
     /// TCP ports the environment may connect to besides its Runtime API (Rampart's).
     pub tcp_connect: Vec<u16>,
+    /// Whom it runs as, in namespaces and a root of its own ([`jail`]); `None` runs it as
+    /// Rampart's user in Rampart's namespaces (Rampart is not root).
+    pub identity: Option<Identity>,
+    /// An empty directory the environment's root is mounted on (in its own namespace).
+    pub jail_dir: PathBuf,
 }
 
 /// Why an environment could not be started: reported to the caller as the function's
@@ -76,7 +89,7 @@ pub struct Outcome {
 pub struct ExecutionEnvironment {
     /// The function's `environment_key` it was started for (code and configuration).
     pub environment_key: String,
-    child: tokio::process::Child,
+    child: Process,
     pgid: i32,
     invocations: mpsc::Sender<Invocation>,
     server: JoinHandle<()>,
@@ -90,6 +103,10 @@ pub struct ExecutionEnvironment {
     pub init_duration: Option<Duration>,
     pub last_used: Instant,
     memory_size: u32,
+    /// Whether it may serve another invocation after its first ([`isolation`]).
+    pub isolation: Isolation,
+    /// Its code's directory, kept from the sweep while it lives.
+    code: Option<CodeLease>,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -121,22 +138,7 @@ impl ExecutionEnvironment {
         let out: OwnedFd = sender
             .into_blocking_fd()
             .map_err(|e| internal("no log pipe", e))?;
-        let err = out.try_clone().map_err(|e| internal("no log pipe", e))?;
 
-        let mut command = tokio::process::Command::new(&launch.program);
-        command
-            .args(&launch.args)
-            .current_dir(&launch.code_dir)
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .process_group(0)
-            .kill_on_drop(true);
-        for (name, value) in &launch.variables {
-            command.env(name, value.as_str());
-        }
         let reach = Reach {
             read_only: launch.read_only.clone(),
             writable: launch.tmp_dir.clone(),
@@ -147,37 +149,20 @@ impl ExecutionEnvironment {
                 .chain([address.port()])
                 .collect(),
         };
-        let mut confinement = match Confinement::build(launch.limits, &reach) {
-            Ok(c) => c,
-            Err(e) => {
-                remove_tree(&launch.tmp_dir);
-                return Err(internal("the sandbox could not be built", e));
-            }
-        };
-        // SAFETY: the closure runs in the child between fork and exec and makes only
-        // async-signal-safe calls (prctl, setrlimit, landlock_restrict_self, seccomp) on what
-        // was built before the fork; it allocates nothing.
-        unsafe {
-            command.pre_exec(move || confinement.enter());
-        }
+        let mut variables = launch.variables.clone();
+        variables.push((
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            Zeroizing::new(address.to_string()),
+        ));
         let started = Instant::now();
-        let child = command.spawn().map_err(|e| StartFailure {
-            error_type: "Runtime.InvalidEntrypoint",
-            message: format!(
-                "fork/exec {}: {}",
-                launch.program.display(),
-                entrypoint_error(&e)
-            ),
-        });
-        drop(command);
-        let child = match child {
+        let child = match start_process(&launch, &reach, &variables, out).await {
             Ok(child) => child,
             Err(failure) => {
                 remove_tree(&launch.tmp_dir);
                 return Err(failure);
             }
         };
-        let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+        let pgid = child.id();
         let logs = LogCapture::new(receiver);
         let log_pump = tokio::spawn(logs.clone().pump());
         let (channel, invocations) = RuntimeChannel::new(function_arn);
@@ -196,6 +181,8 @@ impl ExecutionEnvironment {
             init_duration: None,
             last_used: started,
             memory_size,
+            isolation: Isolation::Warm,
+            code: None,
         })
     }
 
@@ -294,13 +281,18 @@ impl ExecutionEnvironment {
             };
         }
         let init_limit = if cold { INIT_LIMIT } else { WARM_TAKE_LIMIT };
-        // Until the runtime takes the invocation.
+        // Until the runtime takes the invocation. Taking is looked at first: a quick runtime
+        // has taken and answered by the time this task polls, and its start is still cold.
         let deadline = tokio::select! {
+            biased;
             taken = &mut taken_rx => match taken {
                 Ok(deadline) => deadline,
                 Err(_) => Instant::now(),
             },
             outcome = &mut done_rx => {
+                if cold {
+                    self.init_duration = Some(self.started.elapsed());
+                }
                 let (payload, reusable, function_error) = finished(outcome);
                 return self.outcome(payload, function_error, reusable, begun);
             }
@@ -349,6 +341,18 @@ impl ExecutionEnvironment {
         }
     }
 
+    /// The environment, living as `isolation` says.
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// The environment, holding its code's directory for as long as it lives.
+    pub fn holding(mut self, code: CodeLease) -> Self {
+        self.code = Some(code);
+        self
+    }
+
     /// The memory size the function was configured with.
     pub fn memory_size(&self) -> u32 {
         self.memory_size
@@ -373,12 +377,80 @@ impl ExecutionEnvironment {
     }
 }
 
+/// Whether environments can have namespaces of their own here: cleared (with one warning)
+/// the first time the kernel or a container refuses them, after which environments run in
+/// Rampart's namespaces as before.
+static NAMESPACES_AVAILABLE: AtomicBool = AtomicBool::new(true);
+
+/// Starts the process of `launch` with `variables`, its output to `out`: jailed as its
+/// identity when it has one and namespaces are available.
+async fn start_process(
+    launch: &Launch,
+    reach: &Reach,
+    variables: &[(String, Zeroizing<String>)],
+    out: OwnedFd,
+) -> Result<Process, StartFailure> {
+    let unknown = |what: &str, e: &dyn std::fmt::Display| StartFailure {
+        error_type: "Runtime.Unknown",
+        message: format!("{what}: {e}"),
+    };
+    let identity = launch
+        .identity
+        .filter(|_| NAMESPACES_AVAILABLE.load(Ordering::Relaxed));
+    if let Some(id) = identity {
+        std::os::unix::fs::chown(&launch.tmp_dir, Some(id.uid), Some(id.gid))
+            .map_err(|e| unknown("the environment's tmp directory", &e))?;
+    }
+    let prepare = |jailed: Option<Identity>| -> Result<Spawn, StartFailure> {
+        let confinement = Confinement::build(launch.limits, reach)
+            .map_err(|e| unknown("the sandbox could not be built", &e))?;
+        let stdout = out.try_clone().map_err(|e| unknown("no log pipe", &e))?;
+        let stderr = out.try_clone().map_err(|e| unknown("no log pipe", &e))?;
+        let mut spawn = Spawn::new(
+            &launch.program,
+            &launch.args,
+            variables,
+            &launch.code_dir,
+            stdout,
+            stderr,
+            confinement,
+        )
+        .map_err(|e| unknown("the process could not be prepared", &e))?;
+        if let Some(id) = jailed {
+            let jail = Jail::plan(&launch.jail_dir, &reach.exposures())
+                .map_err(|e| unknown("the environment's root could not be planned", &e))?;
+            spawn.jail = Some((jail, id));
+        }
+        Ok(spawn)
+    };
+    let mut result = prepare(identity)?.start().await;
+    if let (Some(_), Err(e)) = (identity, &result) {
+        if matches!(e.stage, Stage::Clone | Stage::Jail | Stage::Identity) {
+            NAMESPACES_AVAILABLE.store(false, Ordering::Relaxed);
+            tracing::warn!(error = %e, "execution environments cannot have namespaces of their own here: they run as Rampart's user in its namespaces");
+            result = prepare(None)?.start().await;
+        }
+    }
+    result.map_err(|e| match e.stage {
+        Stage::Exec => StartFailure {
+            error_type: "Runtime.InvalidEntrypoint",
+            message: format!(
+                "fork/exec {}: {}",
+                launch.program.display(),
+                entrypoint_error(&e.error)
+            ),
+        },
+        _ => unknown("the execution environment could not be started", &e),
+    })
+}
+
 /// How a failed exec reads, as Lambda words it (`permission denied`, `no such file or
-/// directory`).
+/// directory`, `exec format error`).
 fn entrypoint_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+    match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => "permission denied".into(),
+        Some(libc::ENOENT) => "no such file or directory".into(),
+        Some(libc::ENOEXEC) => "exec format error".into(),
         _ => e.to_string(),
     }
 }

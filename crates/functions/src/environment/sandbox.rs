@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::jail::Exposure;
 use landlock::{
     Access, AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
     RulesetCreated, RulesetCreatedAttr, Scope, ABI,
@@ -37,9 +38,12 @@ use seccompiler::{
 const LANDLOCK_ABI: ABI = ABI::V6;
 
 /// The system directories every runtime reads (libraries, certificates, zone data, `sh`).
-const SYSTEM_READ_ONLY: &[&str] = &[
+pub const SYSTEM_READ_ONLY: &[&str] = &[
     "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt",
 ];
+
+/// The devices an environment may open (`/dev/null` read-write, the others read-only).
+pub const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"];
 
 /// System calls refused with `EPERM`.
 const DENIED_SYSCALLS: &[i64] = &[
@@ -127,6 +131,34 @@ pub struct Reach {
     pub tcp_connect: Vec<u16>,
 }
 
+impl Reach {
+    /// What of the host's filesystem an environment's own root shows (see [`super::jail`]):
+    /// exactly what Landlock lets it read or write.
+    pub fn exposures(&self) -> Vec<Exposure> {
+        let read_only = SYSTEM_READ_ONLY
+            .iter()
+            .chain(DEVICES)
+            .map(PathBuf::from)
+            .chain(self.read_only.iter().cloned())
+            .map(|path| Exposure {
+                path,
+                writable: false,
+            });
+        read_only
+            .chain([
+                Exposure {
+                    path: self.writable.clone(),
+                    writable: true,
+                },
+                Exposure {
+                    path: "/dev/null".into(),
+                    writable: true,
+                },
+            ])
+            .collect()
+    }
+}
+
 /// The confinement of one environment, built in Rampart before the process is started and
 /// entered by the process between `fork` and `exec`.
 pub struct Confinement {
@@ -158,12 +190,11 @@ fn landlock_rules(reach: &Reach) -> std::io::Result<RulesetCreated> {
             ruleset = ruleset.add_rule(PathBeneath::new(fd, read)).map_err(err)?;
         }
     }
-    for (device, access) in [
-        ("/dev/null", AccessFs::ReadFile | AccessFs::WriteFile),
-        ("/dev/zero", AccessFs::ReadFile.into()),
-        ("/dev/urandom", AccessFs::ReadFile.into()),
-        ("/dev/random", AccessFs::ReadFile.into()),
-    ] {
+    for device in DEVICES {
+        let access = match *device {
+            "/dev/null" => AccessFs::ReadFile | AccessFs::WriteFile,
+            _ => AccessFs::ReadFile.into(),
+        };
         if let Ok(fd) = PathFd::new(device) {
             ruleset = ruleset
                 .add_rule(PathBeneath::new(fd, access))
@@ -230,10 +261,22 @@ impl Confinement {
         })
     }
 
-    /// Enters the confinement. Runs in the child between `fork` and `exec`: only system calls
-    /// on what was built beforehand, no allocation.
-    pub fn enter(&mut self) -> std::io::Result<()> {
-        apply(&self.limits)?;
+    /// Sets the resource limits. Runs in the child between `clone` and `exec`, before it
+    /// gives up root (a limit above Rampart's own hard limit needs privilege).
+    pub fn enter_limits(&self) -> std::io::Result<()> {
+        apply(&self.limits)
+    }
+
+    /// Enters the rules: death with Rampart, no new privileges, Landlock, seccomp. Runs in
+    /// the child between `clone` and `exec`, after its user and group are set (changing them
+    /// clears the parent-death signal): only system calls on what was built beforehand.
+    pub fn enter_rules(&mut self) -> std::io::Result<()> {
+        // SAFETY: prctl with these constant arguments only sets flags on the calling process.
+        unsafe {
+            check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+            // The environment dies with Rampart rather than outliving it unsupervised.
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+        }
         if let Some(ruleset) = self.landlock.take() {
             ruleset
                 .restrict_self()
@@ -289,15 +332,9 @@ fn limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()>
     check(unsafe { libc::setrlimit(resource, &rlim) })
 }
 
-/// Applies the sandbox to the calling process. Runs in the child between `fork` and `exec`:
+/// Sets the limits of the calling process. Runs in the child between `clone` and `exec`:
 /// only async-signal-safe calls, no allocation.
 pub fn apply(limits: &Limits) -> std::io::Result<()> {
-    // SAFETY: prctl with these constant arguments only sets flags on the calling process.
-    unsafe {
-        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
-        // The environment dies with Rampart rather than outliving it unsupervised.
-        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
-    }
     limit(libc::RLIMIT_AS, limits.address_space)?;
     limit(libc::RLIMIT_NPROC, limits.processes)?;
     limit(libc::RLIMIT_NOFILE, limits.open_files)?;
