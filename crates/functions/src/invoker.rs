@@ -28,6 +28,7 @@ use crate::environment::sandbox::Limits;
 use crate::environment::{ExecutionEnvironment, Launch, StartFailure};
 use crate::error::{FunctionsError, ThrottleReason};
 use crate::function_ref::LATEST;
+use crate::logs::{framing, LogShipper};
 use crate::records::{self, FunctionRecord, FunctionState, LastUpdate, UpdateStatus};
 use crate::roles::{RoleDirectory, RoleError, LAMBDA_PRINCIPAL};
 use crate::runtimes::Runtime;
@@ -106,6 +107,8 @@ pub struct Invoker {
     python_ric: OnceCell<bool>,
     /// Set once the shipped Python runtime loop is on disk.
     bootstrap_written: OnceCell<()>,
+    /// Where environments' output goes on its way to the functions' persisted logs.
+    logs: Arc<LogShipper>,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -122,6 +125,7 @@ impl Invoker {
         host: HostConfig,
     ) -> Self {
         Invoker {
+            logs: LogShipper::new(store.clone(), kms.clone()),
             pool: Pool::new(host.max_environments),
             concurrency: Concurrency::new(host.account_concurrency),
             store,
@@ -266,6 +270,11 @@ impl Invoker {
             })
     }
 
+    /// The node's log buffer (its task is started with the service; flushed at shutdown).
+    pub fn logs(&self) -> &Arc<LogShipper> {
+        &self.logs
+    }
+
     /// The node's concurrency accounting (reservations are set through it).
     pub fn concurrency(&self) -> &Concurrency {
         &self.concurrency
@@ -346,9 +355,14 @@ impl Invoker {
                     Err(failure) => {
                         let message = format!("RequestId: {request_id} Error: {}", failure.message);
                         let log = format!(
-                            "START RequestId: {request_id} Version: {LATEST}\n{} {}\nEND RequestId: {request_id}\n",
-                            failure.error_type, message
+                            "{}\n{} {}\n{}\n",
+                            framing::start(&request_id),
+                            failure.error_type,
+                            message,
+                            framing::end(&request_id)
                         );
+                        let stream = crate::logs::stream_name(OffsetDateTime::now_utc());
+                        self.logs.stream(&f.name, &stream).push_text(&log);
                         return Ok(InvocationResult {
                             payload: error_document(failure.error_type, &message),
                             function_error: Some("Unhandled".into()),
@@ -359,8 +373,7 @@ impl Invoker {
             }
         };
         let cold = env.init_duration.is_none();
-        env.logs
-            .platform_line(&format!("START RequestId: {request_id} Version: {LATEST}"));
+        env.logs.platform_line(&framing::start(&request_id));
         let outcome = env
             .invoke(
                 &request_id,
@@ -369,22 +382,15 @@ impl Invoker {
                 f.timeout,
             )
             .await;
-        let millis = outcome.duration.as_secs_f64() * 1000.0;
-        let mut report = format!(
-            "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-            millis.ceil() as u64,
-            env.memory_size(),
-            env.max_memory_used_mb()
-        );
-        if let (true, Some(init)) = (cold, env.init_duration) {
-            report.push_str(&format!(
-                "\tInit Duration: {:.2} ms",
-                init.as_secs_f64() * 1000.0
-            ));
-        }
-        env.logs
-            .platform_line(&format!("END RequestId: {request_id}"));
-        env.logs.platform_line(&report);
+        let report = framing::Report {
+            request_id: &request_id,
+            duration: outcome.duration,
+            init: env.init_duration.filter(|_| cold),
+            memory_size_mb: env.memory_size(),
+            max_memory_used_mb: env.max_memory_used_mb(),
+        };
+        env.logs.platform_line(&framing::end(&request_id));
+        env.logs.platform_line(&report.line());
         let log_tail = request.tail.then(|| env.logs.tail());
         // A per-invocation environment is dropped here: its process tree is killed and its
         // tmp directory removed before the next invocation can start.
@@ -458,14 +464,8 @@ impl Invoker {
         create_private_dir(&tmp_dir).map_err(|e| {
             FunctionsError::Service(format!("No private directory for the environment: {e}"))
         })?;
-        let now = OffsetDateTime::now_utc();
-        let stream = format!(
-            "{:04}/{:02}/{:02}/[{LATEST}]{}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let stream = crate::logs::stream_name(OffsetDateTime::now_utc());
+        let log_stream = self.logs.stream(&f.name, &stream);
         let path_str = |p: &Path| p.to_string_lossy().into_owned();
         let mut variables: Vec<(String, Zeroizing<String>)> = user_variables.into_iter().collect();
         let mut set = |name: &str, value: String| {
@@ -514,6 +514,7 @@ impl Invoker {
             tcp_connect: endpoint_port(&self.host.endpoint).into_iter().collect(),
             identity: self.identities.of(&f.name),
             jail_dir: self.host.root.join("jail"),
+            log_stream: Some(log_stream),
         };
         tracing::debug!(function = %f.name, "starting an execution environment");
         let started = ExecutionEnvironment::start(

@@ -18,6 +18,9 @@
 //! - [`concurrency`]: reserved and unreserved concurrency, counted on this node.
 //! - [`environment`]: execution environments — process, sandbox (rlimits, no new
 //!   privileges, process group), log capture, the warm pool, the Runtime API peer check.
+//! - [`logs`]: functions' persisted logs (CloudWatch Logs' part): Lambda's `START`/`END`/
+//!   `REPORT` lines, the node's buffer and the task that stores it in sealed batches,
+//!   reading it back (`rampart logs`), retention and the sweep.
 //! - [`runtime_api`]: the Runtime API served to one environment on its own loopback port.
 //! - [`invoker`]: [`Invoker`], the one in-process way to run a function.
 //! - [`async_queue`]: asynchronous invocations (`InvocationType: Event`), queued durably in
@@ -38,6 +41,7 @@ pub mod environment;
 pub mod error;
 pub mod function_ref;
 pub mod invoker;
+pub mod logs;
 pub mod records;
 pub mod roles;
 pub mod runtime_api;

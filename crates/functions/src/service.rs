@@ -60,6 +60,7 @@ impl FunctionsService {
             abi => tracing::debug!(abi, "Landlock confines function environments"),
         }
         invoker.spawn_reaper();
+        invoker.logs().spawn();
         invoker.resume_pending().await?;
         Arc::new(Worker {
             queue: queue.clone(),
@@ -84,5 +85,20 @@ impl FunctionsService {
     /// The in-process invoker (for the services that invoke functions).
     pub fn invoker(&self) -> Arc<Invoker> {
         self.invoker.clone()
+    }
+
+    /// Stores the log lines this node still buffers (at shutdown, before the store closes).
+    pub async fn flush_logs(&self) -> Result<(), FunctionsError> {
+        self.invoker.logs().flush().await
+    }
+
+    /// The maintenance sweep's part: deleted functions' logs, and events older than their
+    /// function's retention (`default` unless it has its own).
+    pub async fn sweep_logs(
+        &self,
+        now: time::OffsetDateTime,
+        default: std::time::Duration,
+    ) -> Result<crate::logs::retention::SweepReport, FunctionsError> {
+        Ok(crate::logs::retention::sweep(self.store.as_ref(), now, default).await?)
     }
 }

@@ -8,6 +8,7 @@ use rampart_store::{request_audit, Expect, StoreError};
 use rampart_wire::service::RestInput;
 use rampart_wire::{Check, Output, ResourcePolicy, ResourcePolicyKind};
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use super::wire::{self, check_range, configuration};
 use super::{path_param, Call, FunctionsOperation};
@@ -355,6 +356,8 @@ impl FunctionsOperation for DeleteFunction {
             let writes = vec![
                 records::delete_function(&f.name, Expect::Version(current.version)),
                 records::delete_code(&f.code.key),
+                // Its log goes with it (up to now: a namesake created later keeps its own).
+                crate::logs::retention::forget_write(&f.name, OffsetDateTime::now_utc()),
             ];
             match request_audit::commit(svc.store.as_ref(), writes).await {
                 Ok(_) => {
@@ -382,6 +385,13 @@ impl FunctionsOperation for DeleteFunction {
         }
         let f = &current.record;
         svc.invoker.deleted(&f.name);
+        // The log is deleted now rather than at the next sweep (which finishes it otherwise).
+        let store = svc.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::logs::retention::forget_deleted(store.as_ref()).await {
+                tracing::warn!(error = %e, "a deleted function's log is left to the next sweep");
+            }
+        });
         // Its reservation no longer holds back the account's unreserved concurrency.
         svc.invoker.concurrency().set_reserved(&f.name, None);
         Ok(Output::Rest {

@@ -1,49 +1,98 @@
 //! An environment's log: what its processes write to stdout and stderr (one pipe for both),
-//! read continuously so a chatty function never blocks on a full pipe, and cut per
-//! invocation with Lambda's `START`/`END`/`REPORT` lines. `LogType: Tail` answers the last
-//! 4 KB of an invocation's log. (Keeping logs per function, `rampart logs`, is a later slice.)
+//! read continuously so a chatty function never blocks on a full pipe. Each line goes to the
+//! function's persisted log ([`crate::logs`], through the environment's [`LogStream`]) as it
+//! is read, beside Lambda's own lines (`START`/`END`/`REPORT`, timeouts); the current
+//! invocation's output is also kept here so `LogType: Tail` can answer its last 4 KB.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::net::unix::pipe;
+
+use crate::logs::shipper::MAX_EVENT_BYTES;
+use crate::logs::LogStream;
 
 /// What one invocation's log may hold before its oldest bytes are dropped.
 const MAX_INVOCATION_LOG: usize = 1024 * 1024;
 /// What `LogType: Tail` answers: the last 4 KB.
 pub const TAIL_BYTES: usize = 4096;
 
+/// What was read so far.
+struct Captured {
+    /// The current invocation's log, for `LogType: Tail`.
+    invocation: Vec<u8>,
+    /// The start of a line not yet ended by a newline.
+    partial: Vec<u8>,
+}
+
 /// The read end of an environment's output pipe and what was read from it so far.
 pub struct LogCapture {
     receiver: pipe::Receiver,
-    buffer: Mutex<Vec<u8>>,
+    captured: Mutex<Captured>,
+    /// Where each line is persisted; None for an environment whose log is not kept.
+    stream: Option<LogStream>,
+}
+
+impl Captured {
+    /// Adds output read from the pipe; sends each line it completes to `stream`.
+    fn output(&mut self, bytes: &[u8], stream: Option<&LogStream>) {
+        self.invocation.extend_from_slice(bytes);
+        if self.invocation.len() > MAX_INVOCATION_LOG {
+            let excess = self.invocation.len() - MAX_INVOCATION_LOG;
+            self.invocation.drain(..excess);
+        }
+        let Some(stream) = stream else { return };
+        self.partial.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(end) = self.partial[start..].iter().position(|b| *b == b'\n') {
+            stream.push(&String::from_utf8_lossy(&self.partial[start..start + end]));
+            start += end + 1;
+        }
+        self.partial.drain(..start);
+        // A line longer than an event is sent in pieces rather than held without limit.
+        if self.partial.len() >= MAX_EVENT_BYTES {
+            self.end_line(Some(stream));
+        }
+    }
+
+    /// Sends what is left of an unfinished line as an event of its own.
+    fn end_line(&mut self, stream: Option<&LogStream>) {
+        if let (Some(stream), false) = (stream, self.partial.is_empty()) {
+            stream.push(&String::from_utf8_lossy(&self.partial));
+        }
+        self.partial.clear();
+    }
 }
 
 impl LogCapture {
-    pub fn new(receiver: pipe::Receiver) -> Arc<Self> {
+    pub fn new(receiver: pipe::Receiver, stream: Option<LogStream>) -> Arc<Self> {
         Arc::new(LogCapture {
             receiver,
-            buffer: Mutex::new(Vec::new()),
+            captured: Mutex::new(Captured {
+                invocation: Vec::new(),
+                partial: Vec::new(),
+            }),
+            stream,
         })
     }
 
     /// Reads whatever the pipe holds now, without waiting; false once it is closed. Reading
-    /// under the buffer's lock keeps chunks in order whoever reads them.
+    /// under the lock keeps chunks in order whoever reads them.
     fn read_available(&self) -> bool {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
         let mut chunk = [0u8; 8192];
         loop {
             match self.receiver.try_read(&mut chunk) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    buffer.extend_from_slice(&chunk[..n]);
-                    if buffer.len() > MAX_INVOCATION_LOG {
-                        let excess = buffer.len() - MAX_INVOCATION_LOG;
-                        buffer.drain(..excess);
-                    }
+                Ok(0) => {
+                    captured.end_line(self.stream.as_ref());
+                    return false;
                 }
+                Ok(n) => captured.output(&chunk[..n], self.stream.as_ref()),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return false,
+                Err(_) => {
+                    captured.end_line(self.stream.as_ref());
+                    return false;
+                }
             }
         }
     }
@@ -58,30 +107,37 @@ impl LogCapture {
         }
     }
 
-    /// Appends a line of Lambda's own (`START`, `END`, `REPORT`, timeouts).
+    /// Appends a line of Lambda's own (`START`, `END`, `REPORT`, timeouts), after whatever
+    /// the function wrote before it (an unfinished line ends there).
     pub fn platform_line(&self, line: &str) {
         self.read_available();
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        buffer.extend_from_slice(line.as_bytes());
-        buffer.push(b'\n');
+        let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+        captured.end_line(self.stream.as_ref());
+        if let Some(stream) = &self.stream {
+            stream.push(line);
+        }
+        captured.invocation.extend_from_slice(line.as_bytes());
+        captured.invocation.push(b'\n');
     }
 
-    /// Forgets what was logged before an invocation starts (a warm environment's previous
-    /// invocation; a cold one keeps its initialization output).
+    /// Forgets what the tail holds before an invocation starts (a warm environment's
+    /// previous invocation; a cold one keeps its initialization output). The persisted log
+    /// keeps everything.
     pub fn clear(&self) {
         self.read_available();
-        self.buffer
+        self.captured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .invocation
             .clear();
     }
 
-    /// The last [`TAIL_BYTES`] of the log so far.
+    /// The last [`TAIL_BYTES`] of the invocation's log so far.
     pub fn tail(&self) -> Vec<u8> {
         self.read_available();
-        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        let start = buffer.len().saturating_sub(TAIL_BYTES);
-        buffer[start..].to_vec()
+        let captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+        let start = captured.invocation.len().saturating_sub(TAIL_BYTES);
+        captured.invocation[start..].to_vec()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod isolation;
 pub mod jail;
 pub mod logs;
+pub mod memory;
 pub mod peer;
 pub mod pool;
 pub mod sandbox;
@@ -16,7 +17,7 @@ pub mod spawn;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use tokio::time::Instant;
 use zeroize::Zeroizing;
 
 use crate::code::remove_tree;
+use crate::logs::LogStream;
 use crate::runtime_api::{self, Invocation, RuntimeChannel, RuntimeOutcome};
 use crate::unpacked::CodeLease;
 use isolation::Isolation;
@@ -65,6 +67,8 @@ pub struct Launch {
     pub identity: Option<Identity>,
     /// An empty directory the environment's root is mounted on (in its own namespace).
     pub jail_dir: PathBuf,
+    /// Where its output is persisted (the function's log, the environment's stream).
+    pub log_stream: Option<LogStream>,
 }
 
 /// Why an environment could not be started: reported to the caller as the function's
@@ -107,6 +111,8 @@ pub struct ExecutionEnvironment {
     pub isolation: Isolation,
     /// Its code's directory, kept from the sweep while it lives.
     code: Option<CodeLease>,
+    /// The most memory its process tree has been seen to use, in KiB.
+    peak_memory_kib: AtomicU64,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -163,7 +169,7 @@ impl ExecutionEnvironment {
             }
         };
         let pgid = child.id();
-        let logs = LogCapture::new(receiver);
+        let logs = LogCapture::new(receiver, launch.log_stream.clone());
         let log_pump = tokio::spawn(logs.clone().pump());
         let (channel, invocations) = RuntimeChannel::new(function_arn);
         let server = tokio::spawn(runtime_api::serve(listener, channel, pgid));
@@ -183,6 +189,7 @@ impl ExecutionEnvironment {
             memory_size,
             isolation: Isolation::Warm,
             code: None,
+            peak_memory_kib: AtomicU64::new(0),
         })
     }
 
@@ -358,17 +365,14 @@ impl ExecutionEnvironment {
         self.memory_size
     }
 
-    /// The most memory the environment's main process has used, in MB.
+    /// The most memory the environment's process tree has used so far, in MB (over all its
+    /// invocations, as Lambda reports it; see [`memory`] for what is measured).
     pub fn max_memory_used_mb(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pgid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map(|kb| kb.div_ceil(1024))
-            .unwrap_or(0)
+        let now = u32::try_from(self.pgid)
+            .map(memory::tree_peak_kib)
+            .unwrap_or(0);
+        let peak = self.peak_memory_kib.fetch_max(now, Ordering::Relaxed).max(now);
+        memory::as_mb(peak)
     }
 
     /// Whether the process is still there.

@@ -1,0 +1,98 @@
+//! How much memory an execution environment used, for the `REPORT` line's `Max Memory Used`.
+//!
+//! An environment is a process tree (the runtime and whatever it starts). Linux keeps each
+//! process's peak resident set (`VmHWM` in `/proc/<pid>/status`); the tree's figure is the sum
+//! of the peaks of its living processes, found from the runtime down through
+//! `/proc/<pid>/task/<tid>/children`. That is an upper bound of what the tree held at once (its
+//! processes need not have peaked together) and it misses processes that exited before it is
+//! read — without a cgroup of its own per environment, this is the honest figure Linux
+//! offers. Lambda reports the most an environment has used over all its invocations, so the
+//! caller keeps the highest figure seen.
+
+use std::collections::HashSet;
+
+/// Processes of one tree visited at most (a fork bomb stopped by `RLIMIT_NPROC` is smaller).
+const MAX_PROCESSES: usize = 4096;
+
+/// `VmHWM` of `pid`, in KiB (0 if it is gone or has no memory of its own, as a zombie).
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The children of every thread of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            found.extend(list.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    found
+}
+
+/// The sum of the peak resident sets of `root` and its living descendants, in KiB.
+pub fn tree_peak_kib(root: u32) -> u64 {
+    let mut seen = HashSet::new();
+    let mut pending = vec![root];
+    let mut total = 0;
+    while let Some(pid) = pending.pop() {
+        if seen.len() >= MAX_PROCESSES || !seen.insert(pid) {
+            continue;
+        }
+        total += peak_kib(pid);
+        pending.extend(children(pid));
+    }
+    total
+}
+
+/// KiB as Lambda's whole megabytes, rounded up.
+pub fn as_mb(kib: u64) -> u64 {
+    kib.div_ceil(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_counts_its_children() {
+        let me = std::process::id();
+        let alone = peak_kib(me);
+        assert!(alone > 0);
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep runs");
+        // The child's peak is readable once it has exec'd.
+        let mut child_peak = 0;
+        for _ in 0..100 {
+            child_peak = peak_kib(child.id());
+            if child_peak > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(child_peak > 0);
+        assert!(children(me).contains(&child.id()));
+        assert!(tree_peak_kib(me) >= alone + child_peak);
+        assert_eq!(tree_peak_kib(child.id()), peak_kib(child.id()));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree_peak_kib(u32::MAX), 0);
+        assert_eq!(as_mb(1), 1);
+        assert_eq!(as_mb(2048), 2);
+        assert_eq!(as_mb(2049), 3);
+    }
+}
