@@ -61,6 +61,34 @@ pub struct AuditRecord {
     /// resources the request acted on. Checks after a denied one were not evaluated, unless
     /// the denied one was per-item (one secret of a batch), which refuses only its item.
     pub checks: Vec<AuditCheck>,
+    /// A deployed API's request (the gateway's data plane): what API Gateway's access log
+    /// says beside the rest of the record. None for every other request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessDetail>,
+}
+
+/// What the access log of a deployed API records about one of its requests, in the names of
+/// API Gateway's `$context` variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessDetail {
+    pub api_id: String,
+    /// The stage that served it; None when no stage matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The route that matched (`GET /items/{id}`, `$default`); None when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_key: Option<String>,
+    pub http_method: String,
+    /// The request's path, as the client sent it.
+    pub path: String,
+    /// `HTTP/1.1`, `HTTP/2.0`.
+    pub protocol: String,
+    /// Milliseconds from the request's arrival to its answer (`responseLatency`).
+    pub response_latency_ms: u64,
+    /// Milliseconds the integration took (`integrationLatency`), when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_latency_ms: Option<u64>,
 }
 
 impl AuditRecord {
@@ -96,6 +124,7 @@ impl AuditRecord {
                 resource: resource.to_owned(),
                 decision: "service".to_owned(),
             }],
+            access: None,
         }
     }
 }

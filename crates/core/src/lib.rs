@@ -11,6 +11,6 @@ pub mod ids;
 pub mod seal;
 
 pub use arn::Arn;
-pub use audit::{AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
+pub use audit::{AccessDetail, AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
 pub use caller::{CallerIdentity, PrincipalType, SessionLineage};
 pub use seal::{RootKey, RootKeyId, RootKeyring, SealError, SealPurpose};

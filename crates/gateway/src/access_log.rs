@@ -8,11 +8,17 @@
 //! store transaction of its own per request. A trail that cannot take the record answers 503
 //! rather than answering unaudited.
 //!
+//! The record also carries what API Gateway's access log says of the request
+//! ([`AccessDetail`]: stage, route key, method, path, protocol, the integration's latency and
+//! the whole answer's), which `rampart logs --api` prints as access-log lines.
+//!
 //! Who the caller is, by authorizer: `AWS_IAM` the signer's ARN (and access key); JWT
 //! `<iss>#<sub>`; a Lambda authorizer `<function>#<principalId>` for a policy answer (a simple
 //! answer names no principal); `NONE` nobody.
 
-use rampart_core::{AuditCheck, AuditOutcome, AuditRecord};
+use std::time::{Duration, Instant};
+
+use rampart_core::{AccessDetail, AuditCheck, AuditOutcome, AuditRecord};
 use time::OffsetDateTime;
 
 /// What a data-plane request established, filled in as it goes.
@@ -35,6 +41,20 @@ pub struct Trail {
     /// Not audited: the API's CORS configuration, which every answer from a deployed stage
     /// gets applied on the way out.
     pub cors: Option<crate::cors::CorsConfig>,
+    /// When the request arrived (the response latency runs from here).
+    pub arrived: Option<Instant>,
+    pub api_id: String,
+    pub stage: Option<String>,
+    pub route_key: Option<String>,
+    pub http_method: String,
+    pub path: String,
+    pub protocol: String,
+    /// How long the integration took, when one ran.
+    pub integration_latency: Option<Duration>,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Trail {
@@ -69,6 +89,16 @@ impl Trail {
                     decision: self.decision.unwrap_or("none").into(),
                 })
                 .collect(),
+            access: Some(AccessDetail {
+                api_id: self.api_id.clone(),
+                stage: self.stage.clone(),
+                route_key: self.route_key.clone(),
+                http_method: self.http_method.clone(),
+                path: self.path.clone(),
+                protocol: self.protocol.clone(),
+                response_latency_ms: self.arrived.map_or(0, |t| millis(t.elapsed())),
+                integration_latency_ms: self.integration_latency.map(millis),
+            }),
         }
     }
 }

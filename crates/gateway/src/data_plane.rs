@@ -140,6 +140,11 @@ impl GatewayService {
         request: http::Request<Body>,
     ) -> http::Response<Body> {
         let mut trail = Trail {
+            arrived: Some(std::time::Instant::now()),
+            api_id: addressed.api_id.clone(),
+            http_method: request.method().as_str().to_owned(),
+            path: request.uri().path().to_owned(),
+            protocol: format!("{:?}", request.version()),
             request_id: addressed.request_id.clone(),
             source_ip: addressed
                 .peer
@@ -209,6 +214,7 @@ impl GatewayService {
         if !stage.auto_deploy {
             return Ok(not_found()); // nothing deployed to it
         }
+        trail.stage = Some(stage.stage_name.clone());
         if let Some(cors) = &api.record.cors {
             // A preflight is answered here, before any route, authorizer or integration.
             let origin = parts
@@ -243,6 +249,7 @@ impl GatewayService {
         else {
             return Ok(not_found());
         };
+        trail.route_key = Some(route.route_key.clone());
         if !self.throttle.admit(&api_id, &stage, &route.route_key) {
             trail.refusal = Some("TooManyRequests");
             return Ok(message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
@@ -453,14 +460,16 @@ impl GatewayService {
         } else {
             events::event_v1(&facts)
         };
-        let payload = match integration::invoke(
+        let integrating = std::time::Instant::now();
+        let invoked = integration::invoke(
             self,
             &integration.record,
             &invocation_arn,
             Bytes::from(event.to_string()),
         )
-        .await
-        {
+        .await;
+        trail.integration_latency = Some(integrating.elapsed());
+        let payload = match invoked {
             Ok(payload) => payload,
             Err(failure) => return Ok(integration_failure(&failure)),
         };

@@ -5,19 +5,25 @@ use rampart_core::{AuditOutcome, AuditQuery};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::cli::AuditArgs;
+use crate::cli::{AuditArgs, StoreArgs};
 
-pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let store_url = args.store.store_url();
-    if args.store.store.is_none() && !args.store.data_dir.join("rampart.db").exists() {
+/// Opens the store `args` names, which must exist (the trail needs no root key).
+pub(crate) async fn open_store(
+    args: &StoreArgs,
+) -> anyhow::Result<std::sync::Arc<dyn rampart_store::Store>> {
+    if args.store.is_none() && !args.data_dir.join("rampart.db").exists() {
         bail!(
             "no Rampart data in {} (use --data-dir or --store)",
-            args.store.data_dir.display()
+            args.data_dir.display()
         );
     }
-    let store = rampart_store::open(&store_url)
+    rampart_store::open(&args.store_url())
         .await
-        .context("cannot open the store")?;
+        .context("cannot open the store")
+}
+
+pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.store).await?;
     let (service, operation) = match &args.action {
         Some(action) => match action.split_once(':') {
             Some((service, operation)) => (Some(service.to_owned()), Some(operation.to_owned())),
@@ -73,7 +79,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
 }
 
 /// RFC 3339, or an age such as `90s`, `15m`, `2h`, `7d`.
-fn parse_since(s: &str) -> anyhow::Result<OffsetDateTime> {
+pub(crate) fn parse_since(s: &str) -> anyhow::Result<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(t);
     }

@@ -39,6 +39,9 @@ pub enum Command {
     /// Key custody: rotate the root key that seals secrets at rest, show what it seals.
     #[command(subcommand)]
     Keys(crate::keys_cmd::KeysCommand),
+    /// Print a function's log (its output and Lambda's START/END/REPORT lines) or a deployed
+    /// API's access log, as `aws logs tail` does; --follow for new events.
+    Logs(Box<crate::logs_cmd::LogsArgs>),
     /// User pools' local tooling: read the delivery outbox (codes, temporary passwords).
     #[command(subcommand)]
     Identity(crate::identity_cmd::IdentityCommand),
@@ -217,6 +220,16 @@ pub struct ServeArgs {
         default_value_t = 60_000
     )]
     pub functions_async_retry_base_ms: u64,
+    /// Days a function's log events are kept (`rampart logs`) unless the function has a
+    /// retention of its own (`rampart logs FUNCTION --retention-days N`); older ones are
+    /// deleted by the maintenance sweep.
+    #[arg(
+        long,
+        env = "RAMPART_FUNCTIONS_LOG_RETENTION_DAYS",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(u32).range(1..=3653)
+    )]
+    pub functions_log_retention_days: u32,
     /// Test only: accept STS session durations shorter than AWS's 900 s minimum, so that
     /// expiry can be observed in a test. Never set this in a deployment.
     #[arg(long, hide = true)]

@@ -10,6 +10,7 @@ pub mod functions_roles;
 pub mod gateway_plane;
 pub mod identity_cmd;
 pub mod keys_cmd;
+pub mod logs_cmd;
 pub mod mail;
 pub mod maintenance;
 pub mod metrics;

@@ -1,7 +1,9 @@
 //! `rampart`: a self-hosted, secure-by-default serverless platform that speaks the AWS APIs.
 
 use clap::Parser;
-use rampart_server::{audit_cmd, cli, identity_cmd, keys_cmd, policy_cmd, root_key, serve};
+use rampart_server::{
+    audit_cmd, cli, identity_cmd, keys_cmd, logs_cmd, policy_cmd, root_key, serve,
+};
 
 /// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers
 /// (headers, the audit record, the answer) across worker threads, and glibc's arenas spent ~14 %
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Policy(command) => policy_cmd::run(command),
             cli::Command::Keys(command) => keys_cmd::run(command).await,
             cli::Command::Identity(command) => identity_cmd::run(command).await,
+            cli::Command::Logs(args) => logs_cmd::run(*args).await,
         }
     });
     match result {

@@ -2,12 +2,14 @@
 //! destruction of keys past their deletion date, and the purge of secrets whose recovery
 //! window ended, and user pools' expired sign-in state (spent sessions, refresh tokens and
 //! families past their validity, idle failed-attempt counters) and retired signing keys no
-//! token can need any more. Each change is committed with its own audit record and expects the
+//! token can need any more, and functions' log events past their retention (and deleted
+//! functions' logs). Each change is committed with its own audit record and expects the
 //! version it read, so several nodes sweeping one PostgreSQL store make each change once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_functions::FunctionsService;
 use rampart_kms::KmsService;
 use rampart_secrets::SecretsService;
 use rampart_user_pools::UserPoolsService;
@@ -18,6 +20,8 @@ pub fn spawn(
     kms: Arc<KmsService>,
     secrets: Arc<SecretsService>,
     user_pools: Arc<UserPoolsService>,
+    functions: Arc<FunctionsService>,
+    log_retention: Duration,
     every: Duration,
 ) {
     tokio::spawn(async move {
@@ -25,7 +29,9 @@ pub fn spawn(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            sweep(&kms, &secrets, &user_pools, OffsetDateTime::now_utc()).await;
+            let now = OffsetDateTime::now_utc();
+            sweep(&kms, &secrets, &user_pools, now).await;
+            sweep_function_logs(&functions, log_retention, now).await;
         }
     });
 }
@@ -79,6 +85,27 @@ pub async fn sweep(
         Err(e) => tracing::warn!(
             error = %e,
             "dropping retired user-pool signing keys failed; retrying at the next sweep"
+        ),
+    }
+}
+
+/// Deletes function log events past their retention and deleted functions' logs. Not audited:
+/// deleting what the retention says is gone is nobody's decision now (setting it was audited).
+pub async fn sweep_function_logs(
+    functions: &FunctionsService,
+    default_retention: Duration,
+    now: OffsetDateTime,
+) {
+    match functions.sweep_logs(now, default_retention).await {
+        Ok(report) if report != Default::default() => tracing::info!(
+            expired = report.expired,
+            of_deleted_functions = report.of_deleted,
+            "deleted function log batches"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            "sweeping function logs failed; retrying at the next sweep"
         ),
     }
 }

@@ -165,7 +165,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("the functions service cannot start: {e}"))?,
     );
     let function_invoker = functions.invoker();
-    registry.register(functions);
+    registry.register(functions.clone());
     // Rotation functions run on this node's functions service, as secretsmanager.amazonaws.com.
     let rotation = crate::rotation_functions::RotationFunctions {
         invoker: function_invoker.clone(),
@@ -228,6 +228,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         kms,
         secrets,
         user_pools.clone(),
+        functions.clone(),
+        std::time::Duration::from_secs(u64::from(args.functions_log_retention_days) * 24 * 3600),
         std::time::Duration::from_secs(args.maintenance_interval_secs.max(1)),
     );
     let pipeline = Arc::new(Pipeline {
@@ -324,6 +326,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     tokio::try_join!(main_server, internal_server)?;
     custody_watch.stop().await;
+    // What functions printed last is stored before the store closes.
+    if let Err(e) = functions.flush_logs().await {
+        tracing::warn!(error = %e, "the last function log lines could not be stored");
+    }
     // Lets SQLite checkpoint and remove its WAL: a stopped server leaves one database file.
     store.close().await;
     tracing::info!("stopped");

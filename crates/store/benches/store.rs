@@ -46,6 +46,7 @@ fn audit_record(i: usize) -> AuditRecord {
             resource: "*".into(),
             decision: "allowed".into(),
         }],
+        access: None,
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::kv::{self, Applied};
 use crate::location::{split_schema, validate_schema};
 use crate::rows::{
-    self, audit_from_row, checks_json, push_audit_filters, statements_json, unix_micros, ErrorCodes,
+    self, access_json, audit_from_row, checks_json, push_audit_filters, statements_json, unix_micros, ErrorCodes,
 };
 use crate::{Item, Store, StoreError, Write};
 
@@ -234,20 +234,24 @@ struct AuditRows<'a> {
     records: &'a [AuditRecord],
     statements: Vec<String>,
     checks: Vec<String>,
+    access: Vec<Option<String>>,
 }
 
 impl<'a> AuditRows<'a> {
     fn new(records: &'a [AuditRecord]) -> Result<Self, StoreError> {
         let mut statements = Vec::with_capacity(records.len());
         let mut checks = Vec::with_capacity(records.len());
+        let mut access = Vec::with_capacity(records.len());
         for r in records {
             statements.push(statements_json(&r.matched_statements)?);
             checks.push(checks_json(&r.checks)?);
+            access.push(access_json(r.access.as_ref())?);
         }
         Ok(AuditRows {
             records,
             statements,
             checks,
+            access,
         })
     }
 }
@@ -288,10 +292,10 @@ async fn insert_audit(
     sqlx::query(
         "INSERT INTO audit_records (seq, time_us, request_id, principal_arn, access_key_id, \
          source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, \
-         decision, matched_statements, checks) \
+         decision, matched_statements, checks, access) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
          $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::int[], $14::text[], $15::text[], $16::text[])",
+         $13::int[], $14::text[], $15::text[], $16::text[], $17::text[])",
     )
     .bind(&seqs)
     .bind(column(records, |r| unix_micros(r.time)))
@@ -309,6 +313,7 @@ async fn insert_audit(
     .bind(column(records, |r| r.decision.as_deref()))
     .bind(&rows.statements)
     .bind(&rows.checks)
+    .bind(&rows.access)
     .execute(&mut *conn)
     .await?;
     Ok(seqs)
@@ -486,7 +491,7 @@ impl Store for PostgresStore {
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {} FROM audit_records",
+            "SELECT {}, access FROM audit_records",
             rows::AUDIT_COLUMNS
         ));
         push_audit_filters(&mut qb, query);

@@ -1,7 +1,7 @@
 //! What both backends share: turning rows into domain values (never panicking on bad data),
 //! mapping sqlx errors onto [`StoreError`], and the audit query's filters.
 
-use rampart_core::audit::{AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
+use rampart_core::audit::{AccessDetail, AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 use time::OffsetDateTime;
 
@@ -108,7 +108,17 @@ pub(crate) fn checks_json(checks: &[AuditCheck]) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("checks not encodable: {e}")))
 }
 
-/// The audit columns in select order, shared so the row decoder and the query agree.
+/// `access` as stored: a JSON object, NULL for records that are not a deployed API's.
+pub(crate) fn access_json(access: Option<&AccessDetail>) -> Result<Option<String>, StoreError> {
+    access
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("access not encodable: {e}")))
+}
+
+/// The audit columns in select order, shared so the row decoder and the query agree. The
+/// 17th, `access`, is PostgreSQL's alone: SQLite's rows from before its batches never had one
+/// and select `NULL` in its place.
 pub(crate) const AUDIT_COLUMNS: &str = "seq, time_us, request_id, principal_arn, access_key_id, \
      source_ip, tls, user_agent, service, operation, outcome, error_code, http_status, decision, \
      matched_statements, checks";
@@ -181,6 +191,7 @@ where
     let status: i64 = status.into();
     let statements: String = row.try_get(14).map_err(corrupt)?;
     let checks: String = row.try_get(15).map_err(corrupt)?;
+    let access: Option<String> = row.try_get(16).map_err(corrupt)?;
     Ok(AuditRecord {
         seq,
         time: from_unix_micros(row.try_get(1).map_err(corrupt)?)?,
@@ -205,6 +216,10 @@ where
         })?,
         checks: serde_json::from_str(&checks)
             .map_err(|e| StoreError::Corrupt(format!("audit record {seq}: checks: {e}")))?,
+        access: access
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("audit record {seq}: access: {e}")))?,
     })
 }
 

@@ -81,7 +81,7 @@ impl LogCapture {
         let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
         let mut chunk = [0u8; 8192];
         loop {
-            match self.receiver.try_read(&mut chunk) {
+            match read_now(&self.receiver, &mut chunk) {
                 Ok(0) => {
                     captured.end_line(self.stream.as_ref());
                     return false;
@@ -139,6 +139,25 @@ impl LogCapture {
         let start = captured.invocation.len().saturating_sub(TAIL_BYTES);
         captured.invocation[start..].to_vec()
     }
+}
+
+/// Reads what the pipe holds now. Not `try_read`: that answers `WouldBlock` until the
+/// runtime's reactor has seen the pipe become readable, so a line the function wrote just
+/// before answering could land after the `END` line read right after the answer. The pipe is
+/// non-blocking, so this read never waits; the pump's next `try_read` then finds it empty and
+/// waits for new output as before.
+fn read_now(receiver: &pipe::Receiver, buffer: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is the receiver's, open for as long as it is borrowed; the
+    // buffer is valid for writes of its length.
+    let n = unsafe {
+        libc::read(
+            receiver.as_raw_fd(),
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+        )
+    };
+    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
 }
 
 /// A timestamp as Lambda's platform lines write it: `2024-05-01T12:34:56.789Z`.

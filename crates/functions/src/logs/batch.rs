@@ -6,19 +6,28 @@
 //! retention sweep both need (a batch may hold an event at or after `t` exactly when its last
 //! event is at or after `t`).
 //!
-//! The events are sealed through KMS under `alias/aws/lambda`, as the function's environment
-//! variables are, with the encryption context `{"RampartLogBatch": <key>}`: a batch opens only
-//! under its own key, so batches cannot be moved between functions or times. What stays in the
-//! clear is what the key says (function, time) and how many events it holds.
+//! The events are sealed by envelope encryption, as Secrets Manager seals values: a fresh
+//! 256-bit data key per batch, sealed through KMS under `alias/aws/lambda` (the key the
+//! function's environment variables are sealed under) with the encryption context
+//! `{"RampartLogBatch": <batch key>}`, and the events sealed under it with AES-256-GCM, the
+//! batch key in the associated data (a batch is far larger than what KMS encrypts directly).
+//! A batch opens only under its own key, so batches cannot be moved between functions or
+//! times. What stays in the clear is what the key says (function, time) and how many events
+//! the batch holds.
 
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use rampart_kms::custody::random_bytes;
 use rampart_kms::{parse_blob, EncryptionContext, KeyRecord, KmsService};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::LogEvent;
 use crate::error::FunctionsError;
+
+/// Labels the events' associated data, so it can never be confused with another use of a key.
+const AAD_LABEL: &str = "rampart:lambda:log-batch:v1";
 
 /// Digits of the time in a batch key (µs since the epoch fit in 17 until the year 5138).
 const TIME_DIGITS: usize = 20;
@@ -60,10 +69,14 @@ pub fn parse_key(key: &str) -> Option<(&str, i64)> {
 /// A batch as stored: nothing in it but the count opens without KMS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredBatch {
-    /// The ARN of the key the events are sealed under.
+    /// The ARN of the KMS key the data key is sealed under.
     pub key_arn: String,
-    /// The KMS ciphertext blob, base64.
-    pub blob: String,
+    /// The KMS ciphertext blob of the data key, base64.
+    pub data_key: String,
+    /// The AES-GCM nonce, base64.
+    pub nonce: String,
+    /// The events sealed under the data key, followed by the tag, base64.
+    pub ciphertext: String,
     /// How many events it holds.
     pub count: u32,
 }
@@ -119,6 +132,16 @@ fn decode(bytes: &[u8]) -> Option<Vec<LogEvent>> {
         .collect()
 }
 
+fn aad(batch_key: &str) -> Vec<u8> {
+    format!("{AAD_LABEL}\0{batch_key}").into_bytes()
+}
+
+fn cipher(data_key: &[u8]) -> Option<LessSafeKey> {
+    UnboundKey::new(&AES_256_GCM, data_key)
+        .ok()
+        .map(LessSafeKey::new)
+}
+
 /// Seals `events` as the batch `batch_key` under `key` (the AWS-managed Lambda key).
 pub fn seal(
     kms: &KmsService,
@@ -126,13 +149,28 @@ pub fn seal(
     batch_key: &str,
     events: &[LogEvent],
 ) -> Result<StoredBatch, FunctionsError> {
-    let plain = encode(events);
-    let blob = kms
-        .encrypt(key, &plain, &context(batch_key))
-        .map_err(|e| FunctionsError::Service(format!("A log batch cannot be sealed: {}", e.code())))?;
+    let failed = |why: &str| FunctionsError::Service(format!("A log batch cannot be sealed: {why}"));
+    let mut data_key = Zeroizing::new([0u8; 32]);
+    random_bytes(data_key.as_mut());
+    let wrapped = kms
+        .encrypt(key, data_key.as_ref(), &context(batch_key))
+        .map_err(|e| failed(e.code()))?;
+    let mut nonce = [0u8; NONCE_LEN];
+    random_bytes(&mut nonce);
+    let mut sealed = encode(events).to_vec();
+    cipher(data_key.as_ref())
+        .ok_or_else(|| failed("a data key is malformed"))?
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(batch_key)),
+            &mut sealed,
+        )
+        .map_err(|_| failed("AES-GCM failed"))?;
     Ok(StoredBatch {
         key_arn: key.arn.clone(),
-        blob: STANDARD.encode(blob),
+        data_key: STANDARD.encode(wrapped),
+        nonce: STANDARD.encode(nonce),
+        ciphertext: STANDARD.encode(sealed),
         count: u32::try_from(events.len()).unwrap_or(u32::MAX),
     })
 }
@@ -143,15 +181,38 @@ pub async fn open(
     batch_key: &str,
     stored: &StoredBatch,
 ) -> Result<Vec<LogEvent>, FunctionsError> {
-    let failed = |why: &str| FunctionsError::Service(format!("The log batch {batch_key} cannot be opened: {why}"));
-    let bytes = STANDARD.decode(&stored.blob).map_err(|_| failed("not base64"))?;
-    let blob = parse_blob(&bytes).map_err(|_| failed("not a KMS ciphertext"))?;
+    let failed = |why: &str| {
+        FunctionsError::Service(format!("The log batch {batch_key} cannot be opened: {why}"))
+    };
+    let wrapped = STANDARD
+        .decode(&stored.data_key)
+        .map_err(|_| failed("not base64"))?;
+    let blob = parse_blob(&wrapped).map_err(|_| failed("not a KMS ciphertext"))?;
     let key = kms.key(&blob.key_id).await.map_err(|e| failed(e.code()))?;
     let key = key.into_key().map_err(|e| failed(e.code()))?;
-    let clear = kms
+    let data_key = kms
         .decrypt(&key.record, &blob, &context(batch_key))
         .map_err(|e| failed(e.code()))?;
-    decode(&clear).ok_or_else(|| failed("not a batch of events"))
+    let nonce: [u8; NONCE_LEN] = STANDARD
+        .decode(&stored.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| failed("no nonce"))?;
+    let mut bytes = Zeroizing::new(
+        STANDARD
+            .decode(&stored.ciphertext)
+            .map_err(|_| failed("not base64"))?,
+    );
+    let len = cipher(&data_key)
+        .ok_or_else(|| failed("a data key is malformed"))?
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(batch_key)),
+            bytes.as_mut_slice(),
+        )
+        .map_err(|_| failed("it does not open under its data key"))?
+        .len();
+    decode(&bytes[..len]).ok_or_else(|| failed("not a batch of events"))
 }
 
 #[cfg(test)]

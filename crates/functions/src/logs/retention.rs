@@ -65,13 +65,12 @@ pub fn forget_write(function: &str, at: OffsetDateTime) -> Write {
     }
 }
 
-/// Sets (or with `None` clears) the retention of `function`'s log.
-pub async fn set_retention(
-    store: &dyn Store,
-    function: &str,
-    days: Option<u32>,
-) -> Result<(), StoreError> {
-    let write = match days {
+/// The retention CloudWatch Logs allows at most (ten years), in days.
+pub const MAX_RETENTION_DAYS: u32 = 3653;
+
+/// The write that sets (or with `None` clears) the retention of `function`'s log.
+pub fn retention_write(function: &str, days: Option<u32>) -> Write {
+    match days {
         Some(days) => Write::Put {
             ns: ns::RETENTION.to_owned(),
             key: function.to_owned(),
@@ -83,8 +82,7 @@ pub async fn set_retention(
             key: function.to_owned(),
             expect: Expect::Any,
         },
-    };
-    store.commit(vec![write]).await.map(|_| ())
+    }
 }
 
 /// Every function's own retention, in days.

@@ -127,6 +127,7 @@ impl Trail {
             decision: self.decision.map(str::to_owned),
             matched_statements: self.matched_statements.clone(),
             checks: self.checks.clone(),
+            access: None,
         }
     }
 }

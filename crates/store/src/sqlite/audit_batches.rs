@@ -4,7 +4,8 @@
 //! one row per record, that transaction executed a statement, a table insert and an index insert
 //! per record; stored as one row per batch it executes one, whatever the batch's size. A batch is
 //! its records encoded together ([`encode`]: a format byte, then postcard — a compact serde
-//! format made for this kind of record — of the records without their seqs), the seqs they were
+//! format made for this kind of record — of the records without their seqs; format 2 adds each
+//! record's access detail, format 1 batches read back without it), the seqs they were
 //! given (`first_seq ..= last_seq`, consecutive) and the time range they span. Queries read the
 //! batches a filter can concern (by time range through the index, by seq through the primary
 //! key), decode them and apply the rest of the filter to each record ([`Matcher`]).
@@ -14,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use rampart_core::audit::{AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
+use rampart_core::audit::{AccessDetail, AuditCheck, AuditOutcome, AuditQuery, AuditRecord};
 use rusqlite::{named_params, Connection};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +24,10 @@ use crate::rows::{from_unix_micros, unix_micros};
 use crate::StoreError;
 
 /// The first byte of every encoded batch; a new layout gets a new value and a decoder for it.
+/// Version 1: [`Stored`] records.
 const FORMAT_V1: u8 = 1;
+/// Version 2 (what is written): [`StoredV2`] records, version 1's and the access detail.
+const FORMAT_V2: u8 = 2;
 
 /// One record as encoded, its seq aside (implied by its place in the batch). Borrowed when
 /// encoding, owned when decoding. The field order is the format: append only, behind a new
@@ -55,6 +59,62 @@ struct Stored<'a> {
     decision: Option<Cow<'a, str>>,
     matched_statements: Vec<Cow<'a, str>>,
     checks: Vec<StoredCheck<'a>>,
+}
+
+/// A record of format 2: format 1's, then its access detail.
+#[derive(Serialize, Deserialize)]
+struct StoredV2<'a> {
+    #[serde(borrow)]
+    record: Stored<'a>,
+    access: Option<StoredAccess<'a>>,
+}
+
+/// [`AccessDetail`] as encoded: every field always present (postcard is not self-describing,
+/// so the detail's own skipped-when-empty fields cannot be encoded as they serialise).
+#[derive(Serialize, Deserialize)]
+struct StoredAccess<'a> {
+    #[serde(borrow)]
+    api_id: Cow<'a, str>,
+    #[serde(borrow)]
+    stage: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    route_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    http_method: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(borrow)]
+    protocol: Cow<'a, str>,
+    response_latency_ms: u64,
+    integration_latency_ms: Option<u64>,
+}
+
+impl<'a> StoredAccess<'a> {
+    fn of(a: &'a AccessDetail) -> Self {
+        StoredAccess {
+            api_id: borrowed(&a.api_id),
+            stage: a.stage.as_deref().map(borrowed),
+            route_key: a.route_key.as_deref().map(borrowed),
+            http_method: borrowed(&a.http_method),
+            path: borrowed(&a.path),
+            protocol: borrowed(&a.protocol),
+            response_latency_ms: a.response_latency_ms,
+            integration_latency_ms: a.integration_latency_ms,
+        }
+    }
+
+    fn into_detail(self) -> AccessDetail {
+        AccessDetail {
+            api_id: self.api_id.into_owned(),
+            stage: self.stage.map(Cow::into_owned),
+            route_key: self.route_key.map(Cow::into_owned),
+            http_method: self.http_method.into_owned(),
+            path: self.path.into_owned(),
+            protocol: self.protocol.into_owned(),
+            response_latency_ms: self.response_latency_ms,
+            integration_latency_ms: self.integration_latency_ms,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,15 +196,46 @@ impl<'a> Stored<'a> {
                     decision: c.decision.into_owned(),
                 })
                 .collect(),
+            access: None,
         })
     }
 }
 
-/// A batch's stored form.
+/// A batch's stored form (format 2).
 pub(crate) fn encode(records: &[AuditRecord]) -> Result<Vec<u8>, StoreError> {
-    let stored: Vec<Stored<'_>> = records.iter().map(Stored::of).collect();
-    postcard::to_extend(&stored, vec![FORMAT_V1])
+    let stored: Vec<StoredV2<'_>> = records
+        .iter()
+        .map(|r| StoredV2 {
+            record: Stored::of(r),
+            access: r.access.as_ref().map(StoredAccess::of),
+        })
+        .collect();
+    postcard::to_extend(&stored, vec![FORMAT_V2])
         .map_err(|e| StoreError::Corrupt(format!("audit batch not encodable: {e}")))
+}
+
+/// The records of a batch's body in `format` (1 or 2), each with its access detail.
+fn take_records(
+    format: u8,
+    body: &[u8],
+) -> Result<(Vec<(Stored<'_>, Option<AccessDetail>)>, &[u8]), String> {
+    match format {
+        FORMAT_V1 => {
+            let (stored, rest): (Vec<Stored<'_>>, &[u8]) =
+                postcard::take_from_bytes(body).map_err(|e| e.to_string())?;
+            Ok((stored.into_iter().map(|s| (s, None)).collect(), rest))
+        }
+        FORMAT_V2 => {
+            let (stored, rest): (Vec<StoredV2<'_>>, &[u8]) =
+                postcard::take_from_bytes(body).map_err(|e| e.to_string())?;
+            let records = stored
+                .into_iter()
+                .map(|s| (s.record, s.access.map(StoredAccess::into_detail)))
+                .collect();
+            Ok((records, rest))
+        }
+        other => Err(format!("unknown format {other}")),
+    }
 }
 
 /// The records of the batch whose first seq is `first_seq`, in order. Damaged bytes are
@@ -154,23 +245,21 @@ pub(crate) fn decode(first_seq: i64, blob: &[u8]) -> Result<Vec<AuditRecord>, St
     let Some((&format, body)) = blob.split_first() else {
         return Err(corrupt("empty".into()));
     };
-    if format != FORMAT_V1 {
-        return Err(corrupt(format!("unknown format {format}")));
-    }
-    let (stored, rest): (Vec<Stored<'_>>, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let (stored, rest) = take_records(format, body).map_err(corrupt)?;
     if !rest.is_empty() {
         return Err(corrupt(format!("{} bytes after the records", rest.len())));
     }
     stored
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, (s, access))| {
             let seq = i64::try_from(i)
                 .ok()
                 .and_then(|i| first_seq.checked_add(i))
                 .ok_or_else(|| corrupt("seq out of range".into()))?;
-            s.into_record(seq)
+            let mut record = s.into_record(seq)?;
+            record.access = access;
+            Ok(record)
         })
         .collect()
 }
@@ -339,6 +428,16 @@ mod tests {
                 resource: "arn:aws:iam::000000000000:user/alice".into(),
                 decision: "allowed".into(),
             }],
+            access: n.is_multiple_of(2).then(|| AccessDetail {
+                api_id: "a1b2c3".into(),
+                stage: (n % 4 == 0).then(|| "$default".into()),
+                route_key: Some("GET /items/{id}".into()),
+                http_method: "GET".into(),
+                path: "/items/7".into(),
+                protocol: "HTTP/1.1".into(),
+                response_latency_ms: u64::from(n),
+                integration_latency_ms: (n % 4 == 0).then_some(3),
+            }),
         }
     }
 
@@ -359,9 +458,23 @@ mod tests {
     }
 
     #[test]
+    fn format_1_batches_still_read_without_access() {
+        let records: Vec<_> = (0..3).map(record).collect();
+        let v1: Vec<Stored<'_>> = records.iter().map(Stored::of).collect();
+        let blob = postcard::to_extend(&v1, vec![FORMAT_V1]).unwrap();
+        let back = decode(7, &blob).unwrap();
+        assert_eq!(back.len(), 3);
+        for ((b, mut r), seq) in back.into_iter().zip(records).zip(7..) {
+            r.seq = seq;
+            r.access = None;
+            assert_eq!(b, r);
+        }
+    }
+
+    #[test]
     fn damaged_batches_are_corrupt_not_panics() {
         let blob = encode(&[record(1), record(2)]).unwrap();
-        let mut cases: Vec<Vec<u8>> = vec![Vec::new(), vec![2], vec![FORMAT_V1, 0xff, 0xff]];
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new(), vec![3], vec![FORMAT_V2, 0xff, 0xff]];
         for cut in 1..blob.len() {
             cases.push(blob[..cut].to_vec());
         }
@@ -369,6 +482,7 @@ mod tests {
         trailing.push(0);
         cases.push(trailing);
         // A length prefix claiming far more records than bytes.
+        cases.push(vec![FORMAT_V2, 0xff, 0xff, 0xff, 0xff, 0x0f]);
         cases.push(vec![FORMAT_V1, 0xff, 0xff, 0xff, 0xff, 0x0f]);
         for case in cases {
             assert!(

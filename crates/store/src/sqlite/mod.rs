@@ -276,7 +276,7 @@ impl Store for SqliteStore {
     /// not hold a request's reader or an async worker.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM audit_records",
+            "SELECT {}, NULL FROM audit_records",
             rows::AUDIT_COLUMNS
         ));
         push_audit_filters(&mut qb, query);
@@ -338,6 +338,7 @@ mod tests {
             decision: None,
             matched_statements: vec![],
             checks: vec![],
+            access: None,
         }
     }
 

@@ -184,6 +184,7 @@ pub fn record(second: i64, micros: i64) -> AuditRecord {
         decision: None,
         matched_statements: Vec::new(),
         checks: vec![check("sts:GetCallerIdentity", "*", "allowed")],
+        access: None,
     }
 }
 
