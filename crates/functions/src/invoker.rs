@@ -373,7 +373,6 @@ impl Invoker {
             }
         };
         let cold = env.init_duration.is_none();
-        env.logs.platform_line(&framing::start(&request_id));
         let outcome = env
             .invoke(
                 &request_id,

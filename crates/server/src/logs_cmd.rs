@@ -108,11 +108,29 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Waits `POLL`; false once interrupted.
-async fn wait_or_interrupt() -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(POLL) => true,
-        _ = tokio::signal::ctrl_c() => false,
+/// Ctrl-C (or SIGTERM) while following: listened for from the start, so one that arrives
+/// while the store is being read is not missed.
+struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// Waits `POLL`; false once interrupted.
+    async fn wait(&mut self) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => true,
+            _ = self.int.recv() => false,
+            _ = self.term.recv() => false,
+        }
     }
 }
 
@@ -158,6 +176,7 @@ async fn function_log(
         eprintln!("rampart: no function named {function} (printing what its log still holds)");
     }
     let mut cursor = LogCursor::new(function, unix_micros(since));
+    let mut interrupt = args.follow.then(Interrupt::listen).transpose()?;
     loop {
         let poll = cursor
             .poll(store, kms)
@@ -172,7 +191,11 @@ async fn function_log(
         }
         out.flush()?;
         drop(out);
-        if !args.follow || !wait_or_interrupt().await {
+        let go_on = match interrupt.as_mut() {
+            Some(interrupt) => interrupt.wait().await,
+            None => false,
+        };
+        if !go_on {
             return Ok(());
         }
     }
@@ -302,6 +325,7 @@ async fn access_log(
     args: &LogsArgs,
 ) -> anyhow::Result<()> {
     let mut after_seq: Option<i64> = None;
+    let mut interrupt = args.follow.then(Interrupt::listen).transpose()?;
     loop {
         let query = AuditQuery {
             since: Some(since),
@@ -326,7 +350,11 @@ async fn access_log(
         if records.len() == AUDIT_PAGE {
             continue; // more already there
         }
-        if !args.follow || !wait_or_interrupt().await {
+        let go_on = match interrupt.as_mut() {
+            Some(interrupt) => interrupt.wait().await,
+            None => false,
+        };
+        if !go_on {
             return Ok(());
         }
     }

@@ -158,16 +158,15 @@ impl FunctionsOperation for Invoke {
             }
             InvocationType::RequestResponse => {}
         }
+        let request = InvocationRequest {
+            payload: self.payload,
+            client_context: self.client_context,
+            tail: self.tail,
+        };
+        // The invocation's id is the one the caller gets back, as on AWS.
         let result = svc
             .invoker
-            .invoke(
-                &function.record,
-                InvocationRequest {
-                    payload: self.payload,
-                    client_context: self.client_context,
-                    tail: self.tail,
-                },
-            )
+            .invoke_as_request(&function.record, request, call.request_id.to_owned())
             .await?;
         let mut headers = vec![
             (HeaderName::from_static("x-amz-executed-version"), version),

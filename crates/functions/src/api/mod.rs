@@ -36,7 +36,8 @@ pub const PROTOCOL: Protocol = Protocol::RestJson;
 pub struct Call<'a> {
     pub op: &'static str,
     pub caller: &'a CallerIdentity,
-    /// The request's id (an asynchronous invocation keeps it as its own).
+    /// The request's id (`x-amzn-RequestId`): `Invoke` runs the invocation under it, as
+    /// Lambda does (an asynchronous invocation keeps it as its own).
     pub request_id: &'a str,
 }
 

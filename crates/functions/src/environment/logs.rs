@@ -76,12 +76,19 @@ impl LogCapture {
     }
 
     /// Reads whatever the pipe holds now, without waiting; false once it is closed. Reading
-    /// under the lock keeps chunks in order whoever reads them.
-    fn read_available(&self) -> bool {
+    /// under the lock keeps chunks in order whoever reads them. `direct`: read the pipe
+    /// itself ([`read_now`]) rather than through the reactor, which only the pump may do (its
+    /// `WouldBlock` is what makes the reactor wait for the next output).
+    fn read_available(&self, direct: bool) -> bool {
         let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
         let mut chunk = [0u8; 8192];
         loop {
-            match read_now(&self.receiver, &mut chunk) {
+            let read = if direct {
+                read_now(&self.receiver, &mut chunk)
+            } else {
+                self.receiver.try_read(&mut chunk)
+            };
+            match read {
                 Ok(0) => {
                     captured.end_line(self.stream.as_ref());
                     return false;
@@ -101,7 +108,7 @@ impl LogCapture {
     /// environment).
     pub async fn pump(self: Arc<Self>) {
         loop {
-            if self.receiver.readable().await.is_err() || !self.read_available() {
+            if self.receiver.readable().await.is_err() || !self.read_available(false) {
                 return;
             }
         }
@@ -110,7 +117,7 @@ impl LogCapture {
     /// Appends a line of Lambda's own (`START`, `END`, `REPORT`, timeouts), after whatever
     /// the function wrote before it (an unfinished line ends there).
     pub fn platform_line(&self, line: &str) {
-        self.read_available();
+        self.read_available(true);
         let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
         captured.end_line(self.stream.as_ref());
         if let Some(stream) = &self.stream {
@@ -124,7 +131,7 @@ impl LogCapture {
     /// previous invocation; a cold one keeps its initialization output). The persisted log
     /// keeps everything.
     pub fn clear(&self) {
-        self.read_available();
+        self.read_available(true);
         self.captured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -134,7 +141,7 @@ impl LogCapture {
 
     /// The last [`TAIL_BYTES`] of the invocation's log so far.
     pub fn tail(&self) -> Vec<u8> {
-        self.read_available();
+        self.read_available(true);
         let captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
         let start = captured.invocation.len().saturating_sub(TAIL_BYTES);
         captured.invocation[start..].to_vec()
@@ -144,8 +151,8 @@ impl LogCapture {
 /// Reads what the pipe holds now. Not `try_read`: that answers `WouldBlock` until the
 /// runtime's reactor has seen the pipe become readable, so a line the function wrote just
 /// before answering could land after the `END` line read right after the answer. The pipe is
-/// non-blocking, so this read never waits; the pump's next `try_read` then finds it empty and
-/// waits for new output as before.
+/// non-blocking, so this read never waits; the pump's next `try_read` finds it empty and
+/// clears the reactor's readiness, so the pump waits for new output as before.
 fn read_now(receiver: &pipe::Receiver, buffer: &mut [u8]) -> std::io::Result<usize> {
     use std::os::fd::AsRawFd;
     // SAFETY: the descriptor is the receiver's, open for as long as it is borrowed; the

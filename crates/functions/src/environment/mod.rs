@@ -279,7 +279,11 @@ impl ExecutionEnvironment {
                 Some("Unhandled"),
             ),
         };
+        // `START` once the runtime takes the invocation, as on Lambda: a new environment's
+        // initialization output comes before it.
+        let start_line = crate::logs::framing::start(request_id);
         if self.invocations.send(invocation).await.is_err() {
+            self.logs.platform_line(&start_line);
             return Outcome {
                 payload: error_document("Runtime.Unknown", "The environment stopped."),
                 function_error: Some("Unhandled"),
@@ -292,11 +296,15 @@ impl ExecutionEnvironment {
         // has taken and answered by the time this task polls, and its start is still cold.
         let deadline = tokio::select! {
             biased;
-            taken = &mut taken_rx => match taken {
-                Ok(deadline) => deadline,
-                Err(_) => Instant::now(),
-            },
+            taken = &mut taken_rx => {
+                self.logs.platform_line(&start_line);
+                match taken {
+                    Ok(deadline) => deadline,
+                    Err(_) => Instant::now(),
+                }
+            }
             outcome = &mut done_rx => {
+                self.logs.platform_line(&start_line);
                 if cold {
                     self.init_duration = Some(self.started.elapsed());
                 }
@@ -304,10 +312,12 @@ impl ExecutionEnvironment {
                 return self.outcome(payload, function_error, reusable, begun);
             }
             status = self.child.wait() => {
+                self.logs.platform_line(&start_line);
                 let (payload, _) = exited(status);
                 return self.outcome(payload, Some("Unhandled"), false, begun);
             }
             _ = tokio::time::sleep(init_limit) => {
+                self.logs.platform_line(&start_line);
                 let (payload, _) = timed_out(self);
                 return self.outcome(payload, Some("Unhandled"), false, begun);
             }
