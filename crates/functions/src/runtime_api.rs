@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::environment::logs::LogCapture;
 use crate::environment::peer;
 
 /// The largest response a synchronous invocation may return (AWS: 6 MB).
@@ -64,17 +65,24 @@ struct InFlight {
 /// The state one environment's Runtime API shares with its invoker.
 pub struct RuntimeChannel {
     function_arn: String,
+    /// The environment's log: an invocation's `START` line is written as it is handed out.
+    logs: Arc<LogCapture>,
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     in_flight: Mutex<Option<InFlight>>,
 }
 
 impl RuntimeChannel {
-    /// A channel for the function `function_arn`, and where invocations are sent.
-    pub fn new(function_arn: String) -> (Arc<Self>, mpsc::Sender<Invocation>) {
+    /// A channel for the function `function_arn` logging to `logs`, and where invocations
+    /// are sent.
+    pub fn new(
+        function_arn: String,
+        logs: Arc<LogCapture>,
+    ) -> (Arc<Self>, mpsc::Sender<Invocation>) {
         let (tx, rx) = mpsc::channel(1);
         (
             Arc::new(RuntimeChannel {
                 function_arn,
+                logs,
                 queue: tokio::sync::Mutex::new(rx),
                 in_flight: Mutex::new(None),
             }),
@@ -141,6 +149,8 @@ async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
         request_id: inv.request_id.clone(),
         done: inv.done,
     });
+    // Before the runtime has the event: nothing it prints can come before its START.
+    channel.logs.start(&inv.request_id);
     let _ = inv.taken.send(deadline);
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {

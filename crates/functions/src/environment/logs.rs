@@ -22,6 +22,8 @@ struct Captured {
     invocation: Vec<u8>,
     /// The start of a line not yet ended by a newline.
     partial: Vec<u8>,
+    /// The invocation whose `START` line was written last.
+    started: Option<String>,
 }
 
 /// The read end of an environment's output pipe and what was read from it so far.
@@ -70,6 +72,7 @@ impl LogCapture {
             captured: Mutex::new(Captured {
                 invocation: Vec::new(),
                 partial: Vec::new(),
+                started: None,
             }),
             stream,
         })
@@ -125,6 +128,20 @@ impl LogCapture {
         }
         captured.invocation.extend_from_slice(line.as_bytes());
         captured.invocation.push(b'\n');
+    }
+
+    /// Writes the invocation's `START` line, once: the Runtime API writes it as it hands the
+    /// invocation to the runtime (before the handler can print anything), the environment if
+    /// the invocation ended without the runtime taking it.
+    pub fn start(&self, request_id: &str) {
+        {
+            let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+            if captured.started.as_deref() == Some(request_id) {
+                return;
+            }
+            captured.started = Some(request_id.to_owned());
+        }
+        self.platform_line(&crate::logs::framing::start(request_id));
     }
 
     /// Forgets what the tail holds before an invocation starts (a warm environment's

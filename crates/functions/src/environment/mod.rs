@@ -171,7 +171,7 @@ impl ExecutionEnvironment {
         let pgid = child.id();
         let logs = LogCapture::new(receiver, launch.log_stream.clone());
         let log_pump = tokio::spawn(logs.clone().pump());
-        let (channel, invocations) = RuntimeChannel::new(function_arn);
+        let (channel, invocations) = RuntimeChannel::new(function_arn, logs.clone());
         let server = tokio::spawn(runtime_api::serve(listener, channel, pgid));
         Ok(ExecutionEnvironment {
             environment_key,
@@ -279,11 +279,11 @@ impl ExecutionEnvironment {
                 Some("Unhandled"),
             ),
         };
-        // `START` once the runtime takes the invocation, as on Lambda: a new environment's
-        // initialization output comes before it.
-        let start_line = crate::logs::framing::start(request_id);
+        // `START` once the runtime takes the invocation (the Runtime API writes it), as on
+        // Lambda: a new environment's initialization output comes before it. Written here
+        // only if the invocation ends without being taken.
         if self.invocations.send(invocation).await.is_err() {
-            self.logs.platform_line(&start_line);
+            self.logs.start(request_id);
             return Outcome {
                 payload: error_document("Runtime.Unknown", "The environment stopped."),
                 function_error: Some("Unhandled"),
@@ -297,14 +297,13 @@ impl ExecutionEnvironment {
         let deadline = tokio::select! {
             biased;
             taken = &mut taken_rx => {
-                self.logs.platform_line(&start_line);
                 match taken {
                     Ok(deadline) => deadline,
                     Err(_) => Instant::now(),
                 }
             }
             outcome = &mut done_rx => {
-                self.logs.platform_line(&start_line);
+                self.logs.start(request_id);
                 if cold {
                     self.init_duration = Some(self.started.elapsed());
                 }
@@ -312,12 +311,12 @@ impl ExecutionEnvironment {
                 return self.outcome(payload, function_error, reusable, begun);
             }
             status = self.child.wait() => {
-                self.logs.platform_line(&start_line);
+                self.logs.start(request_id);
                 let (payload, _) = exited(status);
                 return self.outcome(payload, Some("Unhandled"), false, begun);
             }
             _ = tokio::time::sleep(init_limit) => {
-                self.logs.platform_line(&start_line);
+                self.logs.start(request_id);
                 let (payload, _) = timed_out(self);
                 return self.outcome(payload, Some("Unhandled"), false, begun);
             }
