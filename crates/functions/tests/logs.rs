@@ -70,7 +70,8 @@ async fn an_invocation_is_framed_and_cut_into_lines() {
     let id = "0b1f3c2e-0000-4000-8000-000000000001";
 
     capture.platform_line(&framing::start(id));
-    out.write_all(b"hello from the handler\nsecond line\r\nunfinished").unwrap();
+    out.write_all(b"hello from the handler\nsecond line\r\nunfinished")
+        .unwrap();
     capture.platform_line(&framing::end(id));
     let report = framing::Report {
         request_id: id,
@@ -82,7 +83,9 @@ async fn an_invocation_is_framed_and_cut_into_lines() {
     capture.platform_line(&report.line());
     // The tail answers the same lines.
     let tail = String::from_utf8(capture.tail()).unwrap();
-    assert!(tail.starts_with(&format!("START RequestId: {id} Version: $LATEST\nhello from the handler\n")));
+    assert!(tail.starts_with(&format!(
+        "START RequestId: {id} Version: $LATEST\nhello from the handler\n"
+    )));
     assert!(tail.ends_with("MB\t\n"), "{tail:?}");
 
     f.shipper.flush().await.unwrap();
@@ -98,7 +101,9 @@ async fn an_invocation_is_framed_and_cut_into_lines() {
             report.line().as_str(),
         ]
     );
-    assert!(events.iter().all(|e| &*e.stream == "2024/05/01/[$LATEST]aaaa"));
+    assert!(events
+        .iter()
+        .all(|e| &*e.stream == "2024/05/01/[$LATEST]aaaa"));
     assert!(events.windows(2).all(|w| w[0].time_us <= w[1].time_us));
     // Another function's log is its own.
     assert!(read_all(&f, "fn-a-other", 0).await.is_empty());
@@ -147,9 +152,17 @@ async fn since_and_follow_read_only_newer_events() {
     // The cursor answers only what it has not answered.
     let next = cursor.poll(f.store.as_ref(), &f.kms).await.unwrap();
     assert_eq!(messages(&next.events), vec!["late"]);
-    assert!(cursor.poll(f.store.as_ref(), &f.kms).await.unwrap().events.is_empty());
+    assert!(cursor
+        .poll(f.store.as_ref(), &f.kms)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
     // --since: events at or after the time only.
-    assert_eq!(messages(&read_all(&f, "fn-b", boundary).await), vec!["late"]);
+    assert_eq!(
+        messages(&read_all(&f, "fn-b", boundary).await),
+        vec!["late"]
+    );
 }
 
 #[tokio::test]
@@ -221,7 +234,10 @@ async fn the_sweep_keeps_each_function_its_retention() {
         .await
         .unwrap();
     assert_eq!(report.expired, 3);
-    assert_eq!(messages(&read_all(&f, "fn-d", 0).await), vec!["three days ago", "now"]);
+    assert_eq!(
+        messages(&read_all(&f, "fn-d", 0).await),
+        vec!["three days ago", "now"]
+    );
     assert_eq!(messages(&read_all(&f, "fn-e", 0).await), vec!["now"]);
     assert_eq!(
         messages(&read_all(&f, "fn-f", 0).await),
@@ -239,7 +255,13 @@ async fn a_deleted_function_loses_its_log_but_not_its_namesakes() {
     let f = fixture().await;
     let now = OffsetDateTime::now_utc();
     put_batch(&f, "fn-g", now - time::Duration::minutes(5), "old life").await;
-    put_batch(&f, "fn-g", now - time::Duration::seconds(1), "old life, last words").await;
+    put_batch(
+        &f,
+        "fn-g",
+        now - time::Duration::seconds(1),
+        "old life, last words",
+    )
+    .await;
     put_batch(&f, "fn-gg", now - time::Duration::minutes(5), "a neighbour").await;
     f.store
         .commit(vec![retention::forget_write("fn-g", now)])
@@ -247,9 +269,15 @@ async fn a_deleted_function_loses_its_log_but_not_its_namesakes() {
         .unwrap();
     // Created again under the name after the deletion.
     put_batch(&f, "fn-g", now + time::Duration::seconds(1), "new life").await;
-    assert_eq!(retention::forget_deleted(f.store.as_ref()).await.unwrap(), 2);
+    assert_eq!(
+        retention::forget_deleted(f.store.as_ref()).await.unwrap(),
+        2
+    );
     assert_eq!(messages(&read_all(&f, "fn-g", 0).await), vec!["new life"]);
-    assert_eq!(messages(&read_all(&f, "fn-gg", 0).await), vec!["a neighbour"]);
+    assert_eq!(
+        messages(&read_all(&f, "fn-gg", 0).await),
+        vec!["a neighbour"]
+    );
     // The marker is gone once done.
     assert!(f
         .store

@@ -54,7 +54,12 @@ pub struct LogsArgs {
     pub format: LogsFormat,
     /// Instead of printing: keep FUNCTION's log this many days (1 to 3653), or 0 for the
     /// server's --functions-log-retention-days again.
-    #[arg(long, value_name = "DAYS", requires = "function", conflicts_with = "follow")]
+    #[arg(
+        long,
+        value_name = "DAYS",
+        requires = "function",
+        conflicts_with = "follow"
+    )]
     pub retention_days: Option<u32>,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -233,12 +238,17 @@ async fn set_retention(store: &dyn Store, function: &str, days: u32) -> anyhow::
     record.user_agent = Some("rampart logs".to_owned());
     store
         .commit_audited(
-            vec![retention::retention_write(function, (days > 0).then_some(days))],
+            vec![retention::retention_write(
+                function,
+                (days > 0).then_some(days),
+            )],
             &record,
         )
         .await?;
     match days {
-        0 => println!("{function}: logs kept as long as the server's --functions-log-retention-days."),
+        0 => println!(
+            "{function}: logs kept as long as the server's --functions-log-retention-days."
+        ),
         n => println!("{function}: logs kept {n} days."),
     }
     Ok(())
@@ -287,7 +297,12 @@ fn request_time(t: OffsetDateTime) -> String {
 }
 
 /// The access-log line of `r`, if it is a request to `api` (and `stage`, when given).
-fn access_line(r: &AuditRecord, api: &str, stage: Option<&str>, format: LogsFormat) -> Option<String> {
+fn access_line(
+    r: &AuditRecord,
+    api: &str,
+    stage: Option<&str>,
+    format: LogsFormat,
+) -> Option<String> {
     let access = r.access.as_ref()?;
     if access.api_id != api || stage.is_some_and(|s| access.stage.as_deref() != Some(s)) {
         return None;
@@ -388,7 +403,10 @@ mod tests {
             event_line(&e, LogsFormat::Detailed),
             "2024-05-01T02:03:04.005006+00:00 2024/05/01/[$LATEST]abc hello"
         );
-        assert_eq!(event_line(&e, LogsFormat::Short), "2024-05-01T02:03:04 hello");
+        assert_eq!(
+            event_line(&e, LogsFormat::Short),
+            "2024-05-01T02:03:04 hello"
+        );
     }
 
     #[test]

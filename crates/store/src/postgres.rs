@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::kv::{self, Applied};
 use crate::location::{split_schema, validate_schema};
 use crate::rows::{
-    self, access_json, audit_from_row, checks_json, push_audit_filters, statements_json, unix_micros, ErrorCodes,
+    self, access_json, audit_from_row, checks_json, push_audit_filters, statements_json,
+    unix_micros, ErrorCodes,
 };
 use crate::{Item, Store, StoreError, Write};
 

@@ -380,7 +380,10 @@ impl ExecutionEnvironment {
         let now = u32::try_from(self.pgid)
             .map(memory::tree_peak_kib)
             .unwrap_or(0);
-        let peak = self.peak_memory_kib.fetch_max(now, Ordering::Relaxed).max(now);
+        let peak = self
+            .peak_memory_kib
+            .fetch_max(now, Ordering::Relaxed)
+            .max(now);
         memory::as_mb(peak)
     }
 

@@ -39,7 +39,11 @@ pub fn prefix(function: &str) -> String {
 
 /// The key of a batch of `function` whose last event is at `last_us`.
 pub fn key(function: &str, last_us: i64, id: &str) -> String {
-    format!("{function}/{:0width$}/{id}", last_us.max(0), width = TIME_DIGITS)
+    format!(
+        "{function}/{:0width$}/{id}",
+        last_us.max(0),
+        width = TIME_DIGITS
+    )
 }
 
 /// A key that sorts after every batch of `function` whose last event is before `time_us` and
@@ -117,8 +121,7 @@ fn encode(events: &[LogEvent]) -> Zeroizing<Vec<u8>> {
 
 fn decode(bytes: &[u8]) -> Option<Vec<LogEvent>> {
     let plain: Plain = serde_json::from_slice(bytes).ok()?;
-    let streams: Vec<std::sync::Arc<str>> =
-        plain.streams.into_iter().map(|s| s.into()).collect();
+    let streams: Vec<std::sync::Arc<str>> = plain.streams.into_iter().map(|s| s.into()).collect();
     plain
         .events
         .into_iter()
@@ -149,7 +152,8 @@ pub fn seal(
     batch_key: &str,
     events: &[LogEvent],
 ) -> Result<StoredBatch, FunctionsError> {
-    let failed = |why: &str| FunctionsError::Service(format!("A log batch cannot be sealed: {why}"));
+    let failed =
+        |why: &str| FunctionsError::Service(format!("A log batch cannot be sealed: {why}"));
     let mut data_key = Zeroizing::new([0u8; 32]);
     random_bytes(data_key.as_mut());
     let wrapped = kms
@@ -240,9 +244,21 @@ mod tests {
         let a: std::sync::Arc<str> = "2024/05/01/[$LATEST]aa".into();
         let b: std::sync::Arc<str> = "2024/05/01/[$LATEST]bb".into();
         let events = vec![
-            LogEvent { time_us: 1, stream: a.clone(), message: "one".into() },
-            LogEvent { time_us: 2, stream: b, message: "two\ttabbed".into() },
-            LogEvent { time_us: 3, stream: a, message: "three".into() },
+            LogEvent {
+                time_us: 1,
+                stream: a.clone(),
+                message: "one".into(),
+            },
+            LogEvent {
+                time_us: 2,
+                stream: b,
+                message: "two\ttabbed".into(),
+            },
+            LogEvent {
+                time_us: 3,
+                stream: a,
+                message: "three".into(),
+            },
         ];
         let bytes = encode(&events);
         let plain: Plain = serde_json::from_slice(&bytes).unwrap();

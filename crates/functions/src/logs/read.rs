@@ -51,7 +51,11 @@ impl LogCursor {
     }
 
     /// The events of every batch not read before.
-    pub async fn poll(&mut self, store: &dyn Store, kms: &KmsService) -> Result<Poll, FunctionsError> {
+    pub async fn poll(
+        &mut self,
+        store: &dyn Store,
+        kms: &KmsService,
+    ) -> Result<Poll, FunctionsError> {
         let from = match self.newest_us {
             Some(newest) => self.since_us.max(newest - LOOKBACK_US),
             None => self.since_us,
@@ -85,7 +89,8 @@ impl LogCursor {
             }
         }
         if let Some(newest) = self.newest_us {
-            self.seen.retain(|_, last_us| *last_us >= newest - LOOKBACK_US);
+            self.seen
+                .retain(|_, last_us| *last_us >= newest - LOOKBACK_US);
         }
         // Stable: events of one environment keep their order when times are equal.
         poll.events.sort_by_key(|e| e.time_us);

@@ -90,7 +90,9 @@ async fn retention_settings(store: &dyn Store) -> Result<HashMap<String, u32>, S
     let mut settings = HashMap::new();
     let mut after: Option<String> = None;
     loop {
-        let page = store.list(ns::RETENTION, "", after.as_deref(), PAGE).await?;
+        let page = store
+            .list(ns::RETENTION, "", after.as_deref(), PAGE)
+            .await?;
         let Some((last, _)) = page.last() else {
             return Ok(settings);
         };
@@ -139,7 +141,9 @@ pub async fn forget_deleted(store: &dyn Store) -> Result<usize, StoreError> {
     let mut deleted = 0;
     let mut after: Option<String> = None;
     loop {
-        let page = store.list(ns::DELETIONS, "", after.as_deref(), PAGE).await?;
+        let page = store
+            .list(ns::DELETIONS, "", after.as_deref(), PAGE)
+            .await?;
         let Some((last, _)) = page.last() else {
             return Ok(deleted);
         };

@@ -181,7 +181,9 @@ impl LogShipper {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let Some(shipper) = weak.upgrade() else { return };
+                let Some(shipper) = weak.upgrade() else {
+                    return;
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(FLUSH_INTERVAL) => {}
                     _ = shipper.wake.notified() => {}
@@ -260,7 +262,9 @@ impl LogShipper {
             .kms
             .aws_managed_key(MANAGED_KEY_ALIAS)
             .await
-            .map_err(|e| FunctionsError::Service(format!("No key for function logs: {}", e.code())))?;
+            .map_err(|e| {
+                FunctionsError::Service(format!("No key for function logs: {}", e.code()))
+            })?;
         *cached = Some((Instant::now(), key.clone()));
         Ok(key)
     }
