@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rampart_core::audit::{AuditOutcome, AuditQuery, AuditRecord};
+use rampart_core::audit::{AccessDetail, AuditOutcome, AuditQuery, AuditRecord};
 use time::OffsetDateTime;
 
 use super::{check, record, Harness};
@@ -35,6 +35,7 @@ pub async fn append_assigns_increasing_seqs(h: &dyn Harness) {
             "explicitDeny",
         ),
     ];
+    full.access = Some(access(7));
     let mut max_status = record(1, 999_999);
     max_status.http_status = u16::MAX;
     max_status.checks = Vec::new();
@@ -66,8 +67,22 @@ pub async fn append_assigns_increasing_seqs(h: &dyn Harness) {
     );
 }
 
+/// A deployed API's access detail, `n` making it distinct.
+fn access(n: u64) -> AccessDetail {
+    AccessDetail {
+        api_id: format!("api{n}"),
+        stage: (n % 2 == 0).then(|| "$default".to_owned()),
+        route_key: (n % 3 != 0).then(|| "GET /items/{id} ünï \"q\"".to_owned()),
+        http_method: "GET".into(),
+        path: format!("/items/{n}"),
+        protocol: "HTTP/1.1".into(),
+        response_latency_ms: n * 10,
+        integration_latency_ms: (n % 2 == 1).then_some(n),
+    }
+}
+
 /// One batch larger than any backend's rows-per-statement, every record with its own checks
-/// (none, one, several): each lands on its own row.
+/// (none, one, several) and access detail (or none): each lands on its own row.
 pub async fn checks_round_trip_in_large_batches(h: &dyn Harness) {
     let s = h.open().await;
     let batch: Vec<AuditRecord> = (0..600i64)
@@ -82,6 +97,7 @@ pub async fn checks_round_trip_in_large_batches(h: &dyn Harness) {
                     )
                 })
                 .collect();
+            r.access = (i % 3 == 0).then(|| access(i as u64));
             r
         })
         .collect();
@@ -92,6 +108,7 @@ pub async fn checks_round_trip_in_large_batches(h: &dyn Harness) {
         assert_eq!(stored.seq, *seq);
         assert_eq!(stored.request_id, sent.request_id);
         assert_eq!(stored.checks, sent.checks, "checks of {}", sent.request_id);
+        assert_eq!(stored.access, sent.access, "access of {}", sent.request_id);
     }
 }
 
