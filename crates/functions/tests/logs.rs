@@ -142,6 +142,21 @@ async fn since_and_follow_read_only_newer_events() {
     let stream = f.shipper.stream("fn-b", "s1");
     stream.push("early");
     f.shipper.flush().await.unwrap();
+    // The first flush made the AWS-managed Lambda key, audited as Lambda's own doing.
+    let trail = f
+        .store
+        .query_audit(&rampart_core::AuditQuery {
+            service: Some("kms".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].operation, "CreateKey");
+    assert_eq!(
+        trail[0].principal_arn.as_deref(),
+        Some("lambda.amazonaws.com")
+    );
     let mut cursor = LogCursor::new("fn-b", 0);
     let first = cursor.poll(f.store.as_ref(), &f.kms).await.unwrap();
     assert_eq!(messages(&first.events), vec!["early"]);

@@ -143,7 +143,11 @@ impl GatewayService {
             arrived: Some(std::time::Instant::now()),
             api_id: addressed.api_id.clone(),
             http_method: request.method().as_str().to_owned(),
-            path: request.uri().path().to_owned(),
+            // The path within the API, the stage's segment included (`$context.path`).
+            path: match addressed.stage.as_str() {
+                "" => addressed.path.clone(),
+                stage => format!("/{stage}{}", addressed.path),
+            },
             protocol: format!("{:?}", request.version()),
             request_id: addressed.request_id.clone(),
             source_ip: addressed

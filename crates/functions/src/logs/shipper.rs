@@ -15,14 +15,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use rampart_core::AuditRecord;
 use rampart_kms::{KeyRecord, KmsService};
-use rampart_store::{Expect, Store, Write};
+use rampart_store::{request_audit, Expect, Store, Write};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::batch::{self, StoredBatch};
 use super::{ns, unix_micros, LogEvent};
 use crate::error::FunctionsError;
+use crate::roles::LAMBDA_PRINCIPAL;
 use crate::sealing::MANAGED_KEY_ALIAS;
 
 /// How often buffered lines are stored (what `rampart logs --follow` waits at least).
@@ -258,13 +260,19 @@ impl LogShipper {
                 return Ok(key.clone());
             }
         }
-        let key = self
-            .kms
-            .aws_managed_key(MANAGED_KEY_ALIAS)
-            .await
-            .map_err(|e| {
-                FunctionsError::Service(format!("No key for function logs: {}", e.code()))
-            })?;
+        // Created here if no request did first: by nobody's request, so audited as Lambda's.
+        let record = AuditRecord::service_action(
+            OffsetDateTime::now_utc(),
+            LAMBDA_PRINCIPAL,
+            "kms",
+            "CreateKey",
+            &self.kms.alias_arn(MANAGED_KEY_ALIAS),
+        );
+        let (key, _) =
+            request_audit::scope(record, self.kms.aws_managed_key(MANAGED_KEY_ALIAS)).await;
+        let key = key.map_err(|e| {
+            FunctionsError::Service(format!("No key for function logs: {}", e.code()))
+        })?;
         *cached = Some((Instant::now(), key.clone()));
         Ok(key)
     }
@@ -362,4 +370,42 @@ fn chunks(events: Vec<LogEvent>) -> Vec<Vec<LogEvent>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cut_on_character_boundaries() {
+        assert_eq!(pieces("", 4).collect::<Vec<_>>(), vec![""]);
+        assert_eq!(
+            pieces("abcdefghij", 4).collect::<Vec<_>>(),
+            vec!["abcd", "efgh", "ij"]
+        );
+        // "é" is two bytes: never split inside it.
+        assert_eq!(pieces("aéé", 2).collect::<Vec<_>>(), vec!["a", "é", "é"]);
+        assert_eq!(pieces("abcd", 4).collect::<Vec<_>>(), vec!["abcd"]);
+    }
+
+    fn event(message: &str) -> LogEvent {
+        LogEvent {
+            time_us: 1,
+            stream: "s".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn chunks_stay_under_a_batch() {
+        let big = "x".repeat(MAX_BATCH_BYTES / 2);
+        let batches = chunks(vec![event(&big), event(&big), event("small"), event(&big)]);
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![1, 2, 1]);
+        for b in &batches {
+            let bytes: usize = b.iter().map(|e| e.message.len() + EVENT_OVERHEAD).sum();
+            assert!(bytes <= MAX_BATCH_BYTES);
+        }
+        assert!(chunks(Vec::new()).is_empty());
+    }
 }
