@@ -71,8 +71,8 @@ pub async fn append_assigns_increasing_seqs(h: &dyn Harness) {
 fn access(n: u64) -> AccessDetail {
     AccessDetail {
         api_id: format!("api{n}"),
-        stage: (n % 2 == 0).then(|| "$default".to_owned()),
-        route_key: (n % 3 != 0).then(|| "GET /items/{id} ünï \"q\"".to_owned()),
+        stage: n.is_multiple_of(2).then(|| "$default".to_owned()),
+        route_key: (!n.is_multiple_of(3)).then(|| "GET /items/{id} ünï \"q\"".to_owned()),
         http_method: "GET".into(),
         path: format!("/items/{n}"),
         protocol: "HTTP/1.1".into(),
