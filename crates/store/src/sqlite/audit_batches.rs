@@ -214,11 +214,11 @@ pub(crate) fn encode(records: &[AuditRecord]) -> Result<Vec<u8>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("audit batch not encodable: {e}")))
 }
 
-/// The records of a batch's body in `format` (1 or 2), each with its access detail.
-fn take_records(
-    format: u8,
-    body: &[u8],
-) -> Result<(Vec<(Stored<'_>, Option<AccessDetail>)>, &[u8]), String> {
+/// A decoded record and its access detail (none in format 1).
+type Decoded<'a> = (Stored<'a>, Option<AccessDetail>);
+
+/// The records of a batch's body in `format` (1 or 2), and what follows them.
+fn take_records(format: u8, body: &[u8]) -> Result<(Vec<Decoded<'_>>, &[u8]), String> {
     match format {
         FORMAT_V1 => {
             let (stored, rest): (Vec<Stored<'_>>, &[u8]) =
@@ -430,13 +430,13 @@ mod tests {
             }],
             access: n.is_multiple_of(2).then(|| AccessDetail {
                 api_id: "a1b2c3".into(),
-                stage: (n % 4 == 0).then(|| "$default".into()),
+                stage: n.is_multiple_of(4).then(|| "$default".into()),
                 route_key: Some("GET /items/{id}".into()),
                 http_method: "GET".into(),
                 path: "/items/7".into(),
                 protocol: "HTTP/1.1".into(),
                 response_latency_ms: u64::from(n),
-                integration_latency_ms: (n % 4 == 0).then_some(3),
+                integration_latency_ms: n.is_multiple_of(4).then_some(3),
             }),
         }
     }
