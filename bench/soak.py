@@ -136,7 +136,7 @@ def main():
     release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or load.REPO / "target") / "release"
     binary = Path(args.rampart) if args.rampart else release_dir / "rampart"
     tmp = Path(tempfile.mkdtemp(prefix="rampart-soak-"))
-    proc, endpoint, requests = load.start_rampart(binary, tmp, "rampart", args.store)
+    proc, endpoint, requests = load.start_rampart(binary, tmp, "rampart", args.store, user_pools=False)
     print(f"{time.strftime('%Y-%m-%d %H:%M')} {binary} wrk -t{args.threads} -c{args.connections}")
     try:
         for req in requests.values():
