@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use base64::Engine;
 
@@ -197,6 +198,27 @@ impl Hasher for KeyHasher {
 
 type KeyMap = HashMap<Box<str>, Vec<ContextValue>, BuildHasherDefault<KeyHasher>>;
 
+/// Keys set or removed explicitly: `None` marks a key removed, hiding an implied value.
+type ExplicitMap = HashMap<Box<str>, Option<Vec<ContextValue>>, BuildHasherDefault<KeyHasher>>;
+
+/// The request facts every authorized call carries (`aws:SourceIp`, `aws:CurrentTime` and
+/// `aws:EpochTime`, `aws:SecureTransport`, `aws:RequestedRegion`), kept typed until a
+/// condition asks for one of them.
+#[derive(Debug, Clone, Default)]
+struct Facts {
+    source_ip: Option<IpAddr>,
+    epoch_seconds: Option<i64>,
+    secure_transport: Option<bool>,
+    requested_region: Option<Box<str>>,
+}
+
+/// Lower-case names of the keys [`Facts`] implies.
+const SOURCE_IP: &str = "aws:sourceip";
+const CURRENT_TIME: &str = "aws:currenttime";
+const EPOCH_TIME: &str = "aws:epochtime";
+const SECURE_TRANSPORT: &str = "aws:securetransport";
+const REQUESTED_REGION: &str = "aws:requestedregion";
+
 /// Everything one decision is made against.
 ///
 /// Condition keys are case-insensitive ("Key names are case-insensitive", Variables page):
@@ -212,7 +234,13 @@ pub struct EvaluationContext {
     /// Byte offsets of the resource ARN's first five colons, found once.
     resource_cuts: Option<[usize; 5]>,
     resource_account: Option<String>,
-    keys: KeyMap,
+    /// Keys set (or removed) explicitly; they take precedence over the implied ones.
+    keys: ExplicitMap,
+    facts: Facts,
+    /// The keys the principal and `facts` imply, built on the first lookup that needs one:
+    /// most decisions (an Allow without conditions) read no key at all, and building them
+    /// was most of an authorized request's decision time.
+    implied: OnceLock<KeyMap>,
 }
 
 impl EvaluationContext {
@@ -221,20 +249,57 @@ impl EvaluationContext {
     /// (`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`,
     /// `aws:username`, `aws:PrincipalTag/*`, …) are filled in from it.
     pub fn new(principal: RequestPrincipal, action: &str, resource: &str) -> Self {
-        let mut ctx = EvaluationContext {
+        EvaluationContext {
             action: action.to_owned(),
             action_lower: action.to_lowercase(),
             resource: resource.to_owned(),
             resource_cuts: colon_cuts(resource),
             resource_account: None,
-            keys: KeyMap::with_capacity_and_hasher(16, Default::default()),
-            principal: RequestPrincipal::anonymous(),
-        };
-        for (key, value) in principal.global_keys() {
-            ctx.keys.insert(key.into(), vec![value]);
+            keys: ExplicitMap::default(),
+            facts: Facts::default(),
+            implied: OnceLock::new(),
+            principal,
         }
-        ctx.principal = principal;
-        ctx
+    }
+
+    /// The keys the principal and the typed facts imply, built once.
+    fn implied(&self) -> &KeyMap {
+        self.implied.get_or_init(|| {
+            let globals = self.principal.global_keys();
+            let mut keys = KeyMap::with_capacity_and_hasher(globals.len() + 5, Default::default());
+            for (key, value) in globals {
+                keys.insert(key.into(), vec![value]);
+            }
+            let facts = &self.facts;
+            let mut put = |key: &str, value: ContextValue| {
+                keys.insert(key.into(), vec![value]);
+            };
+            if let Some(ip) = facts.source_ip {
+                put(SOURCE_IP, ContextValue::Ip(ip));
+            }
+            if let Some(seconds) = facts.epoch_seconds {
+                put(CURRENT_TIME, ContextValue::date_from_epoch_seconds(seconds));
+                put(EPOCH_TIME, ContextValue::from(seconds));
+            }
+            if let Some(secure) = facts.secure_transport {
+                put(SECURE_TRANSPORT, ContextValue::Boolean(secure));
+            }
+            if let Some(region) = &facts.requested_region {
+                put(REQUESTED_REGION, ContextValue::from(&**region));
+            }
+            keys
+        })
+    }
+
+    /// Changes a typed fact: an explicit value or removal of its keys gives way to it, as a
+    /// later `set` would replace them.
+    fn set_fact(&mut self, keys: &[&str], change: impl FnOnce(&mut Facts)) -> &mut Self {
+        for key in keys {
+            self.keys.remove(*key);
+        }
+        change(&mut self.facts);
+        self.implied = OnceLock::new();
+        self
     }
 
     /// The caller.
@@ -291,8 +356,7 @@ impl EvaluationContext {
 
     /// Sets a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
-        self.keys
-            .insert(key.to_lowercase().into(), vec![value.into()]);
+        self.keys.insert(lower_key(key), Some(vec![value.into()]));
         self
     }
 
@@ -303,13 +367,13 @@ impl EvaluationContext {
         values: impl IntoIterator<Item = V>,
     ) -> &mut Self {
         let values = values.into_iter().map(Into::into).collect();
-        self.keys.insert(key.to_lowercase().into(), values);
+        self.keys.insert(lower_key(key), Some(values));
         self
     }
 
     /// Removes a key, so that it is absent from the request.
     pub fn remove(&mut self, key: &str) -> &mut Self {
-        self.keys.remove(key.to_lowercase().as_str());
+        self.keys.insert(lower_key(key), None);
         self
     }
 
@@ -335,26 +399,30 @@ impl EvaluationContext {
     }
 
     pub(crate) fn values_lower(&self, key_lower: &str) -> Option<&[ContextValue]> {
-        self.keys.get(key_lower).map(Vec::as_slice)
+        match self.keys.get(key_lower) {
+            Some(explicit) => explicit.as_deref(),
+            None => self.implied().get(key_lower).map(Vec::as_slice),
+        }
     }
 
     /// `aws:SourceIp`.
-    pub fn with_source_ip(self, ip: IpAddr) -> Self {
-        self.with("aws:SourceIp", ip)
+    pub fn with_source_ip(mut self, ip: IpAddr) -> Self {
+        self.set_fact(&[SOURCE_IP], |f| f.source_ip = Some(ip));
+        self
     }
 
     /// `aws:CurrentTime` and `aws:EpochTime` for the given epoch second.
-    pub fn with_current_time(self, epoch_seconds: i64) -> Self {
-        self.with(
-            "aws:CurrentTime",
-            ContextValue::date_from_epoch_seconds(epoch_seconds),
-        )
-        .with("aws:EpochTime", epoch_seconds)
+    pub fn with_current_time(mut self, epoch_seconds: i64) -> Self {
+        self.set_fact(&[CURRENT_TIME, EPOCH_TIME], |f| {
+            f.epoch_seconds = Some(epoch_seconds)
+        });
+        self
     }
 
     /// `aws:SecureTransport`: whether the request came over TLS.
-    pub fn with_secure_transport(self, secure: bool) -> Self {
-        self.with("aws:SecureTransport", secure)
+    pub fn with_secure_transport(mut self, secure: bool) -> Self {
+        self.set_fact(&[SECURE_TRANSPORT], |f| f.secure_transport = Some(secure));
+        self
     }
 
     /// `aws:MultiFactorAuthPresent` (and, when present, `aws:MultiFactorAuthAge`).
@@ -375,8 +443,11 @@ impl EvaluationContext {
     }
 
     /// `aws:RequestedRegion`.
-    pub fn with_requested_region(self, region: &str) -> Self {
-        self.with("aws:RequestedRegion", region)
+    pub fn with_requested_region(mut self, region: &str) -> Self {
+        self.set_fact(&[REQUESTED_REGION], |f| {
+            f.requested_region = Some(region.into())
+        });
+        self
     }
 
     /// `aws:RequestTag/<key>` for each tag sent in the request, and `aws:TagKeys`.
@@ -417,6 +488,15 @@ impl EvaluationContext {
     }
 }
 
+/// A key as stored: lower-cased, without a second allocation when it already is.
+fn lower_key(key: &str) -> Box<str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) || !key.is_ascii() {
+        key.to_lowercase().into()
+    } else {
+        key.into()
+    }
+}
+
 /// The positions of the first five colons of `text`, if it has five.
 fn colon_cuts(text: &str) -> Option<[usize; 5]> {
     let mut cuts = [0usize; 5];
@@ -448,6 +528,65 @@ mod tests {
         assert_eq!(
             ctx.values("aws:SOURCEIP").unwrap()[0].as_ip(),
             "10.0.0.1".parse().ok()
+        );
+    }
+
+    #[test]
+    fn explicit_keys_override_and_remove_implied_ones() {
+        let ctx = || {
+            EvaluationContext::new(RequestPrincipal::anonymous(), "s3:GetObject", "*")
+                .with_source_ip("10.0.0.1".parse().unwrap())
+                .with_current_time(60)
+        };
+        let ip = |c: &EvaluationContext| c.values("aws:SourceIp").map(|v| v[0].text().into_owned());
+        // Implied, read lazily.
+        assert_eq!(ip(&ctx()).as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            ctx().values("aws:EpochTime").unwrap()[0].as_number(),
+            Some(60.0)
+        );
+        assert_eq!(
+            ctx().values("aws:CurrentTime").unwrap()[0].text(),
+            "1970-01-01T00:01:00Z"
+        );
+        assert!(ctx().values("aws:SecureTransport").is_none());
+        // A later `set` wins over the fact; a later fact wins over an earlier `set`.
+        let mut c = ctx();
+        c.set("AWS:SourceIp", "10.0.0.2");
+        assert_eq!(ip(&c).as_deref(), Some("10.0.0.2"));
+        let c = c.with_source_ip("10.0.0.3".parse().unwrap());
+        assert_eq!(ip(&c).as_deref(), Some("10.0.0.3"));
+        // Removal hides an implied key, even after it was read once; a later fact restores it.
+        let mut c = ctx();
+        assert!(ip(&c).is_some());
+        c.remove("aws:sourceip");
+        assert!(ip(&c).is_none());
+        let c = c.with_source_ip("10.0.0.4".parse().unwrap());
+        assert_eq!(ip(&c).as_deref(), Some("10.0.0.4"));
+        // A fact changed after a lookup is seen (the implied keys are rebuilt).
+        let c = ctx();
+        assert!(c.values("aws:RequestedRegion").is_none());
+        let c = c.with_requested_region("eu-west-1");
+        assert_eq!(
+            c.values("aws:requestedregion").unwrap()[0].text(),
+            "eu-west-1"
+        );
+    }
+
+    #[test]
+    fn principal_keys_are_implied_and_can_be_removed() {
+        let p = RequestPrincipal::anonymous();
+        let mut ctx = EvaluationContext::new(p, "s3:GetObject", "*");
+        assert_eq!(
+            ctx.values("aws:PrincipalIsAWSService").unwrap()[0].as_bool(),
+            Some(false)
+        );
+        ctx.remove("aws:PrincipalIsAWSService");
+        assert!(ctx.values("aws:principalisawsservice").is_none());
+        ctx.set("aws:PrincipalIsAWSService", true);
+        assert_eq!(
+            ctx.values("aws:principalisawsservice").unwrap()[0].as_bool(),
+            Some(true)
         );
     }
 
