@@ -102,12 +102,17 @@ pub(crate) fn header(key_id: &str, backing_version: u32) -> Vec<u8> {
     out
 }
 
-/// The associated data for a blob with `header` under `context`.
+/// The associated data for a blob with `header` under `context`, in one allocation of the
+/// right size (it is built on every encrypt and decrypt).
 pub(crate) fn aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
-    let mut out = Vec::with_capacity(AAD_LABEL.len() + header.len() + 64);
+    let context_len: usize = 4 + context
+        .iter()
+        .map(|(k, v)| 8 + k.len() + v.len())
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(AAD_LABEL.len() + header.len() + context_len);
     out.extend_from_slice(AAD_LABEL);
     out.extend_from_slice(header);
-    out.extend_from_slice(&canonical_context(context));
+    write_canonical_context(&mut out, context);
     out
 }
 
@@ -116,6 +121,11 @@ pub(crate) fn aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
 /// injective — `{"a":"bc"}` and `{"ab":"c"}` differ — and sorting makes it order-free.
 pub fn canonical_context(context: &EncryptionContext) -> Vec<u8> {
     let mut out = Vec::new();
+    write_canonical_context(&mut out, context);
+    out
+}
+
+fn write_canonical_context(out: &mut Vec<u8>, context: &EncryptionContext) {
     out.extend_from_slice(&len32(context.len()).to_be_bytes());
     for (key, value) in context {
         for text in [key, value] {
@@ -123,7 +133,6 @@ pub fn canonical_context(context: &EncryptionContext) -> Vec<u8> {
             out.extend_from_slice(text.as_bytes());
         }
     }
-    out
 }
 
 /// A length as u32. Contexts come from request bodies far smaller than 4 GiB.

@@ -9,12 +9,15 @@
 //!
 //! Values are kept only as stored — sealed, the data key wrapped by KMS — never opened: a read
 //! from memory still goes through KMS (the key's state, its policy check) and opens the value
-//! for that request alone.
+//! for that request alone. They are kept decoded ([`SealedParts`]: base64 and the blob's
+//! layout undone once, when read from the store), which changes nothing of that.
 //!
 //! Only read operations read through the cache. A write resolves the secret from the store,
 //! since it commits expecting the version it read.
 //!
 //! [`SecretsService::changed`]: crate::SecretsService
+
+use std::sync::Arc;
 
 use rampart_kms::cache::RecordCache;
 use rampart_store::Store;
@@ -22,7 +25,7 @@ use time::OffsetDateTime;
 
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, Stored};
-use crate::sealing::SealedValue;
+use crate::sealing::SealedParts;
 
 /// Bytes of secret records kept in memory.
 const SECRET_CACHE_BYTES: u64 = 32 << 20;
@@ -32,7 +35,7 @@ const VALUE_CACHE_BYTES: u64 = 64 << 20;
 /// Secret records by name and sealed values by `<arn>/<version id>`.
 pub(crate) struct SecretCaches {
     secrets: RecordCache<Stored<SecretRecord>>,
-    values: RecordCache<SealedValue>,
+    values: RecordCache<SealedParts>,
 }
 
 impl Default for SecretCaches {
@@ -69,13 +72,19 @@ impl SecretCaches {
         store: &dyn Store,
         arn: &str,
         version_id: &str,
-    ) -> Result<Option<SealedValue>, SecretsError> {
+    ) -> Result<Option<Arc<SealedParts>>, SecretsError> {
         let key = records::value_key(arn, version_id);
-        let found = self
-            .values
-            .load(&key, || records::read_value(store, arn, version_id))
-            .await?;
-        Ok(found.map(|v| (*v).clone()))
+        self.values
+            .load(&key, || async {
+                let Some((sealed, weight)) = records::read_value(store, arn, version_id).await?
+                else {
+                    return Ok(None);
+                };
+                let parts = sealed.parts()?;
+                let weight = weight.max(parts.weight());
+                Ok(Some((parts, weight)))
+            })
+            .await
     }
 
     /// Forgets everything (a write through this node).

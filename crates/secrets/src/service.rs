@@ -29,7 +29,7 @@ use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, Stored, Tag};
 use crate::rotation::runner::Rotator;
 use crate::rotation::{Clock, NoFunctions, RotationInvoker, SystemClock};
-use crate::sealing::SealedValue;
+use crate::sealing::SealedParts;
 use crate::secret_id;
 
 /// The AWS-managed key secrets are sealed under when they name none.
@@ -143,7 +143,7 @@ impl SecretsService {
         &self,
         arn: &str,
         version_id: &str,
-    ) -> Result<Option<SealedValue>, SecretsError> {
+    ) -> Result<Option<Arc<SealedParts>>, SecretsError> {
         self.caches
             .value(self.store.as_ref(), arn, version_id)
             .await
@@ -173,13 +173,10 @@ impl SecretsService {
     }
 
     /// The key a sealed value's data key names, resolved for checks.
-    pub(crate) async fn opening_key(&self, sealed: &SealedValue) -> Result<KeyUse, SecretsError> {
-        let key_id = sealed.key_id().ok_or_else(|| {
-            SecretsError::DecryptionFailure("The stored secret value is corrupt.".into())
-        })?;
+    pub(crate) async fn opening_key(&self, sealed: &SealedParts) -> Result<KeyUse, SecretsError> {
         let target = self
             .kms
-            .target(&KeyRef::Id(key_id))
+            .target(&KeyRef::Id(sealed.key_id().to_owned()))
             .await
             .map_err(SecretsError::opening)?;
         let managed = self.is_managed_default(&target).await?;

@@ -13,6 +13,7 @@
 //! exactly those.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use rampart_wire::Check;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ use super::wire;
 use super::{Call, Reply, SecretsOperation};
 use crate::error::SecretsError;
 use crate::records::{self, VersionMeta, AWSCURRENT};
-use crate::sealing::{self, context, SealedValue};
+use crate::sealing::{self, context, SealedParts};
 use crate::service::{now, KeyUse, NamedSecret};
 use crate::SecretsService;
 
@@ -49,7 +50,7 @@ struct Item {
     /// The indexes of its per-item checks among the request's checks.
     checks: Range<usize>,
     /// The current version, its sealed value and key; or why there is nothing to open.
-    value: Result<(VersionMeta, SealedValue, KeyUse), SecretsError>,
+    value: Result<(VersionMeta, Arc<SealedParts>, KeyUse), SecretsError>,
 }
 
 pub(crate) struct BatchGetSecretValue {
@@ -148,7 +149,7 @@ impl BatchGetSecretValue {
         svc: &SecretsService,
         call: &Call<'_>,
         secret: &NamedSecret,
-    ) -> Result<((VersionMeta, SealedValue, KeyUse), Option<Check>), SecretsError> {
+    ) -> Result<((VersionMeta, Arc<SealedParts>, KeyUse), Option<Check>), SecretsError> {
         let stored = secret
             .secret
             .as_ref()
@@ -176,7 +177,7 @@ impl BatchGetSecretValue {
     fn open<'a>(
         svc: &SecretsService,
         item: &'a Item,
-        (version, sealed, key): &'a (VersionMeta, SealedValue, KeyUse),
+        (version, sealed, key): &'a (VersionMeta, Arc<SealedParts>, KeyUse),
     ) -> Result<SecretValueEntry<'a>, SecretsError> {
         let secret = item
             .secret
@@ -185,7 +186,8 @@ impl BatchGetSecretValue {
             .ok_or_else(SecretsError::secret_not_found)?;
         let record = &secret.record;
         let key = svc.opening_record(key.clone())?;
-        let value = sealing::open(&svc.kms, &key, &record.arn, &version.id, sealed)?;
+        let ctx = context(&record.arn, &version.id);
+        let value = sealing::open_parts(&svc.kms, &key, &record.arn, &version.id, sealed, &ctx)?;
         let (secret_string, secret_binary) = if value.binary {
             (
                 None,

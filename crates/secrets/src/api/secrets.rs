@@ -367,7 +367,7 @@ impl SecretsOperation for UpdateSecret {
                 if current.is_some() && current == new_key_id {
                     continue;
                 }
-                let old_key = svc.opening_key(&sealed.record).await?;
+                let old_key = svc.opening_key(&sealed.record.parts()?).await?;
                 let ctx = context(&secret.arn, &version.id);
                 checks.extend(svc.kms_check(&old_key, "kms:Decrypt", call.account(), &ctx));
                 checks.extend(svc.kms_check(&new_key, "kms:GenerateDataKey", call.account(), &ctx));

@@ -3,7 +3,9 @@
 //! rotation created is empty until the rotation function's `PutSecretValue` with its token
 //! fills it.
 
-use rampart_kms::KeyRecord;
+use std::sync::Arc;
+
+use rampart_kms::{EncryptionContext, KeyRecord};
 use rampart_store::Write;
 use rampart_wire::Check;
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,7 @@ use super::wire;
 use super::{Call, Reply, SecretsOperation};
 use crate::error::SecretsError;
 use crate::records::{self, SecretRecord, VersionMeta, AWSCURRENT};
-use crate::sealing::{self, context, SealedValue, SecretValue};
+use crate::sealing::{self, context, SealedParts, SecretValue};
 use crate::service::{now, KeyUse, NamedSecret};
 use crate::SecretsService;
 
@@ -53,7 +55,7 @@ pub(super) async fn same_value(
     else {
         return Ok(false);
     };
-    let key = svc.opening_key(&sealed).await?;
+    let key = svc.opening_key(&sealed.parts()?).await?;
     let key = svc.opening_record(key)?;
     Ok(sealing::open(&svc.kms, &key, &secret.arn, version_id, &sealed)? == *value)
 }
@@ -62,8 +64,9 @@ pub(crate) struct GetSecretValue {
     secret: NamedSecret,
     version_id: Option<String>,
     version_stage: Option<String>,
-    /// The version, its sealed value and its key, as the checks read them.
-    resolved: Option<(VersionMeta, SealedValue, KeyUse)>,
+    /// The version, its sealed value, its key and the encryption context, as the checks read
+    /// them.
+    resolved: Option<(VersionMeta, Arc<SealedParts>, KeyUse, EncryptionContext)>,
 }
 
 #[derive(Deserialize)]
@@ -172,7 +175,7 @@ impl SecretsOperation for GetSecretValue {
                     let key = svc.opening_key(&sealed).await?;
                     let ctx = context(&secret.arn, &version.id);
                     checks.extend(svc.kms_check(&key, "kms:Decrypt", call.account(), &ctx));
-                    self.resolved = Some((version, sealed, key));
+                    self.resolved = Some((version, sealed, key, ctx));
                 }
             }
         }
@@ -188,11 +191,11 @@ impl SecretsOperation for GetSecretValue {
         let secret = &stored.record;
         secret.check_not_deleted()?;
         self.pick(secret)?;
-        let (version, sealed, key) = self.resolved.ok_or_else(|| {
+        let (version, sealed, key, ctx) = self.resolved.ok_or_else(|| {
             SecretsError::Internal("The secret's value is missing from the store.".into())
         })?;
         let key = svc.opening_record(key)?;
-        let value = sealing::open(&svc.kms, &key, &secret.arn, &version.id, &sealed)?;
+        let value = sealing::open_parts(&svc.kms, &key, &secret.arn, &version.id, &sealed, &ctx)?;
         let text;
         let (secret_string, secret_binary) = if value.binary {
             (None, Some(wire::base64(&value.bytes)))
