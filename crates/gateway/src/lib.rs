@@ -9,6 +9,8 @@
 //! - `api/`: the management API, one module per family (`apis`, `routes`, `integrations`,
 //!   `authorizers`, `stages`) with the `gateway_operations!` table in `api/mod.rs` and `wire`
 //!   for the shapes botocore parses.
+//! - [`deployments`]: deployments and their snapshots, and the automatic deployments of
+//!   `AutoDeploy` stages; [`serving`]: what a stage serves (live or its snapshot).
 //! - [`route_key`]: route keys and route selection (pure).
 //! - [`events`]: payload format 1.0/2.0 events and response mapping (pure).
 //! - [`jwt`]: JWT authorizers over `rampart_identity`'s verifier; [`fetch`]: OpenID discovery
@@ -31,6 +33,7 @@ pub mod access_log;
 mod api;
 pub mod cors;
 pub mod data_plane;
+pub mod deployments;
 pub mod error;
 pub mod events;
 pub mod fetch;
@@ -42,6 +45,7 @@ pub mod lambda_authorizer;
 pub mod records;
 pub mod route_key;
 pub mod service;
+pub mod serving;
 pub mod throttle;
 
 pub use api::{OPERATIONS, PROTOCOL};

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::wire;
 use super::{child_id, Call, GatewayOperation, NamedApi};
+use crate::deployments;
 use crate::error::GatewayError;
 use crate::records::{
-    self, child_key, ns, AuthorizationType, AuthorizerRecord, IntegrationRecord, RouteRecord,
+    self, child_key, ns, ApiRecord, AuthorizationType, AuthorizerRecord, IntegrationRecord,
+    RouteRecord,
 };
 use crate::route_key::{RouteKey, INVALID_ROUTE_KEY};
 use crate::GatewayService;
@@ -191,7 +193,13 @@ fn route_key_index(api_id: &str, route_key: &str) -> String {
 }
 
 /// Commits route writes, answering a taken route key as API Gateway does.
-async fn commit(svc: &GatewayService, writes: Vec<Write>, key: &str) -> Result<(), GatewayError> {
+async fn commit(
+    svc: &GatewayService,
+    api: &ApiRecord,
+    writes: Vec<Write>,
+    key: &str,
+) -> Result<(), GatewayError> {
+    let writes = deployments::follow(svc, api, writes).await?;
     match request_audit::commit(svc.store.as_ref(), writes).await {
         Ok(_) => Ok(()),
         Err(StoreError::Conflict { ns: conflict, .. }) if conflict == ns::ROUTE_KEYS => Err(
@@ -259,7 +267,7 @@ impl GatewayOperation for CreateRoute {
                 Expect::Absent,
             ),
         ];
-        commit(svc, writes, &route.route_key).await?;
+        commit(svc, &api.record, writes, &route.route_key).await?;
         wire::reply(201, &shape(&route))
     }
 }
@@ -403,7 +411,7 @@ impl GatewayOperation for UpdateRoute {
                 Expect::Absent,
             ));
         }
-        commit(svc, writes, &route.route_key).await?;
+        commit(svc, &api.record, writes, &route.route_key).await?;
         wire::reply(200, &shape(&route))
     }
 }
@@ -444,6 +452,7 @@ impl GatewayOperation for DeleteRoute {
                 Expect::Any,
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
     }
