@@ -12,7 +12,9 @@
 //! 4. **authorize**: `NONE` passes; `JWT` through the route's JWT authorizer ([`crate::jwt`]);
 //!    `CUSTOM` through its Lambda authorizer ([`crate::lambda_authorizer`]); `AWS_IAM` by the
 //!    request's SigV4 signature and the signer's policies ([`crate::iam_auth`]).
-//! 5. **integrate**: the event in the integration's payload format, the function invoked
+//! 5. **validate**: a route with a request model checks the body against its JSON Schema
+//!    ([`crate::request_models`]): 400 `Invalid request body` when it does not match.
+//! 6. **integrate**: the event in the integration's payload format, the function invoked
 //!    through [`crate::integration::invoke`], its answer mapped back ([`crate::events`]).
 //!
 //! Nothing here is SigV4: the front end never sends these requests to the AWS pipeline.
@@ -33,8 +35,9 @@ use crate::jwt::Refusal;
 use crate::lambda_authorizer::Verdict;
 use crate::records::RouteRecord;
 use crate::records::{self, ns, ApiRecord, AuthorizationType};
+use crate::request_models::{self, Invalid};
 use crate::route_key::{self, RouteKey};
-use crate::serving::{stage_for, StageFor};
+use crate::serving::{stage_for, Served, StageFor};
 use crate::GatewayService;
 
 /// API Gateway's payload limit for HTTP APIs.
@@ -57,9 +60,12 @@ pub struct Addressed {
 
 /// A JSON answer `{"message": …}`, API Gateway's shape for its own refusals.
 pub fn message(status: StatusCode, text: &str) -> http::Response<Body> {
-    let mut response = http::Response::new(Body::from(
-        serde_json::json!({ "message": text }).to_string(),
-    ));
+    json_answer(status, &serde_json::json!({ "message": text }))
+}
+
+/// A JSON answer of API Gateway's own.
+fn json_answer(status: StatusCode, value: &serde_json::Value) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(value.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -386,15 +392,25 @@ impl GatewayService {
         if route.authorization_type != AuthorizationType::None {
             trail.decision = Some("allowed");
         }
+        let body = match read_body(body).await {
+            Ok(bytes) => bytes,
+            Err(response) => return Ok(response),
+        };
+        // After the authorizer, before the integration: a refused body never reaches it.
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if let Some(model) = request_models::model_for(&route.request_models, content_type) {
+            if let Some(refused) = self.validate(&served, &api_id, model, &body, trail).await? {
+                return Ok(refused);
+            }
+        }
         let Some(integration_id) = route.integration_id() else {
             return Ok(not_found());
         };
         let Some(integration) = served.integration(self, &api_id, integration_id).await? else {
             return Ok(not_found());
-        };
-        let body = match read_body(body).await {
-            Ok(bytes) => bytes,
-            Err(response) => return Ok(response),
         };
         facts.body = &body;
         facts.iam = signer.as_ref();
@@ -434,6 +450,47 @@ impl GatewayService {
     }
 }
 
+impl GatewayService {
+    /// Checks `body` against the route's model `name`: `None` to go on, else the answer —
+    /// API Gateway's 400 `Invalid request body`, with a mismatch's (bounded) errors.
+    async fn validate(
+        &self,
+        served: &Served,
+        api_id: &str,
+        name: &str,
+        body: &[u8],
+        trail: &mut Trail,
+    ) -> Result<Option<http::Response<Body>>, crate::error::GatewayError> {
+        let compiled = match served.model(self, api_id, name).await? {
+            Some((model, version)) => self.schemas.get(api_id, &model, version),
+            // The management API keeps a named model from being deleted; should one be
+            // missing anyway, the body is refused rather than let through unchecked.
+            None => Err(format!("the route's model {name} does not exist")),
+        };
+        let validator = match compiled {
+            Ok(v) => v,
+            Err(why) => {
+                tracing::error!(api = %api_id, model = %name, reason = %why, "a request model cannot be used");
+                return Ok(Some(message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                )));
+            }
+        };
+        let errors = match request_models::check(&validator, body) {
+            Ok(()) => return Ok(None),
+            Err(Invalid::NotJson) => None,
+            Err(Invalid::Mismatch(errors)) => Some(errors),
+        };
+        trail.refusal = Some("BadRequestBody");
+        let mut answer = serde_json::json!({ "message": "Invalid request body" });
+        if let Some(errors) = errors {
+            answer["errors"] = serde_json::json!(errors);
+        }
+        Ok(Some(json_answer(StatusCode::BAD_REQUEST, &answer)))
+    }
+}
+
 /// An authorizer's refusal, noted in the trail.
 fn refused(trail: &mut Trail, r: Refusal) -> http::Response<Body> {
     trail.decision = Some("implicitDeny");
@@ -460,17 +517,10 @@ fn iam_refusal(refusal: IamRefusal) -> http::Response<Body> {
     match refusal {
         IamRefusal::Unsigned => message(StatusCode::FORBIDDEN, "Forbidden"),
         IamRefusal::Invalid(text) => message(StatusCode::FORBIDDEN, &text),
-        IamRefusal::Denied(text) => {
-            let mut response = http::Response::new(Body::from(
-                serde_json::json!({ "Message": text }).to_string(),
-            ));
-            *response.status_mut() = StatusCode::FORBIDDEN;
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
+        IamRefusal::Denied(text) => json_answer(
+            StatusCode::FORBIDDEN,
+            &serde_json::json!({ "Message": text }),
+        ),
     }
 }
 

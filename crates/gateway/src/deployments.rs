@@ -1,5 +1,5 @@
 //! Deployments: immutable snapshots of an API's configuration — its routes, integrations,
-//! authorizers and CORS, everything the data plane reads per request — taken when the
+//! authorizers, models and CORS, everything the data plane reads per request — taken when the
 //! deployment is made and stored with it (`apigateway/deployments`, `<apiId>/<deploymentId>`).
 //!
 //! A stage without `AutoDeploy` serves exactly its deployment's snapshot. A stage with it
@@ -23,8 +23,8 @@ use time::OffsetDateTime;
 use crate::cors::CorsConfig;
 use crate::error::GatewayError;
 use crate::records::{
-    self, child_key, ns, ApiRecord, AuthorizerRecord, IntegrationRecord, RouteRecord, StageRecord,
-    Stored,
+    self, child_key, ns, ApiRecord, AuthorizerRecord, IntegrationRecord, ModelRecord, RouteRecord,
+    StageRecord, Stored,
 };
 use crate::GatewayService;
 
@@ -60,6 +60,9 @@ pub struct Snapshot {
     /// By authorizer id.
     #[serde(default)]
     pub authorizers: BTreeMap<String, AuthorizerRecord>,
+    /// By name, as routes name them.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelRecord>,
     #[serde(default)]
     pub cors: Option<CorsConfig>,
 }
@@ -93,6 +96,7 @@ pub struct Configuration {
     routes: BTreeMap<String, RouteRecord>,
     integrations: BTreeMap<String, IntegrationRecord>,
     authorizers: BTreeMap<String, AuthorizerRecord>,
+    models: BTreeMap<String, ModelRecord>,
     /// By key, with the version stored (`None`: written by the pending commit).
     stages: BTreeMap<String, (StageRecord, Option<i64>)>,
 }
@@ -111,6 +115,10 @@ impl Configuration {
                 .into_iter()
                 .collect(),
             authorizers: records::children(store, ns::AUTHORIZERS, api_id)
+                .await?
+                .into_iter()
+                .collect(),
+            models: records::children(store, ns::MODELS, api_id)
                 .await?
                 .into_iter()
                 .collect(),
@@ -152,6 +160,7 @@ impl Configuration {
                 ns::ROUTES => apply(&mut self.routes, key, value)?,
                 ns::INTEGRATIONS => apply(&mut self.integrations, key, value)?,
                 ns::AUTHORIZERS => apply(&mut self.authorizers, key, value)?,
+                ns::MODELS => apply(&mut self.models, key, value)?,
                 ns::STAGES => {
                     let version = self.stages.get(key).and_then(|(_, v)| *v);
                     let mut staged = BTreeMap::new();
@@ -197,6 +206,11 @@ impl Configuration {
                 .authorizers
                 .values()
                 .map(|a| (a.authorizer_id.clone(), a.clone()))
+                .collect(),
+            models: self
+                .models
+                .values()
+                .map(|m| (m.name.clone(), m.clone()))
                 .collect(),
             cors: api.cors.clone(),
         }

@@ -8,6 +8,7 @@
 //! - `apigateway/integrations`: `<apiId>/<integrationId>` → [`IntegrationRecord`]
 //! - `apigateway/authorizers`: `<apiId>/<authorizerId>` → [`AuthorizerRecord`]
 //! - `apigateway/stages`: `<apiId>/<stageName>` → [`StageRecord`]
+//! - `apigateway/models`: `<apiId>/<modelId>` → [`ModelRecord`]
 //! - `apigateway/deployments`: `<apiId>/<deploymentId>` →
 //!   [`crate::deployments::DeploymentRecord`] (with its snapshot of the API)
 //!
@@ -34,14 +35,16 @@ pub mod ns {
     pub const AUTHORIZERS: &str = "apigateway/authorizers";
     pub const STAGES: &str = "apigateway/stages";
     pub const DEPLOYMENTS: &str = "apigateway/deployments";
+    pub const MODELS: &str = "apigateway/models";
     /// Every namespace keyed `<apiId>/…`: what `DeleteApi` empties.
-    pub const CHILDREN: [&str; 6] = [
+    pub const CHILDREN: [&str; 7] = [
         ROUTES,
         ROUTE_KEYS,
         INTEGRATIONS,
         AUTHORIZERS,
         STAGES,
         DEPLOYMENTS,
+        MODELS,
     ];
 }
 
@@ -118,6 +121,23 @@ pub struct RouteRecord {
     pub target: Option<String>,
     #[serde(default)]
     pub operation_name: Option<String>,
+    /// Content type → the name of the model request bodies are validated with
+    /// ([`crate::request_models`]).
+    #[serde(default)]
+    pub request_models: BTreeMap<String, String>,
+}
+
+/// A model: a JSON Schema routes validate request bodies with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub model_id: String,
+    /// Alphanumeric, unique in the API: what routes name.
+    pub name: String,
+    /// The JSON Schema as given (compiled when stored, so it compiles).
+    pub schema: String,
+    pub content_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 impl RouteRecord {

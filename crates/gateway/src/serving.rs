@@ -1,5 +1,5 @@
 //! What a stage serves: the stage a data-plane request is addressed to, and the configuration
-//! it answers with — the API's live routes, integrations and authorizers for an `AutoDeploy`
+//! it answers with — the API's live routes, integrations, authorizers and models for an `AutoDeploy`
 //! stage (read as the request needs them, as before deployments existed), or the snapshot of
 //! the stage's deployment, read once with one store read ([`crate::deployments`]).
 
@@ -10,8 +10,8 @@ use crate::data_plane::Addressed;
 use crate::deployments::{self, Snapshot};
 use crate::error::GatewayError;
 use crate::records::{
-    self, child_key, ns, ApiRecord, AuthorizerRecord, IntegrationRecord, RouteRecord, StageRecord,
-    Stored,
+    self, child_key, ns, ApiRecord, AuthorizerRecord, IntegrationRecord, ModelRecord, RouteRecord,
+    StageRecord, Stored,
 };
 use crate::GatewayService;
 
@@ -159,6 +159,28 @@ impl Served {
                 Ok(found.map(|i| Cow::Owned(i.record)))
             }
             Served::Deployed(s) => Ok(s.integrations.get(id).map(Cow::Borrowed)),
+        }
+    }
+
+    /// The model named `name` and the version its compiled schema is kept under. Live, the
+    /// API's models are listed (only for a route that names one).
+    pub async fn model(
+        &self,
+        svc: &GatewayService,
+        api_id: &str,
+        name: &str,
+    ) -> Result<Option<(Cow<'_, ModelRecord>, i64)>, GatewayError> {
+        match self {
+            Served::Live => {
+                let models =
+                    records::children_stored::<ModelRecord>(svc.store.as_ref(), ns::MODELS, api_id)
+                        .await?;
+                Ok(models
+                    .into_iter()
+                    .find(|(_, m)| m.record.name == name)
+                    .map(|(_, m)| (Cow::Owned(m.record), m.version)))
+            }
+            Served::Deployed(s) => Ok(s.models.get(name).map(|m| (Cow::Borrowed(m), s.generation))),
         }
     }
 

@@ -14,6 +14,7 @@ mod apis;
 mod authorizers;
 mod deployments;
 mod integrations;
+mod models;
 mod quick_create;
 mod routes;
 mod stages;
@@ -141,6 +142,12 @@ gateway_operations! {
     read "GetDeployment" "GET" "/v2/apis/{apiId}/deployments/{deploymentId}" => deployments::GetDeployment;
     write "UpdateDeployment" "PATCH" "/v2/apis/{apiId}/deployments/{deploymentId}" => deployments::UpdateDeployment;
     write "DeleteDeployment" "DELETE" "/v2/apis/{apiId}/deployments/{deploymentId}" => deployments::DeleteDeployment;
+    write "CreateModel" "POST" "/v2/apis/{apiId}/models" => models::CreateModel;
+    read "GetModels" "GET" "/v2/apis/{apiId}/models" => models::GetModels;
+    read "GetModel" "GET" "/v2/apis/{apiId}/models/{modelId}" => models::GetModel;
+    read "GetModelTemplate" "GET" "/v2/apis/{apiId}/models/{modelId}/template" => models::GetModelTemplate;
+    write "UpdateModel" "PATCH" "/v2/apis/{apiId}/models/{modelId}" => models::UpdateModel;
+    write "DeleteModel" "DELETE" "/v2/apis/{apiId}/models/{modelId}" => models::DeleteModel;
 }
 
 fn unknown(operation: &str) -> GatewayError {
@@ -282,7 +289,7 @@ pub(crate) fn list_reply<S: serde::Serialize>(
 }
 
 /// A child id of the path (`{routeId}`, `{integrationId}`, `{authorizerId}`,
-/// `{deploymentId}`): Not Found if it
+/// `{deploymentId}`, `{modelId}`): Not Found if it
 /// cannot be one.
 pub(crate) fn child_id(input: &RestInput, label: &str, what: &str) -> Result<String, GatewayError> {
     let id = path_param(input, label)?;

@@ -52,6 +52,7 @@ pub fn writes(
         authorization_scopes: Vec::new(),
         target: Some(format!("integrations/{}", integration.integration_id)),
         operation_name: None,
+        request_models: BTreeMap::new(),
     };
     let now = OffsetDateTime::now_utc();
     let stage = StageRecord {

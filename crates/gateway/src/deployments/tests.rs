@@ -26,6 +26,7 @@ fn route(id: &str, key: &str, target: &str) -> RouteRecord {
         authorization_scopes: Vec::new(),
         target: Some(format!("integrations/{target}")),
         operation_name: None,
+        request_models: BTreeMap::new(),
     }
 }
 
@@ -82,6 +83,16 @@ fn a_snapshot_round_trips_through_its_stored_form() {
             }),
         },
     );
+    config.models.insert(
+        key("m1"),
+        ModelRecord {
+            model_id: "m1".into(),
+            name: "Item".into(),
+            schema: r#"{"type":"object"}"#.into(),
+            content_type: "application/json".into(),
+            description: None,
+        },
+    );
     let mut with_cors = api();
     with_cors.cors = Some(CorsConfig {
         allow_origins: vec!["https://a.example".into()],
@@ -99,6 +110,7 @@ fn a_snapshot_round_trips_through_its_stored_form() {
     assert_eq!(s.routes, vec![route("r1", "GET /a", "i1")]);
     assert_eq!(s.integrations["i1"], integration("i1"));
     assert_eq!(s.authorizers["z1"].name, "auth");
+    assert_eq!(s.models["Item"].model_id, "m1");
     assert_eq!(s.cors, with_cors.cors);
     let decoded = Snapshot::decode(&Snapshot::encode(&record)).unwrap();
     assert_eq!(decoded, record);
