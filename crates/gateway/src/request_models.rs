@@ -73,8 +73,9 @@ fn bounded(text: &str) -> String {
 }
 
 /// The model a request is validated with: the one for its media type (`Content-Type`
-/// without parameters, case-insensitive), else the `application/json` one — so a client
-/// cannot skip validation by naming another type; `None` for a route without models.
+/// without parameters, case-insensitive), else the `application/json` one, else the first —
+/// a route with a model validates every request, so a client cannot skip validation by
+/// naming another type; `None` for a route without models.
 pub fn model_for<'a>(
     request_models: &'a BTreeMap<String, String>,
     content_type: Option<&str>,

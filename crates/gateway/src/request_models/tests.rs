@@ -88,6 +88,9 @@ fn the_model_is_chosen_by_media_type_and_defaults_to_json() {
     assert_eq!(model_for(&models, Some("text/plain")), Some("Json"));
     assert_eq!(model_for(&models, None), Some("Json"));
     assert_eq!(model_for(&BTreeMap::new(), Some("application/json")), None);
+    let only: BTreeMap<String, String> =
+        [("application/x-thing".to_owned(), "Thing".to_owned())].into();
+    assert_eq!(model_for(&only, Some("text/plain")), Some("Thing"));
 }
 
 #[test]
