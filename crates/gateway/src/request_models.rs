@@ -29,10 +29,12 @@ const MAX_CACHED: usize = 1024;
 pub fn compile(schema: &str) -> Result<Validator, String> {
     let value: serde_json::Value =
         serde_json::from_str(schema).map_err(|e| format!("the schema is not JSON: {e}"))?;
-    jsonschema::options()
-        .with_draft(Draft::Draft4)
-        .build(&value)
-        .map_err(|e| bounded(&e.to_string()))
+    let mut options = jsonschema::options();
+    // API Gateway's draft, unless the schema names its own (which the crate then reads).
+    if value.get("$schema").is_none() {
+        options = options.with_draft(Draft::Draft4);
+    }
+    options.build(&value).map_err(|e| bounded(&e.to_string()))
 }
 
 /// Why a body was refused.

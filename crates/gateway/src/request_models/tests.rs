@@ -64,6 +64,8 @@ fn remote_references_are_never_fetched() {
     // Unresolvable without a network resolver: refused at compile time, never fetched.
     let err = compile(r#"{"$ref":"http://127.0.0.1:9/schema.json"}"#).unwrap_err();
     assert!(!err.is_empty());
+    // Nor is a meta-schema of unknown address.
+    assert!(compile(r#"{"$schema":"http://127.0.0.1:9/meta.json","type":"object"}"#).is_err());
     // A reference within the schema is fine.
     let local = compile(
         r##"{"definitions":{"n":{"type":"integer"}},"type":"object","properties":{"a":{"$ref":"#/definitions/n"}}}"##,
@@ -106,4 +108,14 @@ fn schemas_compile_once_per_model_version() {
     assert!(check(&c, br#""s""#).is_ok() && check(&a, br#""s""#).is_err());
     assert_eq!(schemas.len(), 2);
     assert!(schemas.get("api", &model("m2", "{bad"), 1).is_err());
+}
+
+#[test]
+fn draft_4_unless_the_schema_names_another() {
+    // `const` is not a draft 4 keyword: ignored there, applied under draft 7.
+    let d4 = compile(r#"{"const": 1}"#).unwrap();
+    assert!(check(&d4, b"2").is_ok());
+    let d7 =
+        compile(r#"{"$schema": "http://json-schema.org/draft-07/schema#", "const": 1}"#).unwrap();
+    assert!(check(&d7, b"2").is_err());
 }
