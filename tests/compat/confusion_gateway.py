@@ -1,7 +1,8 @@
 """The API Gateway half of the parameter-confusion suite (test_param_confusion_gateway.py):
 rest-json requests naming an API in their path (`/v2/apis/{apiId}/…`), child resources by id
-(route, integration, authorizer, stage), and other resources in the body (a route's `target`
-and `authorizerId`, an integration's function).
+(route, integration, authorizer, stage, deployment, model), and other resources in the body (a
+route's `target`, `authorizerId` and `requestModels`, an integration's function, a stage's
+`deploymentId`).
 
 The caller may do `apigateway:*` on its own API A (`/apis/A` and everything under it) and
 nothing else; the victim API B has one of every child. A request aimed at B is denied, whatever
@@ -86,6 +87,9 @@ class ApiIds:
     authorizer: str
     stage: str = "$default"
     request_authorizer: str = ""
+    deployment: str = ""
+    model: str = ""
+    model_name: str = ""
 
 
 def caller_policy(region, own_api) -> str:
@@ -144,6 +148,21 @@ GATEWAY_CASES = [
     GatewayCase("UpdateStage", lambda a, b, fn, iss: ("PATCH", p(a.api, "stages", a.stage), {
         "autoDeploy": False, "description": "pwned"})),
     GatewayCase("DeleteStage", lambda a, b, fn, iss: ("DELETE", p(a.api, "stages", a.stage), None)),
+    GatewayCase("CreateDeployment", lambda a, b, fn, iss: ("POST", p(a.api, "deployments"), {
+        "description": "pwned", "stageName": "fixed"})),
+    GatewayCase("GetDeployments", lambda a, b, fn, iss: ("GET", p(a.api, "deployments"), None)),
+    GatewayCase("GetDeployment", lambda a, b, fn, iss: ("GET", p(a.api, "deployments", a.deployment), None)),
+    GatewayCase("UpdateDeployment", lambda a, b, fn, iss: ("PATCH", p(a.api, "deployments", a.deployment), {
+        "description": "pwned"})),
+    GatewayCase("DeleteDeployment", lambda a, b, fn, iss: ("DELETE", p(a.api, "deployments", a.deployment), None)),
+    GatewayCase("CreateModel", lambda a, b, fn, iss: ("POST", p(a.api, "models"), {
+        "name": "Pwned", "schema": '{"type": "object"}'})),
+    GatewayCase("GetModels", lambda a, b, fn, iss: ("GET", p(a.api, "models"), None)),
+    GatewayCase("GetModel", lambda a, b, fn, iss: ("GET", p(a.api, "models", a.model), None)),
+    GatewayCase("GetModelTemplate", lambda a, b, fn, iss: ("GET", p(a.api, "models", a.model, "template"), None)),
+    GatewayCase("UpdateModel", lambda a, b, fn, iss: ("PATCH", p(a.api, "models", a.model), {
+        "description": "pwned", "schema": '{"type": "string"}'})),
+    GatewayCase("DeleteModel", lambda a, b, fn, iss: ("DELETE", p(a.api, "models", a.model), None)),
 ]
 GATEWAY_CASES_BY_OP = {c.op: c for c in GATEWAY_CASES}
 
@@ -171,6 +190,7 @@ def snapshot(gw, ids: ApiIds):
         return str(x)
     out = {"api": or_error(gw.get_api, ApiId=ids.api)}
     for name, call in (("routes", gw.get_routes), ("integrations", gw.get_integrations),
-                       ("authorizers", gw.get_authorizers), ("stages", gw.get_stages)):
+                       ("authorizers", gw.get_authorizers), ("stages", gw.get_stages),
+                       ("deployments", gw.get_deployments), ("models", gw.get_models)):
         out[name] = or_error(call, ApiId=ids.api)
     return clean(out)

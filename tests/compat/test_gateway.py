@@ -212,7 +212,7 @@ def test_stages(gw):
     assert gw.get_stage(ApiId=api_id, StageName="prod")["AutoDeploy"] is False
     assert error_of(gw.create_stage, ApiId=api_id, StageName="prod")[0] == "ConflictException"
     assert error_of(gw.create_stage, ApiId=api_id, StageName="bad name")[0] == "BadRequestException"
-    assert error_of(gw.create_stage, ApiId=api_id, StageName="x", DeploymentId="abc")[0] == "BadRequestException"
+    assert error_of(gw.create_stage, ApiId=api_id, StageName="x", DeploymentId="abc")[0] == "NotFoundException"
     assert error_of(gw.create_stage, ApiId=api_id, StageName="y",
                     DefaultRouteSettings={"ThrottlingBurstLimit": -1})[0] == "BadRequestException"
     u = gw.update_stage(ApiId=api_id, StageName="prod", AutoDeploy=True, Description="p",

@@ -39,7 +39,8 @@ ISSUER = "https://issuer.example.com/pool"
 
 def full_api(gw, fn):
     """An API with a JWT route and a CUSTOM route on its integration, a JWT and a REQUEST
-    authorizer, and a `$default` stage."""
+    authorizer, a model of a name of its own, a `$default` stage (AutoDeploy) and a `fixed` one
+    serving a deployment."""
     api = http_api(gw, CorsConfiguration={"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET"]})["ApiId"]
     integration = gw.create_integration(ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=fn,
                                         PayloadFormatVersion="2.0")["IntegrationId"]
@@ -54,9 +55,13 @@ def full_api(gw, fn):
                                               EnableSimpleResponses=True)["AuthorizerId"]
     gw.create_route(ApiId=api, RouteKey="GET /custom", Target="integrations/" + integration,
                     AuthorizationType="CUSTOM", AuthorizerId=request_authorizer)
+    model = gw.create_model(ApiId=api, Name="M" + api, Schema='{"type": "object"}')["ModelId"]
     gw.create_stage(ApiId=api, StageName="$default", AutoDeploy=True)
+    gw.create_stage(ApiId=api, StageName="fixed")
+    deployment = gw.create_deployment(ApiId=api, StageName="fixed", Description="d")["DeploymentId"]
     return ApiIds(api=api, route=route, integration=integration, authorizer=authorizer,
-                  request_authorizer=request_authorizer)
+                  request_authorizer=request_authorizer, deployment=deployment, model=model,
+                  model_name="M" + api)
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +113,15 @@ def test_own_api_named_elsewhere_grants_nothing(server, world, op, place):
 
 # Operations whose path names a child: aimed at the caller's API with the victim's child id.
 CHILD_OPS = ["GetRoute", "UpdateRoute", "DeleteRoute", "GetIntegration", "UpdateIntegration", "DeleteIntegration",
-             "GetAuthorizer", "UpdateAuthorizer", "DeleteAuthorizer"]
+             "GetAuthorizer", "UpdateAuthorizer", "DeleteAuthorizer", "GetDeployment", "UpdateDeployment",
+             "DeleteDeployment", "GetModel", "GetModelTemplate", "UpdateModel", "DeleteModel"]
 
 
 @pytest.mark.parametrize("op", CHILD_OPS)
 def test_victims_child_under_own_api_is_not_found(server, world, op):
     own, v = world["own"], world["victim"]
-    mixed = ApiIds(api=own.api, route=v.route, integration=v.integration, authorizer=v.authorizer)
+    mixed = ApiIds(api=own.api, route=v.route, integration=v.integration, authorizer=v.authorizer,
+                   deployment=v.deployment, model=v.model)
     method, path, body = GATEWAY_CASES_BY_OP[op].request(mixed, v, world["fn"], ISSUER)
     r = send(server, world["caller"], method, path, body=body)
     assert r.code == "NotFoundException" and r.status == 404, f"{op}: {r}"
@@ -126,11 +133,20 @@ def test_victims_integration_and_authorizer_cannot_be_referenced(server, world):
         {"routeKey": "GET /x1", "target": "integrations/" + v.integration},
         {"routeKey": "GET /x2", "authorizationType": "JWT", "authorizerId": v.authorizer},
         {"routeKey": "GET /x3", "authorizationType": "CUSTOM", "authorizerId": v.request_authorizer},
+        {"routeKey": "GET /x4", "requestModels": {"application/json": v.model_name}},
     ):
         r = send(server, caller, "POST", p(own.api, "routes"), body=body)
         assert r.code == "BadRequestException", f"{body}: {r}"
         r = send(server, caller, "PATCH", p(own.api, "routes", own.route), body={k: x for k, x in body.items() if k != "routeKey"})
         assert r.code == "BadRequestException", f"{body}: {r}"
+
+
+def test_victims_deployment_cannot_be_served_by_own_stage(server, world):
+    own, v, caller = world["own"], world["victim"], world["caller"]
+    r = send(server, caller, "PATCH", p(own.api, "stages", "fixed"), body={"deploymentId": v.deployment})
+    assert r.code == "NotFoundException", r
+    r = send(server, caller, "POST", p(own.api, "stages"), body={"stageName": "stolen", "deploymentId": v.deployment})
+    assert r.code == "NotFoundException", r
 
 
 def test_victim_unchanged(server, world):
@@ -158,6 +174,11 @@ def test_snapshot_detects_each_kind_of_change(server, world):
                                                           JwtConfiguration={"Issuer": ISSUER, "Audience": ["b"]})),
         ("integration added", lambda: gw.create_integration(ApiId=scratch.api, IntegrationType="AWS_PROXY",
                                                             IntegrationUri=world["fn"], PayloadFormatVersion="1.0")),
+        ("deployment added", lambda: gw.create_deployment(ApiId=scratch.api)),
+        ("deployment changed", lambda: gw.update_deployment(ApiId=scratch.api, DeploymentId=scratch.deployment,
+                                                            Description="changed")),
+        ("model changed", lambda: gw.update_model(ApiId=scratch.api, ModelId=scratch.model, Description="changed")),
+        ("model added", lambda: gw.create_model(ApiId=scratch.api, Name="Added", Schema="{}")),
         ("api deleted", lambda: gw.delete_api(ApiId=scratch.api)),
     ]
     for what, do in changes:

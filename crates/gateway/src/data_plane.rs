@@ -2,15 +2,19 @@
 //! (`<apiId>.execute-api.<host>/<stage>/…` or `/_api/<apiId>/<stage>/…`), answered as API
 //! Gateway answers it — stage, route, authorizer, integration, response.
 //!
-//! 1. **stage**: the path's first segment if the API has a stage of that name (with
-//!    `AutoDeploy`), else the `$default` stage with the whole path; else Not Found.
+//! 1. **stage**: the path's first segment if the API has a stage of that name, else the
+//!    `$default` stage with the whole path; else Not Found. What it serves
+//!    ([`crate::serving`]): the live configuration (`AutoDeploy`) or its deployment's
+//!    snapshot; Not Found while nothing is deployed to it.
 //! 2. **route**: the most specific match ([`crate::route_key::select`]); else Not Found.
 //! 3. **throttle**: the route's or the stage's token bucket ([`crate::throttle`]), 429 when
 //!    empty — before anything costly.
 //! 4. **authorize**: `NONE` passes; `JWT` through the route's JWT authorizer ([`crate::jwt`]);
 //!    `CUSTOM` through its Lambda authorizer ([`crate::lambda_authorizer`]); `AWS_IAM` by the
 //!    request's SigV4 signature and the signer's policies ([`crate::iam_auth`]).
-//! 5. **integrate**: the event in the integration's payload format, the function invoked
+//! 5. **validate**: a route with a request model checks the body against its JSON Schema
+//!    ([`crate::request_models`]): 400 `Invalid request body` when it does not match.
+//! 6. **integrate**: the event in the integration's payload format, the function invoked
 //!    through [`crate::integration::invoke`], its answer mapped back ([`crate::events`]).
 //!
 //! Nothing here is SigV4: the front end never sends these requests to the AWS pipeline.
@@ -29,11 +33,11 @@ use crate::iam_auth::{IamRefusal, SignedRequest};
 use crate::integration::{self, IntegrationFailure};
 use crate::jwt::Refusal;
 use crate::lambda_authorizer::Verdict;
-use crate::records::{
-    self, child_key, ns, ApiRecord, AuthorizationType, AuthorizerRecord, IntegrationRecord,
-    RouteRecord, StageRecord,
-};
+use crate::records::RouteRecord;
+use crate::records::{self, ns, ApiRecord, AuthorizationType};
+use crate::request_models::{self, Invalid};
 use crate::route_key::{self, RouteKey};
+use crate::serving::{stage_for, Served, StageFor};
 use crate::GatewayService;
 
 /// API Gateway's payload limit for HTTP APIs.
@@ -56,9 +60,12 @@ pub struct Addressed {
 
 /// A JSON answer `{"message": …}`, API Gateway's shape for its own refusals.
 pub fn message(status: StatusCode, text: &str) -> http::Response<Body> {
-    let mut response = http::Response::new(Body::from(
-        serde_json::json!({ "message": text }).to_string(),
-    ));
+    json_answer(status, &serde_json::json!({ "message": text }))
+}
+
+/// A JSON answer of API Gateway's own.
+fn json_answer(status: StatusCode, value: &serde_json::Value) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(value.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -83,53 +90,6 @@ fn refusal(r: Refusal) -> http::Response<Body> {
         }
         Refusal::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
     }
-}
-
-/// The path after the API as addressed, `/` when empty: the front end's (stage, rest) put
-/// back together, with the trailing slash only the request's own path can tell.
-fn after_api(addressed: &Addressed, uri_path: &str) -> String {
-    let trailing = uri_path.ends_with('/');
-    if addressed.stage.is_empty() {
-        return "/".into();
-    }
-    let rest = if addressed.path == "/" && !trailing {
-        ""
-    } else {
-        addressed.path.as_str()
-    };
-    format!("/{}{rest}", addressed.stage)
-}
-
-/// The stage a request is for and the path within it.
-async fn stage_for(
-    svc: &GatewayService,
-    api_id: &str,
-    addressed: &Addressed,
-    uri_path: &str,
-) -> Result<Option<(StageRecord, String, String)>, crate::error::GatewayError> {
-    let full = after_api(addressed, uri_path);
-    if !addressed.stage.is_empty() && addressed.stage != "$default" {
-        let named: Option<records::Stored<StageRecord>> = records::load(
-            svc.store.as_ref(),
-            ns::STAGES,
-            &child_key(api_id, &addressed.stage),
-        )
-        .await?;
-        if let Some(stage) = named {
-            let within = match addressed.path.as_str() {
-                "" => "/".to_owned(),
-                p => p.to_owned(),
-            };
-            return Ok(Some((stage.record, within, full)));
-        }
-    }
-    let default: Option<records::Stored<StageRecord>> = records::load(
-        svc.store.as_ref(),
-        ns::STAGES,
-        &child_key(api_id, "$default"),
-    )
-    .await?;
-    Ok(default.map(|s| (s.record, full.clone(), full)))
 }
 
 impl GatewayService {
@@ -210,16 +170,17 @@ impl GatewayService {
             return Ok(message(StatusCode::FORBIDDEN, "Forbidden"));
         }
         let (parts, mut body) = request.into_parts();
-        let Some((stage, path, raw_path)) =
-            stage_for(self, &api_id, &addressed, parts.uri.path()).await?
+        let Some(StageFor {
+            stage,
+            path,
+            raw_path,
+            served,
+        }) = stage_for(self, &api_id, &addressed, parts.uri.path()).await?
         else {
             return Ok(not_found());
         };
-        if !stage.auto_deploy {
-            return Ok(not_found()); // nothing deployed to it
-        }
         trail.stage = Some(stage.stage_name.clone());
-        if let Some(cors) = &api.record.cors {
+        if let Some(cors) = served.cors(&api.record) {
             // A preflight is answered here, before any route, authorizer or integration.
             let origin = parts
                 .headers
@@ -242,11 +203,10 @@ impl GatewayService {
             trail.cors = Some(cors.clone());
         }
         let method = parts.method.as_str().to_owned();
-        let routes =
-            records::children::<RouteRecord>(self.store.as_ref(), ns::ROUTES, &api_id).await?;
+        let routes = served.routes(self, &api_id).await?;
         let keys: Vec<(RouteKey, &RouteRecord)> = routes
             .iter()
-            .filter_map(|(_, r)| RouteKey::parse(&r.route_key).map(|k| (k, r)))
+            .filter_map(|r| RouteKey::parse(&r.route_key).map(|k| (k, r)))
             .collect();
         let Some((route, path_parameters)) =
             route_key::select(keys.iter().map(|(k, r)| (k, *r)), &method, &path)
@@ -335,17 +295,11 @@ impl GatewayService {
                 let Some(id) = &route.authorizer_id else {
                     return Ok(refused(trail, Refusal::Unauthorized));
                 };
-                let authorizer: Option<records::Stored<AuthorizerRecord>> = records::load(
-                    self.store.as_ref(),
-                    ns::AUTHORIZERS,
-                    &child_key(&api_id, id),
-                )
-                .await?;
-                let Some(authorizer) = authorizer else {
+                let Some((authorizer, authorizer_version)) =
+                    served.authorizer(self, &api_id, id).await?
+                else {
                     return Ok(refused(trail, Refusal::Unauthorized));
                 };
-                let authorizer_version = authorizer.version;
-                let authorizer = authorizer.record;
                 match (route.authorization_type, &authorizer.request) {
                     (AuthorizationType::Jwt, None) => {
                         match self
@@ -438,27 +392,31 @@ impl GatewayService {
         if route.authorization_type != AuthorizationType::None {
             trail.decision = Some("allowed");
         }
-        let Some(integration_id) = route.integration_id() else {
-            return Ok(not_found());
-        };
-        let integration: Option<records::Stored<IntegrationRecord>> = records::load(
-            self.store.as_ref(),
-            ns::INTEGRATIONS,
-            &child_key(&api_id, integration_id),
-        )
-        .await?;
-        let Some(integration) = integration else {
-            return Ok(not_found());
-        };
         let body = match read_body(body).await {
             Ok(bytes) => bytes,
             Err(response) => return Ok(response),
+        };
+        // After the authorizer, before the integration: a refused body never reaches it.
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if let Some(model) = request_models::model_for(&route.request_models, content_type) {
+            if let Some(refused) = self.validate(&served, &api_id, model, &body, trail).await? {
+                return Ok(refused);
+            }
+        }
+        let Some(integration_id) = route.integration_id() else {
+            return Ok(not_found());
+        };
+        let Some(integration) = served.integration(self, &api_id, integration_id).await? else {
+            return Ok(not_found());
         };
         facts.body = &body;
         facts.iam = signer.as_ref();
         facts.jwt = jwt.as_ref();
         facts.lambda = lambda.as_ref();
-        let v2 = integration.record.payload_format_version == "2.0";
+        let v2 = integration.payload_format_version == "2.0";
         let event = if v2 {
             events::event_v2(&facts)
         } else {
@@ -467,7 +425,7 @@ impl GatewayService {
         let integrating = std::time::Instant::now();
         let invoked = integration::invoke(
             self,
-            &integration.record,
+            &integration,
             &invocation_arn,
             Bytes::from(event.to_string()),
         )
@@ -489,6 +447,47 @@ impl GatewayService {
                 Ok(message(StatusCode::BAD_GATEWAY, "Internal Server Error"))
             }
         }
+    }
+}
+
+impl GatewayService {
+    /// Checks `body` against the route's model `name`: `None` to go on, else the answer —
+    /// API Gateway's 400 `Invalid request body`, with a mismatch's (bounded) errors.
+    async fn validate(
+        &self,
+        served: &Served,
+        api_id: &str,
+        name: &str,
+        body: &[u8],
+        trail: &mut Trail,
+    ) -> Result<Option<http::Response<Body>>, crate::error::GatewayError> {
+        let compiled = match served.model(self, api_id, name).await? {
+            Some((model, version)) => self.schemas.get(api_id, &model, version),
+            // The management API keeps a named model from being deleted; should one be
+            // missing anyway, the body is refused rather than let through unchecked.
+            None => Err(format!("the route's model {name} does not exist")),
+        };
+        let validator = match compiled {
+            Ok(v) => v,
+            Err(why) => {
+                tracing::error!(api = %api_id, model = %name, reason = %why, "a request model cannot be used");
+                return Ok(Some(message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                )));
+            }
+        };
+        let errors = match request_models::check(&validator, body) {
+            Ok(()) => return Ok(None),
+            Err(Invalid::NotJson) => None,
+            Err(Invalid::Mismatch(errors)) => Some(errors),
+        };
+        trail.refusal = Some("BadRequestBody");
+        let mut answer = serde_json::json!({ "message": "Invalid request body" });
+        if let Some(errors) = errors {
+            answer["errors"] = serde_json::json!(errors);
+        }
+        Ok(Some(json_answer(StatusCode::BAD_REQUEST, &answer)))
     }
 }
 
@@ -518,17 +517,10 @@ fn iam_refusal(refusal: IamRefusal) -> http::Response<Body> {
     match refusal {
         IamRefusal::Unsigned => message(StatusCode::FORBIDDEN, "Forbidden"),
         IamRefusal::Invalid(text) => message(StatusCode::FORBIDDEN, &text),
-        IamRefusal::Denied(text) => {
-            let mut response = http::Response::new(Body::from(
-                serde_json::json!({ "Message": text }).to_string(),
-            ));
-            *response.status_mut() = StatusCode::FORBIDDEN;
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
+        IamRefusal::Denied(text) => json_answer(
+            StatusCode::FORBIDDEN,
+            &serde_json::json!({ "Message": text }),
+        ),
     }
 }
 
@@ -561,35 +553,4 @@ fn respond(m: events::MappedResponse) -> http::Response<Body> {
         }
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addressed(stage: &str, path: &str) -> Addressed {
-        Addressed {
-            api_id: "abc".into(),
-            stage: stage.into(),
-            path: path.into(),
-            request_id: "r".into(),
-            peer: None,
-            https: false,
-        }
-    }
-
-    #[test]
-    fn paths_after_the_api() {
-        assert_eq!(after_api(&addressed("", "/"), "/"), "/");
-        assert_eq!(after_api(&addressed("items", "/"), "/items"), "/items");
-        assert_eq!(after_api(&addressed("items", "/"), "/items/"), "/items/");
-        assert_eq!(
-            after_api(&addressed("prod", "/a/b"), "/prod/a/b"),
-            "/prod/a/b"
-        );
-        assert_eq!(
-            after_api(&addressed("prod", "/"), "/_api/abc/prod"),
-            "/prod"
-        );
-    }
 }

@@ -7,8 +7,10 @@
 //! What lives where:
 //! - [`records`]: APIs and their children as stored, each keyed under its API.
 //! - `api/`: the management API, one module per family (`apis`, `routes`, `integrations`,
-//!   `authorizers`, `stages`) with the `gateway_operations!` table in `api/mod.rs` and `wire`
-//!   for the shapes botocore parses.
+//!   `authorizers`, `stages`, `deployments`, `models`) with the `gateway_operations!` table in
+//!   `api/mod.rs` and `wire` for the shapes botocore parses.
+//! - [`deployments`]: deployments and their snapshots, and the automatic deployments of
+//!   `AutoDeploy` stages; [`serving`]: what a stage serves (live or its snapshot).
 //! - [`route_key`]: route keys and route selection (pure).
 //! - [`events`]: payload format 1.0/2.0 events and response mapping (pure).
 //! - [`jwt`]: JWT authorizers over `rampart_identity`'s verifier; [`fetch`]: OpenID discovery
@@ -17,6 +19,8 @@
 //!   and IAM-policy answers (decided by `rampart_policy`), the answer cache.
 //! - [`iam_auth`]: `AWS_IAM` routes, through [`iam_auth::IamInvokers`] (the server, over IAM).
 //! - [`integration`]: the one call into `rampart_functions::Invoker`.
+//! - [`request_models`]: request bodies validated against a route's model (JSON Schema),
+//!   schemas compiled once per model version.
 //! - [`cors`]: CORS preflights and response headers, as API Gateway applies an API's
 //!   `CorsConfiguration` (pure).
 //! - [`throttle`]: the stages' and routes' token buckets.
@@ -31,6 +35,7 @@ pub mod access_log;
 mod api;
 pub mod cors;
 pub mod data_plane;
+pub mod deployments;
 pub mod error;
 pub mod events;
 pub mod fetch;
@@ -40,8 +45,10 @@ pub mod integration;
 pub mod jwt;
 pub mod lambda_authorizer;
 pub mod records;
+pub mod request_models;
 pub mod route_key;
 pub mod service;
+pub mod serving;
 pub mod throttle;
 
 pub use api::{OPERATIONS, PROTOCOL};

@@ -8,6 +8,9 @@
 //! - `apigateway/integrations`: `<apiId>/<integrationId>` → [`IntegrationRecord`]
 //! - `apigateway/authorizers`: `<apiId>/<authorizerId>` → [`AuthorizerRecord`]
 //! - `apigateway/stages`: `<apiId>/<stageName>` → [`StageRecord`]
+//! - `apigateway/models`: `<apiId>/<modelId>` → [`ModelRecord`]
+//! - `apigateway/deployments`: `<apiId>/<deploymentId>` →
+//!   [`crate::deployments::DeploymentRecord`] (with its snapshot of the API)
 //!
 //! Every write to an API's children carries a re-put of the API record at the version
 //! authorization read ([`guard`]): it serializes child changes with each other and with
@@ -31,8 +34,18 @@ pub mod ns {
     pub const INTEGRATIONS: &str = "apigateway/integrations";
     pub const AUTHORIZERS: &str = "apigateway/authorizers";
     pub const STAGES: &str = "apigateway/stages";
+    pub const DEPLOYMENTS: &str = "apigateway/deployments";
+    pub const MODELS: &str = "apigateway/models";
     /// Every namespace keyed `<apiId>/…`: what `DeleteApi` empties.
-    pub const CHILDREN: [&str; 5] = [ROUTES, ROUTE_KEYS, INTEGRATIONS, AUTHORIZERS, STAGES];
+    pub const CHILDREN: [&str; 7] = [
+        ROUTES,
+        ROUTE_KEYS,
+        INTEGRATIONS,
+        AUTHORIZERS,
+        STAGES,
+        DEPLOYMENTS,
+        MODELS,
+    ];
 }
 
 /// An HTTP API.
@@ -108,6 +121,23 @@ pub struct RouteRecord {
     pub target: Option<String>,
     #[serde(default)]
     pub operation_name: Option<String>,
+    /// Content type → the name of the model request bodies are validated with
+    /// ([`crate::request_models`]).
+    #[serde(default)]
+    pub request_models: BTreeMap<String, String>,
+}
+
+/// A model: a JSON Schema routes validate request bodies with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub model_id: String,
+    /// Alphanumeric, unique in the API: what routes name.
+    pub name: String,
+    /// The JSON Schema as given (compiled when stored, so it compiles).
+    pub schema: String,
+    pub content_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 impl RouteRecord {
@@ -199,9 +229,13 @@ pub struct RouteSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageRecord {
     pub stage_name: String,
-    /// Whether the API's current routes are what the stage serves. Stages without it would
-    /// serve a deployment, which this slice does not make: they answer Not Found.
+    /// Whether the API's current configuration is what the stage serves (every change is
+    /// also deployed to it: [`crate::deployments::follow`]). Without it the stage serves its
+    /// deployment's snapshot, or answers Not Found while it has none.
     pub auto_deploy: bool,
+    /// The deployment the stage serves (without `auto_deploy`) or last followed (with it).
+    #[serde(default)]
+    pub deployment_id: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -261,6 +295,15 @@ pub async fn children<T: DeserializeOwned>(
     under(store, ns, &format!("{api_id}/")).await
 }
 
+/// Every record of `ns` under the API `api_id`, in key order, with its version.
+pub async fn children_stored<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    api_id: &str,
+) -> Result<Vec<(String, Stored<T>)>, GatewayError> {
+    under_stored(store, ns, &format!("{api_id}/")).await
+}
+
 /// Every record of `ns`, in key order.
 pub async fn all<T: DeserializeOwned>(
     store: &dyn Store,
@@ -293,6 +336,18 @@ async fn under<T: DeserializeOwned>(
     ns: &str,
     prefix: &str,
 ) -> Result<Vec<(String, T)>, GatewayError> {
+    Ok(under_stored(store, ns, prefix)
+        .await?
+        .into_iter()
+        .map(|(key, stored)| (key, stored.record))
+        .collect())
+}
+
+async fn under_stored<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    prefix: &str,
+) -> Result<Vec<(String, Stored<T>)>, GatewayError> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -303,7 +358,8 @@ async fn under<T: DeserializeOwned>(
         after = Some(last.clone());
         for (key, item) in page {
             let record = decode(&key, &item.value)?;
-            out.push((key, record));
+            let version = item.version;
+            out.push((key, Stored { record, version }));
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct GatewayService {
     pub(crate) iam: OnceLock<Arc<dyn crate::IamInvokers>>,
     /// This node's throttling buckets.
     pub(crate) throttle: crate::throttle::Throttle,
+    /// This node's compiled request-model schemas.
+    pub(crate) schemas: crate::request_models::Schemas,
 }
 
 impl GatewayService {
@@ -48,6 +50,7 @@ impl GatewayService {
             lambda_authorizers: Default::default(),
             iam: OnceLock::new(),
             throttle: Default::default(),
+            schemas: Default::default(),
         }
     }
 

@@ -136,6 +136,7 @@ mod tests {
         StageRecord {
             stage_name: "$default".into(),
             auto_deploy: true,
+            deployment_id: None,
             description: None,
             default_route_settings: default,
             route_settings: routes

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use super::wire::{self, check_length, check_tags};
 use super::{Call, GatewayOperation, NamedApi};
 use crate::cors::CorsConfig;
+use crate::deployments::{self, Configuration};
 use crate::error::GatewayError;
 use crate::records::{self, ns, ApiRecord};
 use crate::GatewayService;
@@ -277,6 +278,8 @@ impl GatewayOperation for CreateApi {
                     target,
                     m.route_key.as_deref(),
                 )?);
+                // The `$default` stage's first deployment (an empty store to start from).
+                Configuration::default().deploy_to_followers(api.clone(), &mut writes, &[])?;
             }
             match request_audit::commit(svc.store.as_ref(), writes).await {
                 Ok(_) => return wire::reply(201, &shape(svc, &api)),
@@ -412,7 +415,8 @@ impl GatewayOperation for UpdateApi {
             &api,
             Expect::Version(stored.version),
         );
-        request_audit::commit(svc.store.as_ref(), vec![write]).await?;
+        let writes = deployments::follow(svc, &api, vec![write]).await?;
+        request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(200, &shape(svc, &api))
     }
 }
@@ -480,7 +484,8 @@ impl GatewayOperation for DeleteCorsConfiguration {
             &api,
             Expect::Version(stored.version),
         );
-        request_audit::commit(svc.store.as_ref(), vec![write]).await?;
+        let writes = deployments::follow(svc, &api, vec![write]).await?;
+        request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::wire;
 use super::{child_id, Call, GatewayOperation, NamedApi};
+use crate::deployments;
 use crate::error::GatewayError;
 use crate::records::{self, child_key, ns, AuthorizerRecord, RequestAuthorizer, RouteRecord};
 use crate::GatewayService;
@@ -276,6 +277,7 @@ impl GatewayOperation for CreateAuthorizer {
                 Expect::Absent,
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(201, &shape(&authorizer))
     }
@@ -427,6 +429,7 @@ impl GatewayOperation for DeleteAuthorizer {
                 Expect::Version(stored.version),
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
     }
@@ -536,6 +539,7 @@ impl GatewayOperation for UpdateAuthorizer {
                 Expect::Version(stored.version),
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(200, &shape(&next))
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::wire;
 use super::{child_id, Call, GatewayOperation, NamedApi};
+use crate::deployments;
 use crate::error::GatewayError;
 use crate::records::{self, child_key, ns, IntegrationRecord, RouteRecord};
 use crate::GatewayService;
@@ -198,6 +199,7 @@ impl GatewayOperation for CreateIntegration {
                 Expect::Absent,
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(201, &shape(&integration))
     }
@@ -331,6 +333,7 @@ impl GatewayOperation for DeleteIntegration {
                 Expect::Version(stored.version),
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
     }
@@ -445,6 +448,7 @@ impl GatewayOperation for UpdateIntegration {
                 Expect::Version(stored.version),
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(200, &shape(&i))
     }

@@ -12,7 +12,9 @@
 
 mod apis;
 mod authorizers;
+mod deployments;
 mod integrations;
+mod models;
 mod quick_create;
 mod routes;
 mod stages;
@@ -135,6 +137,17 @@ gateway_operations! {
     read "GetStage" "GET" "/v2/apis/{apiId}/stages/{stageName}" => stages::GetStage;
     write "UpdateStage" "PATCH" "/v2/apis/{apiId}/stages/{stageName}" => stages::UpdateStage;
     write "DeleteStage" "DELETE" "/v2/apis/{apiId}/stages/{stageName}" => stages::DeleteStage;
+    write "CreateDeployment" "POST" "/v2/apis/{apiId}/deployments" => deployments::CreateDeployment;
+    read "GetDeployments" "GET" "/v2/apis/{apiId}/deployments" => deployments::GetDeployments;
+    read "GetDeployment" "GET" "/v2/apis/{apiId}/deployments/{deploymentId}" => deployments::GetDeployment;
+    write "UpdateDeployment" "PATCH" "/v2/apis/{apiId}/deployments/{deploymentId}" => deployments::UpdateDeployment;
+    write "DeleteDeployment" "DELETE" "/v2/apis/{apiId}/deployments/{deploymentId}" => deployments::DeleteDeployment;
+    write "CreateModel" "POST" "/v2/apis/{apiId}/models" => models::CreateModel;
+    read "GetModels" "GET" "/v2/apis/{apiId}/models" => models::GetModels;
+    read "GetModel" "GET" "/v2/apis/{apiId}/models/{modelId}" => models::GetModel;
+    read "GetModelTemplate" "GET" "/v2/apis/{apiId}/models/{modelId}/template" => models::GetModelTemplate;
+    write "UpdateModel" "PATCH" "/v2/apis/{apiId}/models/{modelId}" => models::UpdateModel;
+    write "DeleteModel" "DELETE" "/v2/apis/{apiId}/models/{modelId}" => models::DeleteModel;
 }
 
 fn unknown(operation: &str) -> GatewayError {
@@ -237,7 +250,46 @@ impl NamedApi {
     }
 }
 
-/// A child id of the path (`{routeId}`, `{integrationId}`, `{authorizerId}`): Not Found if it
+/// A Get* list request (GetDeployments, GetModels): the API and the page asked for.
+pub(crate) struct ListRequest {
+    pub named: NamedApi,
+    max_results: Option<String>,
+    next_token: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListReply<S> {
+    items: Vec<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+impl ListRequest {
+    pub fn decode(input: &RestInput) -> Result<Self, GatewayError> {
+        Ok(ListRequest {
+            named: NamedApi::decode(input)?,
+            max_results: input.query.get("maxResults").map(str::to_owned),
+            next_token: input.query.get("nextToken").map(str::to_owned),
+        })
+    }
+
+    /// The page of `all` (keyed, in key order) asked for, and the next page's token.
+    pub fn page<T>(&self, all: Vec<(String, T)>) -> Result<(Vec<T>, Option<String>), GatewayError> {
+        wire::page(all, self.max_results.as_deref(), self.next_token.as_deref())
+    }
+}
+
+/// A Get* list's answer: a page of `items`, as shaped, and the next page's token.
+pub(crate) fn list_reply<S: serde::Serialize>(
+    items: Vec<S>,
+    next_token: Option<String>,
+) -> Result<Output, GatewayError> {
+    wire::reply(200, &ListReply { items, next_token })
+}
+
+/// A child id of the path (`{routeId}`, `{integrationId}`, `{authorizerId}`,
+/// `{deploymentId}`, `{modelId}`): Not Found if it
 /// cannot be one.
 pub(crate) fn child_id(input: &RestInput, label: &str, what: &str) -> Result<String, GatewayError> {
     let id = path_param(input, label)?;

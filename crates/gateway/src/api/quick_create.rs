@@ -1,7 +1,8 @@
 //! Quick create: `CreateApi` with a `Target` (a function) makes, with the API, what API
 //! Gateway makes for it — an `AWS_PROXY` integration with payload format 2.0, a route (the
 //! request's `RouteKey`, `$default` when none) targeting it, and the `$default` stage with
-//! `AutoDeploy` — all in the API's own commit, so a quick-created API is whole or absent.
+//! `AutoDeploy`, deployed to it as any change is ([`crate::deployments`]) — all in the API's
+//! own commit, so a quick-created API is whole or absent.
 
 use std::collections::BTreeMap;
 
@@ -51,11 +52,13 @@ pub fn writes(
         authorization_scopes: Vec::new(),
         target: Some(format!("integrations/{}", integration.integration_id)),
         operation_name: None,
+        request_models: BTreeMap::new(),
     };
     let now = OffsetDateTime::now_utc();
     let stage = StageRecord {
         stage_name: "$default".into(),
         auto_deploy: true,
+        deployment_id: None,
         description: None,
         default_route_settings: RouteSettings::default(),
         route_settings: BTreeMap::new(),

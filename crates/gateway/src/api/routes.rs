@@ -1,6 +1,9 @@
 //! Routes: CreateRoute, GetRoutes, GetRoute, UpdateRoute, DeleteRoute. A route's authorizer
 //! and target integration are looked up under the API the path names, and nowhere else: an id
-//! of another API's authorizer or integration is simply not found.
+//! of another API's authorizer or integration is simply not found. So are the models its
+//! `RequestModels` names.
+
+use std::collections::BTreeMap;
 
 use rampart_store::{request_audit, Expect, StoreError, Write};
 use rampart_wire::service::RestInput;
@@ -9,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::wire;
 use super::{child_id, Call, GatewayOperation, NamedApi};
+use crate::deployments;
 use crate::error::GatewayError;
 use crate::records::{
-    self, child_key, ns, AuthorizationType, AuthorizerRecord, IntegrationRecord, RouteRecord,
+    self, child_key, ns, ApiRecord, AuthorizationType, AuthorizerRecord, IntegrationRecord,
+    ModelRecord, RouteRecord,
 };
 use crate::route_key::{RouteKey, INVALID_ROUTE_KEY};
 use crate::GatewayService;
@@ -28,6 +33,8 @@ struct RouteShape<'a> {
     authorizer_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     operation_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    request_models: &'a BTreeMap<String, String>,
     route_id: &'a str,
     route_key: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +48,7 @@ fn shape(r: &RouteRecord) -> RouteShape<'_> {
         authorization_type: r.authorization_type.as_str(),
         authorizer_id: r.authorizer_id.as_deref(),
         operation_name: r.operation_name.as_deref(),
+        request_models: &r.request_models,
         route_id: &r.route_id,
         route_key: &r.route_key,
         target: r.target.as_deref(),
@@ -58,6 +66,9 @@ struct RouteMembers {
     target: Option<String>,
     operation_name: Option<String>,
     api_key_required: Option<bool>,
+    /// Content type → model name: bodies validated by that model (a Rampart extension on
+    /// HTTP APIs; [`crate::request_models`]).
+    request_models: Option<BTreeMap<String, String>>,
 }
 
 impl RouteMembers {
@@ -78,6 +89,12 @@ impl RouteMembers {
         if let Some(scopes) = &self.authorization_scopes {
             for s in scopes {
                 wire::check_length(s, "authorizationScopes", 1, 1024)?;
+            }
+        }
+        if let Some(models) = &self.request_models {
+            for (content_type, model) in models {
+                wire::check_length(content_type, "requestModels content type", 1, 256)?;
+                wire::check_length(model, "requestModels model name", 1, 128)?;
             }
         }
         self.authorization_type
@@ -115,15 +132,30 @@ impl RouteMembers {
         if let Some(name) = self.operation_name {
             route.operation_name = Some(name);
         }
+        if let Some(models) = self.request_models {
+            route.request_models = models;
+        }
     }
 }
 
-/// Checks a route as it would be stored against the API's authorizers and integrations.
+/// Checks a route as it would be stored against the API's authorizers, integrations and
+/// models.
 async fn check_references(
     svc: &GatewayService,
     api_id: &str,
     route: &RouteRecord,
 ) -> Result<(), GatewayError> {
+    if !route.request_models.is_empty() {
+        let models =
+            records::children::<ModelRecord>(svc.store.as_ref(), ns::MODELS, api_id).await?;
+        for name in route.request_models.values() {
+            if !models.iter().any(|(_, m)| m.name == *name) {
+                return Err(GatewayError::BadRequest(format!(
+                    "Invalid model specified: {name}"
+                )));
+            }
+        }
+    }
     match (route.authorization_type, &route.authorizer_id) {
         (kind @ (AuthorizationType::Jwt | AuthorizationType::Custom), Some(id)) => {
             let found: Option<records::Stored<AuthorizerRecord>> =
@@ -191,7 +223,13 @@ fn route_key_index(api_id: &str, route_key: &str) -> String {
 }
 
 /// Commits route writes, answering a taken route key as API Gateway does.
-async fn commit(svc: &GatewayService, writes: Vec<Write>, key: &str) -> Result<(), GatewayError> {
+async fn commit(
+    svc: &GatewayService,
+    api: &ApiRecord,
+    writes: Vec<Write>,
+    key: &str,
+) -> Result<(), GatewayError> {
+    let writes = deployments::follow(svc, api, writes).await?;
     match request_audit::commit(svc.store.as_ref(), writes).await {
         Ok(_) => Ok(()),
         Err(StoreError::Conflict { ns: conflict, .. }) if conflict == ns::ROUTE_KEYS => Err(
@@ -240,6 +278,7 @@ impl GatewayOperation for CreateRoute {
             authorization_scopes: Vec::new(),
             target: None,
             operation_name: None,
+            request_models: BTreeMap::new(),
         };
         self.members.apply(self.kind, &mut route);
         check_references(svc, api_id, &route).await?;
@@ -259,7 +298,7 @@ impl GatewayOperation for CreateRoute {
                 Expect::Absent,
             ),
         ];
-        commit(svc, writes, &route.route_key).await?;
+        commit(svc, &api.record, writes, &route.route_key).await?;
         wire::reply(201, &shape(&route))
     }
 }
@@ -403,7 +442,7 @@ impl GatewayOperation for UpdateRoute {
                 Expect::Absent,
             ));
         }
-        commit(svc, writes, &route.route_key).await?;
+        commit(svc, &api.record, writes, &route.route_key).await?;
         wire::reply(200, &shape(&route))
     }
 }
@@ -444,6 +483,7 @@ impl GatewayOperation for DeleteRoute {
                 Expect::Any,
             ),
         ];
+        let writes = deployments::follow(svc, &api.record, writes).await?;
         request_audit::commit(svc.store.as_ref(), writes).await?;
         Ok(wire::no_content())
     }

@@ -1,11 +1,13 @@
 //! Stages: CreateStage, GetStages, GetStage, UpdateStage, DeleteStage. A stage with
-//! `AutoDeploy` serves the API's current routes; deployments are not made yet, so a stage without it is stored and
-//! answers Not Found, as an undeployed stage does. Throttling settings are enforced by the
-//! data plane ([`crate::throttle`]); logging settings are stored and answered only.
+//! `AutoDeploy` serves the API's current configuration and follows every change with an
+//! automatic deployment ([`crate::deployments`]); a stage without it serves the deployment
+//! its `DeploymentId` names (set here or by CreateDeployment's `StageName`), and answers Not
+//! Found while it has none. Throttling settings are enforced by the data plane
+//! ([`crate::throttle`]); logging settings are stored and answered only.
 
 use std::collections::BTreeMap;
 
-use rampart_store::{request_audit, Expect, StoreError};
+use rampart_store::{request_audit, Expect, StoreError, Write};
 use rampart_wire::service::RestInput;
 use rampart_wire::{Check, Output};
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::wire;
 use super::{path_param, Call, GatewayOperation, NamedApi};
+use crate::deployments;
 use crate::error::GatewayError;
 use crate::records::{self, child_key, ns, RouteSettings, StageRecord};
 use crate::route_key::RouteKey;
@@ -80,7 +83,12 @@ struct StageShape<'a> {
     created_date: String,
     default_route_settings: RouteSettingsShape,
     #[serde(skip_serializing_if = "Option::is_none")]
+    deployment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
+    /// AWS answers it for `AutoDeploy` stages only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_deployment_status_message: Option<String>,
     last_updated_date: String,
     route_settings: BTreeMap<&'a str, RouteSettingsShape>,
     stage_name: &'a str,
@@ -93,7 +101,13 @@ fn shape(s: &StageRecord) -> StageShape<'_> {
         auto_deploy: s.auto_deploy,
         created_date: wire::date(s.created_date),
         default_route_settings: RouteSettingsShape::of(&s.default_route_settings),
+        deployment_id: s.deployment_id.as_deref(),
         description: s.description.as_deref(),
+        last_deployment_status_message: s
+            .deployment_id
+            .as_ref()
+            .filter(|_| s.auto_deploy)
+            .map(|id| format!("Successfully deployed stage with deployment ID '{id}'")),
         last_updated_date: wire::date(s.last_updated_date),
         route_settings: s
             .route_settings
@@ -140,6 +154,7 @@ struct StageBody {
 /// What a stage request sets, checked.
 struct StageMembers {
     auto_deploy: Option<bool>,
+    deployment_id: Option<String>,
     description: Option<String>,
     default_route_settings: Option<RouteSettings>,
     route_settings: Option<BTreeMap<String, RouteSettings>>,
@@ -148,11 +163,6 @@ struct StageMembers {
 
 impl StageMembers {
     fn check(b: StageBody) -> Result<Self, GatewayError> {
-        if b.deployment_id.is_some() {
-            return Err(GatewayError::BadRequest(
-                "Deployments are not supported by this Rampart host yet: use AutoDeploy.".into(),
-            ));
-        }
         if b.access_log_settings.is_some() || b.client_certificate_id.is_some() {
             return Err(GatewayError::BadRequest(
                 "AccessLogSettings and ClientCertificateId are not supported by this Rampart host yet."
@@ -190,6 +200,7 @@ impl StageMembers {
         };
         Ok(StageMembers {
             auto_deploy: b.auto_deploy,
+            deployment_id: b.deployment_id,
             description: b.description,
             default_route_settings: b.default_route_settings.map(|d| d.validate()).transpose()?,
             route_settings,
@@ -201,6 +212,9 @@ impl StageMembers {
     fn apply(self, stage: &mut StageRecord) {
         if let Some(v) = self.auto_deploy {
             stage.auto_deploy = v;
+        }
+        if let Some(v) = self.deployment_id {
+            stage.deployment_id = Some(v);
         }
         if let Some(v) = self.description {
             stage.description = Some(v);
@@ -236,6 +250,7 @@ impl GatewayOperation for CreateStage {
         let mut stage = StageRecord {
             stage_name,
             auto_deploy: false,
+            deployment_id: None,
             description: None,
             default_route_settings: RouteSettings::default(),
             route_settings: BTreeMap::new(),
@@ -259,7 +274,8 @@ impl GatewayOperation for CreateStage {
     async fn execute(self, svc: &GatewayService, _: &Call<'_>) -> Result<Output, GatewayError> {
         let api = self.named.found()?;
         super::check_quota(svc, ns::STAGES, &api.record.api_id, 10, "stages").await?;
-        let writes = vec![
+        check_deployment(svc, &api.record.api_id, &self.stage).await?;
+        let mut writes = vec![
             records::guard(api),
             records::put(
                 ns::STAGES,
@@ -268,14 +284,63 @@ impl GatewayOperation for CreateStage {
                 Expect::Absent,
             ),
         ];
+        let mut stage = self.stage;
+        if stage.auto_deploy {
+            writes = deployments::follow(svc, &api.record, writes).await?;
+            stage.deployment_id = deployed_to(&writes, &api.record.api_id, &stage)?;
+        }
         match request_audit::commit(svc.store.as_ref(), writes).await {
-            Ok(_) => wire::reply(201, &shape(&self.stage)),
+            Ok(_) => wire::reply(201, &shape(&stage)),
             Err(StoreError::Conflict { ns: conflict, .. }) if conflict == ns::STAGES => Err(
-                GatewayError::Conflict(format!("Stage already exists: {}", self.stage.stage_name)),
+                GatewayError::Conflict(format!("Stage already exists: {}", stage.stage_name)),
             ),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// A `DeploymentId` a stage request names: a deployment of the same API (Not Found
+/// otherwise), for a stage without `AutoDeploy` (whose deployments are made for it).
+async fn check_deployment(
+    svc: &GatewayService,
+    api_id: &str,
+    stage: &StageRecord,
+) -> Result<(), GatewayError> {
+    let Some(id) = &stage.deployment_id else {
+        return Ok(());
+    };
+    if stage.auto_deploy {
+        return Err(GatewayError::BadRequest(
+            "A deploymentId cannot be set on a stage with autoDeploy enabled.".into(),
+        ));
+    }
+    if !crate::ids::is_child_id(id) || deployments::load(svc, api_id, id).await?.is_none() {
+        return Err(GatewayError::not_found("Deployment", id));
+    }
+    Ok(())
+}
+
+/// The deployment `writes` point `stage` at (what the stage's pending write now holds).
+fn deployed_to(
+    writes: &[Write],
+    api_id: &str,
+    stage: &StageRecord,
+) -> Result<Option<String>, GatewayError> {
+    let wanted = child_key(api_id, &stage.stage_name);
+    for write in writes {
+        if let Write::Put {
+            ns: n, key, value, ..
+        } = write
+        {
+            if n == ns::STAGES && *key == wanted {
+                let written: StageRecord = serde_json::from_slice(value).map_err(|_| {
+                    GatewayError::Internal("A pending stage record does not decode.".into())
+                })?;
+                return Ok(written.deployment_id);
+            }
+        }
+    }
+    Ok(stage.deployment_id.clone())
 }
 
 /// The `{stageName}` of the path.
@@ -436,9 +501,13 @@ impl GatewayOperation for UpdateStage {
         let api_id = &api.record.api_id;
         let stored = load_stage(svc, api_id, &self.stage_name).await?;
         let mut stage = stored.record.clone();
+        let named_deployment = self.members.deployment_id.is_some();
         self.members.apply(&mut stage);
+        if named_deployment {
+            check_deployment(svc, api_id, &stage).await?;
+        }
         stage.last_updated_date = OffsetDateTime::now_utc();
-        let writes = vec![
+        let mut writes = vec![
             records::guard(api),
             records::put(
                 ns::STAGES,
@@ -447,6 +516,11 @@ impl GatewayOperation for UpdateStage {
                 Expect::Version(stored.version),
             ),
         ];
+        if stage.auto_deploy && !stored.record.auto_deploy {
+            // Turning AutoDeploy on deploys the current configuration to the stage.
+            writes = deployments::follow(svc, &api.record, writes).await?;
+            stage.deployment_id = deployed_to(&writes, api_id, &stage)?;
+        }
         request_audit::commit(svc.store.as_ref(), writes).await?;
         wire::reply(200, &shape(&stage))
     }
