@@ -13,6 +13,7 @@ pub mod memory;
 pub mod peer;
 pub mod pool;
 pub mod sandbox;
+mod sock_diag;
 pub mod spawn;
 
 use std::os::fd::OwnedFd;

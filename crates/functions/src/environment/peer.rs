@@ -2,8 +2,9 @@
 //! gets a Runtime API listener of its own on a loopback port that only it is told
 //! (`AWS_LAMBDA_RUNTIME_API`); the port alone is no secret (loopback ports can be scanned), so
 //! a connection is served only if the socket that made it belongs to a process of that
-//! environment's process group — found through `/proc/net/tcp` (the socket's inode) and the
-//! group's open descriptors. One function therefore cannot fetch or answer another's
+//! environment's process group — found through the kernel's socket table (the socket's inode:
+//! [`super::sock_diag`], or `/proc/net/tcp` where netlink is refused) and the group's open
+//! descriptors. One function therefore cannot fetch or answer another's
 //! invocations. (A process that leaves its group — `setsid` — loses its Runtime API too.)
 
 use std::net::{SocketAddr, SocketAddrV4};
@@ -32,6 +33,14 @@ fn proc_addr(addr: SocketAddrV4) -> String {
 
 /// The inode of the socket whose local end is `peer` and remote end `local`.
 fn socket_inode(peer: SocketAddrV4, local: SocketAddrV4) -> Option<u64> {
+    match super::sock_diag::tcp_inode(peer, local) {
+        Ok(found) => found,
+        Err(_) => socket_inode_from_proc(peer, local),
+    }
+}
+
+/// [`socket_inode`] from `/proc/net/tcp`: the whole table, read and searched.
+fn socket_inode_from_proc(peer: SocketAddrV4, local: SocketAddrV4) -> Option<u64> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
     let (want_local, want_remote) = (proc_addr(peer), proc_addr(local));
     table.lines().skip(1).find_map(|line| {
@@ -102,5 +111,21 @@ mod tests {
         let ours = unsafe { libc::getpgrp() };
         assert!(held_by_group(peer, local, ours));
         assert!(!held_by_group(peer, local, ours + 100_000));
+    }
+
+    #[test]
+    fn the_kernel_and_proc_name_the_same_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(local) = listener.local_addr().unwrap() else {
+            unreachable!("bound to IPv4")
+        };
+        let client = std::net::TcpStream::connect(local).unwrap();
+        let (_server_side, SocketAddr::V4(peer)) = listener.accept().unwrap() else {
+            unreachable!("an IPv4 peer")
+        };
+        let from_proc = socket_inode_from_proc(peer, local);
+        assert!(from_proc.is_some());
+        assert_eq!(socket_inode(peer, local), from_proc);
+        drop(client);
     }
 }
