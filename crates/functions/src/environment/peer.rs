@@ -63,31 +63,38 @@ fn process_group(pid: &str) -> Option<i32> {
 
 fn group_holds_socket(pgid: i32, inode: u64) -> bool {
     let want = format!("socket:[{inode}]");
+    // The runtime leads its group and the group's processes are its descendants: they are
+    // looked at first (a few /proc reads). Every process of the host only when none of them
+    // holds the socket (a member whose parent exited and left it to init, or a stranger).
+    if let Ok(leader) = u32::try_from(pgid) {
+        if super::memory::tree(leader)
+            .into_iter()
+            .any(|pid| holds(&pid.to_string(), pgid, &want))
+        {
+            return true;
+        }
+    }
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return false;
     };
-    for entry in procs.flatten() {
+    procs.flatten().any(|entry| {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
+        name.to_str()
             .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        if process_group(pid) != Some(pgid) {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == want.as_str())
-            {
-                return true;
-            }
-        }
+            .is_some_and(|pid| holds(pid, pgid, &want))
+    })
+}
+
+/// Whether process `pid` is in group `pgid` and has the socket `want` open.
+fn holds(pid: &str, pgid: i32, want: &str) -> bool {
+    if process_group(pid) != Some(pgid) {
+        return false;
     }
-    false
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == want))
 }
 
 #[cfg(test)]
@@ -111,6 +118,33 @@ mod tests {
         let ours = unsafe { libc::getpgrp() };
         assert!(held_by_group(peer, local, ours));
         assert!(!held_by_group(peer, local, ours + 100_000));
+    }
+
+    #[test]
+    fn finds_a_socket_held_by_a_group_leader_of_its_own() {
+        use std::os::unix::process::CommandExt;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(local).unwrap();
+        let (_server_side, peer) = listener.accept().unwrap();
+        // The connection's socket is the child's standard input, the child leads a new group.
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                client.try_clone().unwrap(),
+            )))
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = i32::try_from(child.id()).unwrap();
+        assert!(held_by_group(peer, local, group));
+        // SAFETY: getpgrp has no preconditions.
+        let ours = unsafe { libc::getpgrp() };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        drop(client);
+        assert!(!held_by_group(peer, local, group));
+        assert_ne!(ours, group);
     }
 
     #[test]
