@@ -125,22 +125,13 @@ def cold_rows(world, endpoint, admin, n, so=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is reported")
+    load.peer_benchmark_args(ap)
     ap.add_argument("--cold", type=int, default=30, help="cold starts sampled per function kind")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rampart", default=None, metavar="PATH", help="the rampart binary (default: the release build)")
-    ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
-    ap.add_argument("--no-serverless-offline", action="store_true", help="skip the serverless-offline peer")
     args = ap.parse_args()
-    load.ensure_tools()
-    load.in_venv()
+    binary, floor_bin = load.prepared(args)
     import fixtures
     import serverless_offline
 
-    release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or load.REPO / "target") / "release"
-    binary = Path(args.rampart or release_dir / "rampart")
-    floor_bin = load.locate_floor(args.floor, release_dir)
     fixtures.package(fixtures.RUST)  # built before any server starts
     tmp = Path(tempfile.mkdtemp(prefix="rampart-bench-fn-"))
     procs, so_proc, so_cold_proc = [], None, None

@@ -40,22 +40,13 @@ def get(path, token=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is reported")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rampart", default=None, metavar="PATH", help="the rampart binary (default: the release build)")
-    ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
-    ap.add_argument("--no-serverless-offline", action="store_true", help="skip the serverless-offline peer")
+    load.peer_benchmark_args(ap)
     args = ap.parse_args()
-    load.ensure_tools()
-    load.in_venv()
+    binary, floor_bin = load.prepared(args)
     import fixtures
     import functions
     import serverless_offline
 
-    release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or load.REPO / "target") / "release"
-    binary = Path(args.rampart or release_dir / "rampart")
-    floor_bin = load.locate_floor(args.floor, release_dir)
     fixtures.package(fixtures.RUST)
     tmp = Path(tempfile.mkdtemp(prefix="rampart-bench-gw-"))
     procs, so_proc = [], None

@@ -286,6 +286,25 @@ def locate_floor(path, release_dir):
     return binary
 
 
+def peer_benchmark_args(ap):
+    """The options bench/functions.py and bench/gateway.py share (parsed before they re-run
+    under the bench venv, and again after)."""
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is reported")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rampart", default=None, metavar="PATH", help="the rampart binary (default: the release build)")
+    ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
+    ap.add_argument("--no-serverless-offline", action="store_true", help="skip the serverless-offline peer")
+
+
+def prepared(args):
+    """After peer_benchmark_args' parse: the tools and the venv ready, (rampart, floor) binaries."""
+    ensure_tools()
+    in_venv()
+    release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
+    return Path(args.rampart or release_dir / "rampart"), locate_floor(args.floor, release_dir)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
