@@ -19,13 +19,18 @@ with one user's access token (Rampart verifies the token's RS256 signature, its 
 its session is not revoked; cognito-local only decodes it), ListUsers of the whole pool (one
 page), AdminGetUser of one user. cognito-local checks no signature; moto is not sent these calls.
 
+A warm invoke row (issue "Functions"): lambda:Invoke, SigV4-signed as the administrator, of
+the Rust `provided.al2023` function of tests/compat/rust_function (release build, made through
+bench/fixtures.py), answered by a warm execution environment after the warm-up; `--no-invoke`
+skips it.
+
 Usage: bench/load.py [--duration 10] [--connections 16] [--threads 2] [--rounds 2]
                      [--rampart NAME=PATH ...] [--floor PATH] [--no-moto]
-                     [--no-user-pools] [--no-cognito-local]
+                     [--no-user-pools] [--no-cognito-local] [--no-invoke]
 Needs: wrk (apt-get install wrk), a release build (cargo build --release -p rampart-server
 -p rampart-floor; the floor is built if missing), and a venv with boto3 and moto[server] (this
-script creates bench/.venv if missing); node and npm for cognito-local (installed into
-~/.cache/rampart/bench-js).
+script creates bench/.venv if missing and re-runs itself under it); node and npm for
+cognito-local (installed into ~/.cache/rampart/bench-js); cargo for the Rust function.
 """
 
 import argparse
@@ -51,7 +56,16 @@ def ensure_tools():
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
     if not (VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "boto3", "moto[server]"], check=True)
+    # pytest: bench/fixtures.py builds the Rust function with tests/compat's own builder.
+    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "boto3", "moto[server]", "pytest"], check=True)
+
+
+def in_venv():
+    """Re-runs this script under the bench venv's Python unless it already runs there, so the
+    scripts can import boto3 (and bench/fixtures.py) themselves."""
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        python = VENV / "bin" / "python"
+        os.execv(str(python), [str(python), sys.argv[0], *sys.argv[1:]])
 
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
@@ -105,7 +119,7 @@ for name in names:
     c.admin_set_user_password(UserPoolId=pid, Username=name, Password="Corr3ct-Horse-Battery!", Permanent=True)
 p = boto3.client("cognito-idp", endpoint_url={endpoint!r}, region_name={region!r}, config=Config(signature_version=UNSIGNED))
 auth = p.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={{"USERNAME": names[0], "PASSWORD": "Corr3ct-Horse-Battery!"}})
-print(json.dumps({{"pool": pid, "user": names[0], "token": auth["AuthenticationResult"]["AccessToken"]}}))
+print(json.dumps({{"pool": pid, "client": cid, "user": names[0], "token": auth["AuthenticationResult"]["AccessToken"]}}))
 """
     import json
 
@@ -137,11 +151,11 @@ c.create_secret(Name={BENCH_SECRET!r}, SecretString='{{"username":"app","passwor
     subprocess.run([str(VENV / "bin" / "python"), "-c", code], check=True)
 
 
-def signed_request(endpoint, akid, secret, region, call="sts:GetCallerIdentity", spec=None):
+def signed_request(endpoint, akid, secret, region, call="sts:GetCallerIdentity", spec=None, path="/", extra=None):
     """Headers and body of a SigV4-signed POST of `call` (or of `spec`, shaped as a CALLS
-    entry), via botocore's signer."""
+    entry) to `path` with the `extra` headers, via botocore's signer."""
     service, body, content_type, target = spec or CALLS[call]
-    headers = {"Content-Type": content_type}
+    headers = {"Content-Type": content_type, **(extra or {})}
     if target:
         headers["X-Amz-Target"] = target
     code = f"""
@@ -150,9 +164,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 body = {body!r}
-req = AWSRequest(method="POST", url={endpoint!r} + "/", data=body, headers={headers!r})
+req = AWSRequest(method="POST", url={endpoint!r} + {path!r}, data=body, headers={headers!r})
 SigV4Auth(Credentials({akid!r}, {secret!r}), {service!r}, {region!r}).add_auth(req)
-print(json.dumps({{"headers": dict(req.headers), "body": body}}))
+print(json.dumps({{"headers": dict(req.headers), "body": body, "path": {path!r}}}))
 """
     import json
 
@@ -166,8 +180,11 @@ def lua_string(text):
 
 
 def wrk(endpoint, req, duration, connections, threads):
-    lua = "wrk.method = 'POST'\n"
-    lua += "wrk.body = " + lua_string(req["body"]) + "\n"
+    """wrk replaying `req` ({"headers", "body"}, and "method" (POST) and "path" (/) if not
+    those) to `endpoint`: requests/s, p50 and p99 in ms, errors, wrk's output."""
+    lua = f"wrk.method = '{req.get('method', 'POST')}'\n"
+    if req.get("body"):
+        lua += "wrk.body = " + lua_string(req["body"]) + "\n"
     for k, v in req["headers"].items():
         if k.lower() in ("host", "content-length"):
             continue
@@ -176,7 +193,8 @@ def wrk(endpoint, req, duration, connections, threads):
         f.write(lua)
         script = f.name
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", script, endpoint + "/"],
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", script,
+         endpoint + req.get("path", "/")],
         capture_output=True,
         text=True,
         check=True,
@@ -209,7 +227,9 @@ def wait_for(pattern, path, proc, timeout=60):
     raise SystemExit("timed out waiting for the server")
 
 
-def start_rampart(binary, tmp, name, store, user_pools):
+def serve_rampart(binary, tmp, name, store=None):
+    """Starts `rampart serve` with its data under `tmp`: (process, endpoint, (access key id,
+    secret access key, region) of its administrator)."""
     out = tmp / f"{name}.out"
     cmd = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp / f"{name}-data"), "--log", "warn"]
     if store:
@@ -219,10 +239,25 @@ def start_rampart(binary, tmp, name, store, user_pools):
     profile = configparser.ConfigParser()
     profile.read(tmp / f"{name}-data" / "admin-credentials")
     p = profile["profile rampart"]
-    create_bench_secret(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
-    requests = {call: signed_request(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"], call) for call in CALLS}
+    return proc, endpoint, (p["aws_access_key_id"], p["aws_secret_access_key"], p["region"])
+
+
+# The warm invoke row: a signed lambda:Invoke of the Rust function of bench/fixtures.py.
+INVOKE_CALL = "lambda:Invoke (warm Rust function)"
+
+
+def start_rampart(binary, tmp, name, store, user_pools, invoke=False):
+    proc, endpoint, admin = serve_rampart(binary, tmp, name, store)
+    create_bench_secret(endpoint, *admin)
+    requests = {call: signed_request(endpoint, *admin, call) for call in CALLS}
     if user_pools:
-        requests.update(pool_requests(endpoint, p["aws_access_key_id"], p["aws_secret_access_key"], p["region"]))
+        requests.update(pool_requests(endpoint, *admin))
+    if invoke:
+        import fixtures  # boto3: only under the bench venv (main re-runs this script there)
+
+        world = fixtures.World(endpoint, *admin)
+        function = world.function("bench-rust", fixtures.RUST)
+        requests[INVOKE_CALL] = fixtures.invoke_request(endpoint, admin, function)
     return proc, endpoint, requests
 
 
@@ -251,6 +286,25 @@ def locate_floor(path, release_dir):
     return binary
 
 
+def peer_benchmark_args(ap):
+    """The options bench/functions.py and bench/gateway.py share (parsed before they re-run
+    under the bench venv, and again after)."""
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is reported")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rampart", default=None, metavar="PATH", help="the rampart binary (default: the release build)")
+    ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
+    ap.add_argument("--no-serverless-offline", action="store_true", help="skip the serverless-offline peer")
+
+
+def prepared(args):
+    """After peer_benchmark_args' parse: the tools and the venv ready, (rampart, floor) binaries."""
+    ensure_tools()
+    in_venv()
+    release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
+    return Path(args.rampart or release_dir / "rampart"), locate_floor(args.floor, release_dir)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -268,9 +322,11 @@ def main():
     ap.add_argument("--no-moto", action="store_true", help="skip the moto peer")
     ap.add_argument("--no-user-pools", action="store_true", help="skip the cognito-idp calls (and cognito-local)")
     ap.add_argument("--no-cognito-local", action="store_true", help="skip the cognito-local peer of the cognito-idp calls")
+    ap.add_argument("--no-invoke", action="store_true", help="skip the warm lambda:Invoke row (and the Rust function's build)")
     ap.add_argument("--floor", default=None, metavar="PATH", help="the rampart-floor binary (default: next to the release build)")
     args = ap.parse_args()
     ensure_tools()
+    in_venv()
     release_dir = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release"
     builds = [tuple(spec.split("=", 1)) for spec in args.rampart] or [("rampart", str(release_dir / "rampart"))]
     floor = locate_floor(args.floor, release_dir)
@@ -281,7 +337,7 @@ def main():
     try:
         servers["floor"] = start_floor(floor, tmp)
         for name, path in builds:
-            servers[name] = start_rampart(path, tmp, name, args.store, not args.no_user_pools)
+            servers[name] = start_rampart(path, tmp, name, args.store, not args.no_user_pools, not args.no_invoke)
         for name, (_, endpoint, requests) in servers.items():
             for req in requests.values():
                 wrk(endpoint, req, 2, args.connections, args.threads)  # warm-up

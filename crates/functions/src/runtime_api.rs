@@ -39,10 +39,10 @@ pub struct Invocation {
     pub timeout: Duration,
     pub client_context: Option<String>,
     pub trace_id: String,
-    /// Told the deadline when the runtime takes the invocation (its timeout starts then).
+    /// Told when the runtime took the invocation (its timeout and its `Duration` start then).
     pub taken: oneshot::Sender<Instant>,
-    /// Told how the invocation ended.
-    pub done: oneshot::Sender<RuntimeOutcome>,
+    /// Told how the invocation ended, and when the Runtime API had the runtime's answer.
+    pub done: oneshot::Sender<(RuntimeOutcome, Instant)>,
 }
 
 /// How the runtime ended an invocation.
@@ -59,7 +59,7 @@ pub enum RuntimeOutcome {
 
 struct InFlight {
     request_id: String,
-    done: oneshot::Sender<RuntimeOutcome>,
+    done: oneshot::Sender<(RuntimeOutcome, Instant)>,
 }
 
 /// The state one environment's Runtime API shares with its invoker.
@@ -94,7 +94,7 @@ impl RuntimeChannel {
         let mut slot = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         match slot.take() {
             Some(f) if request_id.is_none_or(|id| id == f.request_id) => {
-                let _ = f.done.send(outcome);
+                let _ = f.done.send((outcome, Instant::now()));
                 true
             }
             other => {
@@ -144,14 +144,15 @@ async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
             "The environment is shutting down.",
         );
     };
-    let deadline = Instant::now() + inv.timeout;
+    let taken = Instant::now();
+    let deadline = taken + inv.timeout;
     *channel.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(InFlight {
         request_id: inv.request_id.clone(),
         done: inv.done,
     });
     // Before the runtime has the event: nothing it prints can come before its START.
     channel.logs.start(&inv.request_id);
-    let _ = inv.taken.send(deadline);
+    let _ = inv.taken.send(taken);
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -226,7 +227,9 @@ async fn init_error(State(channel): State<Arc<RuntimeChannel>>, request: Request
     if !channel.complete(None, RuntimeOutcome::InitError(body.clone())) {
         if let Ok(mut queue) = channel.queue.try_lock() {
             if let Ok(inv) = queue.try_recv() {
-                let _ = inv.done.send(RuntimeOutcome::InitError(body));
+                let _ = inv
+                    .done
+                    .send((RuntimeOutcome::InitError(body), Instant::now()));
             }
         }
     }

@@ -45,19 +45,24 @@ fn children(pid: u32) -> Vec<u32> {
     found
 }
 
-/// The sum of the peak resident sets of `root` and its living descendants, in KiB.
-pub fn tree_peak_kib(root: u32) -> u64 {
+/// `root` and its living descendants (at most [`MAX_PROCESSES`]), root first.
+pub(super) fn tree(root: u32) -> Vec<u32> {
     let mut seen = HashSet::new();
+    let mut found = Vec::new();
     let mut pending = vec![root];
-    let mut total = 0;
     while let Some(pid) = pending.pop() {
         if seen.len() >= MAX_PROCESSES || !seen.insert(pid) {
             continue;
         }
-        total += peak_kib(pid);
+        found.push(pid);
         pending.extend(children(pid));
     }
-    total
+    found
+}
+
+/// The sum of the peak resident sets of `root` and its living descendants, in KiB.
+pub fn tree_peak_kib(root: u32) -> u64 {
+    tree(root).into_iter().map(peak_kib).sum()
 }
 
 /// KiB as Lambda's whole megabytes, rounded up.

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod peer;
 pub mod pool;
 pub mod sandbox;
+mod sock_diag;
 pub mod spawn;
 
 use std::os::fd::OwnedFd;
@@ -294,12 +295,15 @@ impl ExecutionEnvironment {
         let init_limit = if cold { INIT_LIMIT } else { WARM_TAKE_LIMIT };
         // Until the runtime takes the invocation. Taking is looked at first: a quick runtime
         // has taken and answered by the time this task polls, and its start is still cold.
-        let deadline = tokio::select! {
+        // Both instants of `Duration` are the Runtime API's, not this task's: on a busy host
+        // this task may see the taking late, after the answer, and would read 0.
+        let timeout = Duration::from_secs(u64::from(timeout_seconds));
+        let (taken, deadline) = tokio::select! {
             biased;
             taken = &mut taken_rx => {
                 match taken {
-                    Ok(deadline) => deadline,
-                    Err(_) => Instant::now(),
+                    Ok(taken) => (taken, taken + timeout),
+                    Err(_) => (Instant::now(), Instant::now()),
                 }
             }
             outcome = &mut done_rx => {
@@ -307,53 +311,60 @@ impl ExecutionEnvironment {
                 if cold {
                     self.init_duration = Some(self.started.elapsed());
                 }
-                let (payload, reusable, function_error) = finished(outcome);
-                return self.outcome(payload, function_error, reusable, begun);
+                let answered = outcome.as_ref().ok().map(|(_, at)| *at);
+                let (payload, reusable, function_error) = finished(outcome.map(|(o, _)| o));
+                return self.outcome(payload, function_error, reusable, begun, answered);
             }
             status = self.child.wait() => {
                 self.logs.start(request_id);
                 let (payload, _) = exited(status);
-                return self.outcome(payload, Some("Unhandled"), false, begun);
+                return self.outcome(payload, Some("Unhandled"), false, begun, None);
             }
             _ = tokio::time::sleep(init_limit) => {
                 self.logs.start(request_id);
                 let (payload, _) = timed_out(self);
-                return self.outcome(payload, Some("Unhandled"), false, begun);
+                return self.outcome(payload, Some("Unhandled"), false, begun, None);
             }
         };
         if cold {
-            self.init_duration = Some(self.started.elapsed());
+            self.init_duration = Some(taken.saturating_duration_since(self.started));
         }
-        let running = Instant::now();
+        let running = taken;
         tokio::select! {
             outcome = &mut done_rx => {
-                let (payload, reusable, function_error) = finished(outcome);
-                self.outcome(payload, function_error, reusable, running)
+                let answered = outcome.as_ref().ok().map(|(_, at)| *at);
+                let (payload, reusable, function_error) = finished(outcome.map(|(o, _)| o));
+                self.outcome(payload, function_error, reusable, running, answered)
             }
             status = self.child.wait() => {
                 let (payload, _) = exited(status);
-                self.outcome(payload, Some("Unhandled"), false, running)
+                self.outcome(payload, Some("Unhandled"), false, running, None)
             }
             _ = tokio::time::sleep_until(deadline) => {
                 let (payload, _) = timed_out(self);
-                self.outcome(payload, Some("Unhandled"), false, running)
+                self.outcome(payload, Some("Unhandled"), false, running, None)
             }
         }
     }
 
+    /// How the invocation ended; its duration from `since` to `until` (when the Runtime API
+    /// had the answer), or to now.
     fn outcome(
         &mut self,
         payload: Bytes,
         function_error: Option<&'static str>,
         reusable: bool,
         since: Instant,
+        until: Option<Instant>,
     ) -> Outcome {
         self.last_used = Instant::now();
         Outcome {
             payload,
             function_error,
             reusable,
-            duration: since.elapsed(),
+            duration: until
+                .unwrap_or(self.last_used)
+                .saturating_duration_since(since),
         }
     }
 

@@ -15,8 +15,6 @@ use super::ExecutionEnvironment;
 
 /// How long an environment may wait unused before it is stopped.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(600);
-/// Idle environments kept per function.
-const IDLE_PER_FUNCTION: usize = 8;
 
 /// The warm environments of this node, by function name.
 pub struct Pool {
@@ -109,15 +107,16 @@ impl Pool {
         }
     }
 
-    /// Returns an environment after an invocation it may serve again after.
+    /// Returns an environment after an invocation it may serve again after. Every one is
+    /// kept (as many as the function's concurrency needed, as on Lambda): the node's limit
+    /// bounds them all, and [`Pool::reserve`] stops the longest-idle one when it is reached.
+    /// (A cap per function stopped environments that the same function's next invocations,
+    /// already arriving, then had to start again: at 16 concurrent invocations of one
+    /// function on a busy host, one invocation in ten was a cold start.)
     pub fn put(&self, function: &str, env: ExecutionEnvironment, slot: Slot) {
         drop(slot);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.entry(function.to_owned()).or_default();
-        list.push(env);
-        if list.len() > IDLE_PER_FUNCTION {
-            list.remove(0);
-        }
+        idle.entry(function.to_owned()).or_default().push(env);
     }
 
     /// Stops every idle environment of `function` (deleted or changed).
