@@ -286,3 +286,55 @@ async fn a_leftover_audit_journal_is_removed_only_once_indexed() {
         }
     }
 }
+
+/// Rows written before schema version 7 (the WITHOUT ROWID `kv`) move into the rowid table on
+/// open: values, versions and key order as they were, conditional writes still checked, and
+/// the upsert's conflict target still the unique (ns, key).
+#[tokio::test]
+async fn kv_rows_move_to_the_rowid_table() {
+    let h = SqliteHarness::new("kv-rowid");
+    h.migrate_to(6).await;
+    let big = vec![7u8; 300_000];
+    h.execute(&format!(
+        "INSERT INTO kv (ns, key, value, version, updated_at) VALUES \
+         ('functions', X'61', X'{}', 3, 1), ('functions', X'62', X'01', 1, 1), \
+         ('other', X'61', X'02', 5, 1)",
+        "07".repeat(big.len())
+    ))
+    .await;
+    let s = SqliteStore::open(&h.db).await.expect("open migrates");
+    assert_eq!(
+        h.query_i64("SELECT max(version) FROM _sqlx_migrations")
+            .await,
+        7
+    );
+    assert_eq!(
+        h.query_i64(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'kv' AND sql LIKE '%WITHOUT ROWID%'"
+        )
+        .await,
+        0
+    );
+    let a = s.get("functions", "a").await.expect("get").expect("kept");
+    assert_eq!((a.value.len(), a.version), (big.len(), 3));
+    assert_eq!(a.value, big);
+    let listed = s.list("functions", "", None, 10).await.expect("list");
+    let keys: Vec<_> = listed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a", "b"]);
+    // Compare-and-swap and create-only still see the moved rows.
+    assert!(s
+        .commit(vec![suite::put("functions", "b", b"x", Expect::Version(2))])
+        .await
+        .is_err());
+    s.commit(vec![suite::put("functions", "b", b"x", Expect::Version(1))])
+        .await
+        .expect("cas on a moved row");
+    assert!(s
+        .commit(vec![suite::put("other", "a", b"x", Expect::Absent)])
+        .await
+        .is_err());
+    s.commit(vec![suite::put("other", "a", b"y", Expect::Any)])
+        .await
+        .expect("upsert");
+    assert_eq!(s.get("other", "a").await.unwrap().unwrap().version, 6);
+}
