@@ -144,6 +144,18 @@ pub fn as_mb(kib: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// A child's peak, once it has exec'd (0 if it never shows one).
+    fn exec_peak(child: &std::process::Child) -> u64 {
+        for _ in 0..100 {
+            let peak = peak_kib(child.id());
+            if peak > 0 {
+                return peak;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        0
+    }
+
     #[test]
     fn a_tree_counts_its_children() {
         let me = std::process::id();
@@ -154,14 +166,7 @@ mod tests {
             .spawn()
             .expect("sleep runs");
         // The child's peak is readable once it has exec'd.
-        let mut child_peak = 0;
-        for _ in 0..100 {
-            child_peak = peak_kib(child.id());
-            if child_peak > 0 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let child_peak = exec_peak(&child);
         assert!(child_peak > 0);
         assert!(children(me).contains(&child.id()));
         assert!(tree_peak_kib(me) >= alone + child_peak);
@@ -191,14 +196,7 @@ mod tests {
             .arg("5")
             .spawn()
             .expect("sleep runs");
-        let mut child_peak = 0;
-        for _ in 0..100 {
-            child_peak = peak_kib(child.id());
-            if child_peak > 0 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let child_peak = exec_peak(&child);
         assert!(child_peak > 0);
         // Well within RESCAN_AFTER of the first walk: only the moved process id makes this
         // read walk again.
