@@ -3,7 +3,9 @@ deployment is made for it, then serves exactly that deployment's snapshot — a 
 or added later does not reach it until the next deployment —, CreateDeployment with and without
 StageName, UpdateStage's DeploymentId, GetDeployment(s) with paging, UpdateDeployment,
 DeleteDeployment refused while a stage points at it, and AutoDeploy stages following every
-change with an automatic deployment, as GetStage and GetDeployments show on AWS."""
+change with an automatic deployment, as GetStage and GetDeployments show on AWS; every change
+made through a node is served from its next request on (every write empties the data plane's
+per-node cache)."""
 
 import signal
 import sys
@@ -162,3 +164,40 @@ def test_quick_create_deploys_its_default_stage(server, gw, fns):
     (d,) = gw.get_deployments(ApiId=api["ApiId"])["Items"]
     assert d["DeploymentId"] == stage["DeploymentId"] and d["AutoDeployed"] is True
     assert text(server, api["ApiId"], "/anything", stage=None) == (200, "one")
+
+
+def test_every_change_through_this_node_is_served_at_once(server, gw, fns):
+    """The data plane keeps what it reads for a few seconds; every change made through this
+    node is served from the next request on, never what the change replaced."""
+    api_id = http_api(gw)["ApiId"]
+    one, two = integration(gw, api_id, fns["one"]), integration(gw, api_id, fns["two"])
+    gw.create_stage(ApiId=api_id, StageName="live", AutoDeploy=True)
+
+    def seen(path, stage="live"):
+        # Twice: the second answer is the one read from memory.
+        text(server, api_id, path, stage)
+        return text(server, api_id, path, stage)
+
+    assert seen("/a") == (404, '{"message":"Not Found"}')
+    route = gw.create_route(ApiId=api_id, RouteKey="GET /a", Target="integrations/" + one)["RouteId"]
+    assert seen("/a") == (200, "one")
+    gw.update_route(ApiId=api_id, RouteId=route, Target="integrations/" + two)
+    assert seen("/a") == (200, "two")
+    gw.update_integration(ApiId=api_id, IntegrationId=two, IntegrationUri=fns["one"])
+    assert seen("/a") == (200, "one")
+    gw.update_route(ApiId=api_id, RouteId=route, RouteKey="GET /b")
+    assert seen("/a")[0] == 404 and seen("/b") == (200, "one")
+    gw.delete_route(ApiId=api_id, RouteId=route)
+    assert seen("/b")[0] == 404
+
+    # A stage's deployment, and the stage itself.
+    gw.create_route(ApiId=api_id, RouteKey="GET /c", Target="integrations/" + two)
+    gw.create_stage(ApiId=api_id, StageName="prod")
+    assert seen("/c", "prod")[0] == 404
+    gw.create_deployment(ApiId=api_id, StageName="prod")
+    assert seen("/c", "prod") == (200, "one")
+    gw.delete_stage(ApiId=api_id, StageName="prod")
+    assert seen("/c", "prod")[0] == 404
+    assert seen("/c") == (200, "one")
+    gw.delete_api(ApiId=api_id)
+    assert seen("/c")[0] == 404

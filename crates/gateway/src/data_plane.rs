@@ -33,8 +33,8 @@ use crate::iam_auth::{IamRefusal, SignedRequest};
 use crate::integration::{self, IntegrationFailure};
 use crate::jwt::Refusal;
 use crate::lambda_authorizer::Verdict;
+use crate::records::AuthorizationType;
 use crate::records::RouteRecord;
-use crate::records::{self, ns, ApiRecord, AuthorizationType};
 use crate::request_models::{self, Invalid};
 use crate::route_key::{self, RouteKey};
 use crate::serving::{stage_for, Served, StageFor};
@@ -160,8 +160,7 @@ impl GatewayService {
         trail: &mut Trail,
     ) -> Result<http::Response<Body>, crate::error::GatewayError> {
         let api_id = addressed.api_id.clone();
-        let api: Option<records::Stored<ApiRecord>> =
-            records::load(self.store.as_ref(), ns::APIS, &api_id).await?;
+        let api = self.plane.api(self.store.as_ref(), &api_id).await?;
         let Some(api) = api else {
             return Ok(not_found());
         };

@@ -24,10 +24,12 @@
 //! - [`cors`]: CORS preflights and response headers, as API Gateway applies an API's
 //!   `CorsConfiguration` (pure).
 //! - [`throttle`]: the stages' and routes' token buckets.
-//! - [`data_plane`]: one request from stage to response; [`access_log`]: its audit record.
+//! - [`data_plane`]: one request from stage to response; [`access_log`]: its audit record;
+//!   `plane_cache`: what it reads per request, kept up to 5 s and emptied by every write here.
 //! - [`error`]: [`GatewayError`], one variant per AWS error code.
 //!
-//! Layering: depends on `rampart-functions`, `rampart-identity`, `rampart-policy`, `rampart-store`,
+//! Layering: depends on `rampart-functions`, `rampart-identity`, `rampart-kms` (its record
+//! cache), `rampart-policy`, `rampart-store`,
 //! `rampart-wire` and `rampart-core`; Rampart's own issuers come in through
 //! [`jwt::LocalIssuers`], which the server implements over the user pools.
 
@@ -44,6 +46,7 @@ pub mod ids;
 pub mod integration;
 pub mod jwt;
 pub mod lambda_authorizer;
+mod plane_cache;
 pub mod records;
 pub mod request_models;
 pub mod route_key;

@@ -301,7 +301,34 @@ pub async fn children_stored<T: DeserializeOwned>(
     ns: &str,
     api_id: &str,
 ) -> Result<Vec<(String, Stored<T>)>, GatewayError> {
+    Ok(under_stored(store, ns, &format!("{api_id}/")).await?.0)
+}
+
+/// [`children_stored`], with the bytes they take in the store (what a cache weighs them by).
+pub async fn children_weighed<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    api_id: &str,
+) -> Result<(Vec<(String, Stored<T>)>, u64), GatewayError> {
     under_stored(store, ns, &format!("{api_id}/")).await
+}
+
+/// [`load`], with the bytes the record takes in the store.
+pub async fn load_weighed<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    key: &str,
+) -> Result<Option<(Stored<T>, u64)>, GatewayError> {
+    match store.get(ns, key).await? {
+        Some(item) => Ok(Some((
+            Stored {
+                record: decode(key, &item.value)?,
+                version: item.version,
+            },
+            item.value.len() as u64,
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// Every record of `ns`, in key order.
@@ -338,25 +365,29 @@ async fn under<T: DeserializeOwned>(
 ) -> Result<Vec<(String, T)>, GatewayError> {
     Ok(under_stored(store, ns, prefix)
         .await?
+        .0
         .into_iter()
         .map(|(key, stored)| (key, stored.record))
         .collect())
 }
 
+/// The records under `prefix` and the bytes they take in the store.
 async fn under_stored<T: DeserializeOwned>(
     store: &dyn Store,
     ns: &str,
     prefix: &str,
-) -> Result<Vec<(String, Stored<T>)>, GatewayError> {
+) -> Result<(Vec<(String, Stored<T>)>, u64), GatewayError> {
     let mut out = Vec::new();
+    let mut bytes = 0;
     let mut after: Option<String> = None;
     loop {
         let page = store.list(ns, prefix, after.as_deref(), 500).await?;
         let Some((last, _)) = page.last() else {
-            return Ok(out);
+            return Ok((out, bytes));
         };
         after = Some(last.clone());
         for (key, item) in page {
+            bytes += item.value.len() as u64;
             let record = decode(&key, &item.value)?;
             let version = item.version;
             out.push((key, Stored { record, version }));

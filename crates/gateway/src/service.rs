@@ -27,6 +27,8 @@ pub struct GatewayService {
     pub(crate) throttle: crate::throttle::Throttle,
     /// This node's compiled request-model schemas.
     pub(crate) schemas: crate::request_models::Schemas,
+    /// This node's cache of what the data plane reads per request.
+    pub(crate) plane: crate::plane_cache::PlaneCache,
 }
 
 impl GatewayService {
@@ -51,6 +53,7 @@ impl GatewayService {
             iam: OnceLock::new(),
             throttle: Default::default(),
             schemas: Default::default(),
+            plane: Default::default(),
         }
     }
 

@@ -1,17 +1,18 @@
 //! What a stage serves: the stage a data-plane request is addressed to, and the configuration
 //! it answers with — the API's live routes, integrations, authorizers and models for an `AutoDeploy`
 //! stage (read as the request needs them, as before deployments existed), or the snapshot of
-//! the stage's deployment, read once with one store read ([`crate::deployments`]).
+//! the stage's deployment, read once with one store read ([`crate::deployments`]); all of it
+//! through this node's [`crate::plane_cache`].
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::cors::CorsConfig;
 use crate::data_plane::Addressed;
-use crate::deployments::{self, Snapshot};
+use crate::deployments::Snapshot;
 use crate::error::GatewayError;
 use crate::records::{
-    self, child_key, ns, ApiRecord, AuthorizerRecord, IntegrationRecord, ModelRecord, RouteRecord,
-    StageRecord, Stored,
+    ApiRecord, AuthorizerRecord, IntegrationRecord, ModelRecord, RouteRecord, StageRecord,
 };
 use crate::GatewayService;
 
@@ -20,13 +21,13 @@ pub enum Served {
     /// The API's current configuration (`AutoDeploy`).
     Live,
     /// The stage's deployment.
-    Deployed(Box<Snapshot>),
+    Deployed(Arc<Snapshot>),
 }
 
 /// The stage a request is for: its record, the path within it, the path after the API, and
 /// what it serves.
 pub struct StageFor {
-    pub stage: StageRecord,
+    pub stage: Arc<StageRecord>,
     pub path: String,
     pub raw_path: String,
     pub served: Served,
@@ -49,38 +50,29 @@ fn after_api(addressed: &Addressed, uri_path: &str) -> String {
 
 /// The stage a request is for — the path's first segment if the API has a stage of that
 /// name, else the `$default` stage with the whole path — and what it serves; `None` (Not
-/// Found) without such a stage, or for a stage nothing was deployed to.
+/// Found) without such a stage, or for a stage nothing was deployed to. Read through this
+/// node's [`crate::plane_cache`].
 pub async fn stage_for(
     svc: &GatewayService,
     api_id: &str,
     addressed: &Addressed,
     uri_path: &str,
 ) -> Result<Option<StageFor>, GatewayError> {
+    let store = svc.store.as_ref();
     let full = after_api(addressed, uri_path);
     let mut found = None;
     if !addressed.stage.is_empty() && addressed.stage != "$default" {
-        let named: Option<Stored<StageRecord>> = records::load(
-            svc.store.as_ref(),
-            ns::STAGES,
-            &child_key(api_id, &addressed.stage),
-        )
-        .await?;
-        if let Some(stage) = named {
+        if let Some(stage) = svc.plane.stage(store, api_id, &addressed.stage).await? {
             let within = match addressed.path.as_str() {
                 "" => "/".to_owned(),
                 p => p.to_owned(),
             };
-            found = Some((stage.record, within));
+            found = Some((stage, within));
         }
     }
     if found.is_none() {
-        let default: Option<Stored<StageRecord>> = records::load(
-            svc.store.as_ref(),
-            ns::STAGES,
-            &child_key(api_id, "$default"),
-        )
-        .await?;
-        found = default.map(|s| (s.record, full.clone()));
+        let default = svc.plane.stage(store, api_id, "$default").await?;
+        found = default.map(|s| (s, full.clone()));
     }
     let Some((stage, path)) = found else {
         return Ok(None);
@@ -91,8 +83,8 @@ pub async fn stage_for(
         let Some(id) = &stage.deployment_id else {
             return Ok(None); // nothing deployed to it
         };
-        match deployments::load(svc, api_id, id).await? {
-            Some(d) => Served::Deployed(Box::new(d.record.snapshot)),
+        match svc.plane.snapshot(store, api_id, id).await? {
+            Some(snapshot) => Served::Deployed(snapshot),
             None => return Ok(None),
         }
     };
@@ -104,22 +96,36 @@ pub async fn stage_for(
     }))
 }
 
+/// An API's routes as the data plane reads them: a deployment's, or the live ones this node
+/// keeps (shared, not copied, per request).
+pub enum Routes<'a> {
+    Deployed(&'a [RouteRecord]),
+    Live(Arc<Vec<RouteRecord>>),
+}
+
+impl std::ops::Deref for Routes<'_> {
+    type Target = [RouteRecord];
+
+    fn deref(&self) -> &[RouteRecord] {
+        match self {
+            Routes::Deployed(routes) => routes,
+            Routes::Live(routes) => routes,
+        }
+    }
+}
+
 impl Served {
     /// The routes.
     pub async fn routes(
         &self,
         svc: &GatewayService,
         api_id: &str,
-    ) -> Result<Cow<'_, [RouteRecord]>, GatewayError> {
+    ) -> Result<Routes<'_>, GatewayError> {
         match self {
-            Served::Live => Ok(Cow::Owned(
-                records::children::<RouteRecord>(svc.store.as_ref(), ns::ROUTES, api_id)
-                    .await?
-                    .into_iter()
-                    .map(|(_, r)| r)
-                    .collect(),
+            Served::Live => Ok(Routes::Live(
+                svc.plane.routes(svc.store.as_ref(), api_id).await?,
             )),
-            Served::Deployed(s) => Ok(Cow::Borrowed(&s.routes)),
+            Served::Deployed(s) => Ok(Routes::Deployed(&s.routes)),
         }
     }
 
@@ -132,10 +138,8 @@ impl Served {
     ) -> Result<Option<(Cow<'_, AuthorizerRecord>, i64)>, GatewayError> {
         match self {
             Served::Live => {
-                let found: Option<Stored<AuthorizerRecord>> =
-                    records::load(svc.store.as_ref(), ns::AUTHORIZERS, &child_key(api_id, id))
-                        .await?;
-                Ok(found.map(|a| (Cow::Owned(a.record), a.version)))
+                let found = svc.plane.authorizer(svc.store.as_ref(), api_id, id).await?;
+                Ok(found.map(|a| (Cow::Owned(a.record.clone()), a.version)))
             }
             Served::Deployed(s) => Ok(s
                 .authorizers
@@ -153,10 +157,11 @@ impl Served {
     ) -> Result<Option<Cow<'_, IntegrationRecord>>, GatewayError> {
         match self {
             Served::Live => {
-                let found: Option<Stored<IntegrationRecord>> =
-                    records::load(svc.store.as_ref(), ns::INTEGRATIONS, &child_key(api_id, id))
-                        .await?;
-                Ok(found.map(|i| Cow::Owned(i.record)))
+                let found = svc
+                    .plane
+                    .integration(svc.store.as_ref(), api_id, id)
+                    .await?;
+                Ok(found.map(|i| Cow::Owned((*i).clone())))
             }
             Served::Deployed(s) => Ok(s.integrations.get(id).map(Cow::Borrowed)),
         }
@@ -172,13 +177,11 @@ impl Served {
     ) -> Result<Option<(Cow<'_, ModelRecord>, i64)>, GatewayError> {
         match self {
             Served::Live => {
-                let models =
-                    records::children_stored::<ModelRecord>(svc.store.as_ref(), ns::MODELS, api_id)
-                        .await?;
+                let models = svc.plane.models(svc.store.as_ref(), api_id).await?;
                 Ok(models
-                    .into_iter()
-                    .find(|(_, m)| m.record.name == name)
-                    .map(|(_, m)| (Cow::Owned(m.record), m.version)))
+                    .iter()
+                    .find(|m| m.record.name == name)
+                    .map(|m| (Cow::Owned(m.record.clone()), m.version)))
             }
             Served::Deployed(s) => Ok(s.models.get(name).map(|m| (Cow::Borrowed(m), s.generation))),
         }

@@ -114,6 +114,8 @@ pub struct ExecutionEnvironment {
     code: Option<CodeLease>,
     /// The most memory its process tree has been seen to use, in KiB.
     peak_memory_kib: AtomicU64,
+    /// Its process tree, for that figure: walked again only when it may have grown.
+    tree: Option<memory::TreeWatch>,
 }
 
 fn error_document(error_type: &str, message: &str) -> Bytes {
@@ -191,6 +193,7 @@ impl ExecutionEnvironment {
             isolation: Isolation::Warm,
             code: None,
             peak_memory_kib: AtomicU64::new(0),
+            tree: u32::try_from(pgid).ok().map(memory::TreeWatch::new),
         })
     }
 
@@ -388,9 +391,7 @@ impl ExecutionEnvironment {
     /// The most memory the environment's process tree has used so far, in MB (over all its
     /// invocations, as Lambda reports it; see [`memory`] for what is measured).
     pub fn max_memory_used_mb(&self) -> u64 {
-        let now = u32::try_from(self.pgid)
-            .map(memory::tree_peak_kib)
-            .unwrap_or(0);
+        let now = self.tree.as_ref().map_or(0, memory::TreeWatch::peak_kib);
         let peak = self
             .peak_memory_kib
             .fetch_max(now, Ordering::Relaxed)

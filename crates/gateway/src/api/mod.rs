@@ -68,7 +68,14 @@ impl<O: GatewayOperation> TypedOperations<O> for GatewayService {
 
     async fn execute(&self, request: O, ctx: OperationContext<'_>) -> Result<Output, ServiceError> {
         let call = call(&ctx)?;
-        Ok(request.execute(self, &call).await?)
+        let answer = request.execute(self, &call).await;
+        // Every write empties the data plane's cache before it answers, whether or not it
+        // succeeded (it may have committed before failing): this node never serves what it
+        // overwrote.
+        if !ctx.operation.read_only {
+            self.plane.invalidate_all();
+        }
+        Ok(answer?)
     }
 }
 
