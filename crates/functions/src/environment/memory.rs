@@ -156,15 +156,20 @@ mod tests {
         0
     }
 
+    /// A child that stays alive a few seconds.
+    fn sleeper() -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep runs")
+    }
+
     #[test]
     fn a_tree_counts_its_children() {
         let me = std::process::id();
         let alone = peak_kib(me);
         assert!(alone > 0);
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .expect("sleep runs");
+        let mut child = sleeper();
         // The child's peak is readable once it has exec'd.
         let child_peak = exec_peak(&child);
         assert!(child_peak > 0);
@@ -192,10 +197,7 @@ mod tests {
         assert!(watch.peak_kib() > 0);
         // This process's own peak only grows: read now, it bounds what the tree holds later.
         let own = peak_kib(me);
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .expect("sleep runs");
+        let mut child = sleeper();
         let child_peak = exec_peak(&child);
         assert!(child_peak > 0);
         // Well within RESCAN_AFTER of the first walk: only the moved process id makes this
